@@ -1,0 +1,1 @@
+"""Django app for twofactor-notify: SMS backends, phone + OTP login, delivery webhooks."""

@@ -1,0 +1,1 @@
+"""django-otp plugin: a device that delivers tokens by SMS through 2Factor."""

@@ -1,0 +1,831 @@
+"""The wire layer: one method per 2Factor endpoint, typed results, typed errors.
+
+:class:`TwoFactorClient` knows URLs, bodies and answers; it fires no hooks and imports no
+framework. It is thread-safe: one pooled :class:`requests.Session` serves every thread.
+
+Retries happen only where a retry cannot send twice: when the connection could not be made
+(the request never left), and for the delivery-status lookup, which changes nothing. A send
+whose answer did not come raises :class:`OutcomeUnknownError` and is never retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .bulk import chunk_failure, parse_bulk_answer, prepare_chunk
+from .codec import AESCodec, EncryptionCodec, EncryptionMode
+from .errors import (
+    APIConnectionError,
+    AuthenticationError,
+    BulkRequestError,
+    ConfigurationError,
+    DecryptionError,
+    InvalidInputError,
+    InvalidPhoneNumberError,
+    InvalidResponseError,
+    OTPError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RequestRejectedError,
+    RequestTimeoutError,
+    ServerError,
+    TwoFactorError,
+)
+from .models import (
+    BulkMessage,
+    BulkResult,
+    DeliveryLookup,
+    DeliveryStatus,
+    OTPSent,
+    SMSMessage,
+    SMSSent,
+    Verification,
+    VerificationOutcome,
+)
+from .phone import DEFAULT_REGION, normalize_phone, r1_form, v1_path_form
+from .ratelimit import Limiter, RateLimiter
+from .redaction import REDACTED, forget_secret, install_log_filter, redact, register_secret
+from .transport import merge_bulk_results
+from .validation import (
+    MAX_BULK_CHUNK,
+    format_schedule_time,
+    validate_campaign_name,
+    validate_dlt_id,
+    validate_otp_code,
+    validate_sender,
+    validate_session_id,
+    validate_template,
+    validate_text,
+    validate_webhook_url,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "TwoFactorClient"]
+
+logger = logging.getLogger("twofactor_notify.client")
+
+DEFAULT_BASE_URL = "https://2factor.in"
+_API_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{7,127}")
+_USER_AGENT = "twofactor-notify/0.1"
+
+# Documented "Details" strings -> error classes. Verification outcomes are not errors.
+_DETAIL_ERRORS: tuple[tuple[str, type[TwoFactorError], str | None], ...] = (
+    ("invalid api key", AuthenticationError, None),
+    ("service is inactive", AuthenticationError, None),
+    ("invalid phone number", InvalidPhoneNumberError, "phone"),
+    ("invalid otp code", OTPError, "otp"),
+    ("secret-key is missing", AuthenticationError, None),
+    ("decryption failed", AuthenticationError, None),
+    ("http get is not supported", RequestRejectedError, None),
+    ("schedule", InvalidInputError, "schedule_at"),
+    ("failed to parse request body as json", BulkRequestError, None),
+)
+_VERIFY_OUTCOMES: tuple[tuple[str, VerificationOutcome], ...] = (
+    ("otp matched", VerificationOutcome.MATCHED),
+    ("otp mismatch", VerificationOutcome.MISMATCH),
+    ("otp expired", VerificationOutcome.EXPIRED),
+    ("no entry exists", VerificationOutcome.UNKNOWN_SESSION),
+    ("sessionid combination", VerificationOutcome.UNKNOWN_SESSION),
+)
+
+
+def _mask_phone(segment: str) -> str:
+    return segment if len(segment) <= 4 else "*" * (len(segment) - 4) + segment[-4:]
+
+
+class TwoFactorClient:
+    """A client for the 2Factor.in HTTP API.
+
+    :param api_key: the account's API key (travels in V1 URL paths; redacted everywhere).
+    :param base_url: ``https://2factor.in``, or an emulator's URL.
+    :param timeout: seconds for connect and for read, for every call (a float or a
+        ``(connect, read)`` pair).
+    :param session: a :class:`requests.Session` to use (the client mounts no adapter on an
+        injected session and does not close it).
+    :param pool_size: connections kept per host; size it to the number of threads sending.
+    :param secret_key: the account's secret key, for the encrypted endpoints.
+    :param codec: the framing for the encrypted endpoints; default :class:`AESCodec`.
+    :param encryption_mode: ``"GCM"`` (default) or ``"CBC"``.
+    :param region: region assumed for phone numbers typed without a country code.
+    :param rate_limit: calls per second to stay under (2Factor's default is 200), or a
+        :class:`~twofactor_notify.ratelimit.Limiter`; ``None`` for no client-side limit.
+    :param connect_retries: how many times a connection that could not be made is retried.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | tuple[float, float] = 10.0,
+        session: requests.Session | None = None,
+        pool_size: int = 32,
+        secret_key: str | None = None,
+        codec: EncryptionCodec | None = None,
+        encryption_mode: EncryptionMode = "GCM",
+        region: str = DEFAULT_REGION,
+        rate_limit: float | Limiter | None = None,
+        connect_retries: int = 2,
+    ) -> None:
+        if not isinstance(api_key, str) or not _API_KEY.fullmatch(api_key):
+            raise ConfigurationError(
+                "api_key must be the 2Factor API key (letters, digits and '-', 8 to 128)"
+            )
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError("base_url must start with http:// or https://")
+        self._api_key = api_key
+        self._secret_key = secret_key
+        register_secret(api_key)
+        if secret_key:
+            register_secret(secret_key)
+        install_log_filter()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.region = region
+        self.connect_retries = max(0, connect_retries)
+        self._codec: EncryptionCodec | None = codec
+        if codec is None and secret_key:
+            self._codec = AESCodec(secret_key, encryption_mode)
+        if isinstance(rate_limit, int | float):
+            self._limiter: Limiter | None = RateLimiter(rate_limit)
+        else:
+            self._limiter = rate_limit
+        self._owns_session = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        session.headers.setdefault("User-Agent", _USER_AGENT)
+        self._session = session
+        self._v1 = f"{self.base_url}/API/V1/{quote(api_key, safe='')}/SMS"
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"TwoFactorClient(base_url={self.base_url!r}, api_key={REDACTED!r})"
+
+    def close(self) -> None:
+        """Close the connection pool (if the client created it) and forget the secrets."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_session:
+            self._session.close()
+        forget_secret(self._api_key)
+        if self._secret_key:
+            forget_secret(self._secret_key)
+
+    def __enter__(self) -> TwoFactorClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ OTP
+
+    def send_otp(
+        self,
+        phone: str,
+        *,
+        template: str | None = None,
+        otp: str | None = None,
+        length: int = 6,
+        include_otp: bool = False,
+    ) -> OTPSent:
+        """Send an OTP by SMS (V1).
+
+        * ``otp=None, length=6`` -> ``AUTOGEN`` (2Factor generates 6 digits);
+        * ``include_otp=True`` -> ``AUTOGEN2`` (the OTP comes back in :attr:`OTPSent.otp`);
+        * ``length=4`` -> ``AUTOGEN3``;
+        * ``otp="1234"`` -> custom OTP (4-6 digits).
+
+        Each with ``/{template}`` appended when a template name is given.
+        """
+        e164 = normalize_phone(phone, region=self.region)
+        segments = [v1_path_form(e164)]
+        labels = [_mask_phone(segments[0])]
+        if otp is not None:
+            if include_otp:
+                raise InvalidInputError(
+                    "include_otp applies to generated OTPs, not a custom one", field="include_otp"
+                )
+            segments.append(validate_otp_code(otp))
+            labels.append("<otp>")
+        else:
+            if length not in (4, 6):
+                raise InvalidInputError("length must be 4 or 6", field="length")
+            if length == 4 and include_otp:
+                raise InvalidInputError(
+                    "2Factor returns the OTP only for 6-digit sends (AUTOGEN2)",
+                    field="include_otp",
+                )
+            variant = "AUTOGEN3" if length == 4 else ("AUTOGEN2" if include_otp else "AUTOGEN")
+            segments.append(variant)
+            labels.append(variant)
+        if template is not None:
+            segments.append(validate_template(template))
+            labels.append(template)
+        body = self._get_v1(segments, labels, send=True)
+        session_id = self._details(body)
+        returned = body.get("OTP")
+        otp_value = otp if otp is not None else (str(returned) if returned else None)
+        return OTPSent(session_id=session_id, to=e164, otp=otp_value)
+
+    def send_template_sms(self, phone: str, template: str) -> OTPSent:
+        """Send a template with no OTP (``/SMS/{phone}/{template}``, from the sandbox section)."""
+        e164 = normalize_phone(phone, region=self.region)
+        segment = v1_path_form(e164)
+        validate_template(template)
+        if template.upper().startswith(("AUTOGEN", "VERIFY")) or template.isdigit():
+            raise InvalidInputError(
+                "a template name cannot look like an OTP or an endpoint name", field="template"
+            )
+        body = self._get_v1([segment, template], [_mask_phone(segment), template], send=True)
+        return OTPSent(session_id=self._details(body), to=e164)
+
+    def verify_otp(
+        self,
+        code: str,
+        *,
+        session_id: str | None = None,
+        phone: str | None = None,
+    ) -> Verification:
+        """Verify an OTP by session id (VERIFY) or by phone number (VERIFY3): exactly one.
+
+        Returns a :class:`Verification` whose outcome is decided by 2Factor's ``Details``:
+        matched, mismatch, expired or unknown session. Errors (bad key, outage) raise.
+        """
+        if (session_id is None) == (phone is None):
+            raise InvalidInputError("give exactly one of session_id and phone", field="session_id")
+        code = validate_otp_code(code)
+        if session_id is not None:
+            sid = validate_session_id(session_id)
+            return self._verify(["VERIFY", sid, code], ["VERIFY", sid, "<otp>"])
+        assert phone is not None
+        segment = v1_path_form(normalize_phone(phone, region=self.region))
+        return self._verify(["VERIFY3", segment, code], ["VERIFY3", _mask_phone(segment), "<otp>"])
+
+    def verify_otp_sandbox(self, code: str, *, session_id: str) -> Verification:
+        """VERIFY2: the sandbox's error-testing form (always ``OTP Mismatch`` in the sandbox)."""
+        code = validate_otp_code(code)
+        sid = validate_session_id(session_id)
+        return self._verify(["VERIFY2", sid, code], ["VERIFY2", sid, "<otp>"])
+
+    # ------------------------------------------------------------------ R1 text messages
+
+    def send_sms(
+        self,
+        to: str | Iterable[str],
+        text: str,
+        *,
+        sender: str,
+        promotional: bool = False,
+        schedule_at: datetime | None = None,
+        pe_id: str | None = None,
+        ct_id: str | None = None,
+        campaign_name: str | None = None,
+        campaign_webhook: str | None = None,
+        shorten_urls: bool = False,
+        shorten_url_webhook: str | None = None,
+        shorten_url_callback: str | None = None,
+    ) -> SMSSent:
+        """Send a transactional (``TRANS_SMS``) or promotional (``PROMO_SMS``) SMS via R1.
+
+        ``to`` is one number or several (sent as one request, comma-separated).
+        """
+        recipients = (to,) if isinstance(to, str) else tuple(to)
+        return self.send_message(
+            SMSMessage(
+                to=recipients,
+                text=text,
+                sender=sender,
+                promotional=promotional,
+                schedule_at=schedule_at,
+                pe_id=pe_id,
+                ct_id=ct_id,
+                campaign_name=campaign_name,
+                campaign_webhook=campaign_webhook,
+                shorten_urls=shorten_urls,
+                shorten_url_webhook=shorten_url_webhook,
+                shorten_url_callback=shorten_url_callback,
+            )
+        )
+
+    def send_message(self, message: SMSMessage) -> SMSSent:
+        """Send an :class:`SMSMessage` via R1 (what :meth:`send_sms` builds)."""
+        form = self._r1_form(message)
+        body = self._request(
+            "POST",
+            f"{self.base_url}/API/R1/",
+            label=f"POST /API/R1/ module={form['module']}",
+            data=form,
+            send=True,
+        )
+        return SMSSent(
+            message_id=self._details(body), to=tuple("+" + p for p in form["to"].split(","))
+        )
+
+    def _r1_form(self, message: SMSMessage) -> dict[str, str]:
+        if not message.to:
+            raise InvalidInputError("at least one recipient is required", field="to")
+        numbers = [r1_form(normalize_phone(p, region=self.region)) for p in message.to]
+        form = {
+            "module": "PROMO_SMS" if message.promotional else "TRANS_SMS",
+            "apikey": self._api_key,
+            "to": ",".join(numbers),
+            "from": validate_sender(message.sender),
+            "msg": validate_text(message.text),
+        }
+        if message.schedule_at is not None:
+            form["scheduletime"] = format_schedule_time(message.schedule_at)
+        if message.pe_id is not None:
+            form["peid"] = validate_dlt_id(message.pe_id, field="pe_id")
+        if message.ct_id is not None:
+            form["ctid"] = validate_dlt_id(message.ct_id, field="ct_id")
+        if message.campaign_name is not None:
+            form["campaignname"] = validate_campaign_name(message.campaign_name)
+        if message.campaign_webhook is not None:
+            if message.campaign_name is None:
+                raise InvalidInputError(
+                    "campaign_webhook needs campaign_name (click tracking is per campaign)",
+                    field="campaign_webhook",
+                )
+            form["campaignwebhook"] = validate_webhook_url(
+                message.campaign_webhook, field="campaign_webhook"
+            )
+        if message.shorten_urls:
+            form["shortenurl"] = "1"
+        if (
+            message.shorten_url_webhook is not None or message.shorten_url_callback is not None
+        ) and not message.shorten_urls:
+            raise InvalidInputError(
+                "shorten_url_webhook / shorten_url_callback need shorten_urls=True",
+                field="shorten_urls",
+            )
+        if message.shorten_url_webhook is not None:
+            form["shortenurlwebhook"] = validate_webhook_url(
+                message.shorten_url_webhook, field="shorten_url_webhook"
+            )
+        if message.shorten_url_callback is not None:
+            if len(message.shorten_url_callback) > 256:
+                raise InvalidInputError(
+                    "shorten_url_callback is longer than 256 characters",
+                    field="shorten_url_callback",
+                )
+            form["shortenurlcallback"] = message.shorten_url_callback
+        if message.promotional and (
+            message.campaign_name or message.shorten_urls or message.pe_id or message.ct_id
+        ):
+            raise InvalidInputError(
+                "DLT ids, click tracking and URL shortening are transactional-only options",
+                field="promotional",
+            )
+        return form
+
+    # ------------------------------------------------------------------ bulk
+
+    def iter_bulk(
+        self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
+    ) -> Iterator[BulkResult]:
+        """Send any number of messages in requests of at most ``chunk_size`` (<= 1000).
+
+        Reads ``messages`` lazily and yields one :class:`BulkResult` per request, with
+        indexes relative to the whole stream: results can be consumed as they come and
+        memory stays flat. A request that fails yields a :class:`BulkChunkFailure` (with
+        ``outcome_unknown`` set if it may have been accepted) and the next one still goes.
+        """
+        import itertools
+
+        if not 1 <= chunk_size <= MAX_BULK_CHUNK:
+            raise InvalidInputError(
+                f"chunk_size must be between 1 and {MAX_BULK_CHUNK}", field="chunk_size"
+            )
+        from .bulk import shift_indexes
+
+        iterator = iter(messages)
+        offset = 0
+        while True:
+            chunk = tuple(itertools.islice(iterator, chunk_size))
+            if not chunk:
+                return
+            try:
+                result = self.send_bulk_chunk(chunk)
+            except (AuthenticationError, ConfigurationError):
+                raise
+            except TwoFactorError as exc:
+                yield BulkResult(
+                    failed_chunks=(chunk_failure(exc, start=offset, count=len(chunk)),)
+                )
+            else:
+                yield shift_indexes(result, offset)
+            offset += len(chunk)
+
+    def send_bulk(
+        self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
+    ) -> BulkResult:
+        """Send any number of messages; one combined result (see :meth:`iter_bulk`)."""
+        return merge_bulk_results(self.iter_bulk(messages, chunk_size=chunk_size))
+
+    def send_bulk_chunk(self, messages: Sequence[BulkMessage]) -> BulkResult:
+        """One ``R1/Bulk`` request of 1 to 1000 messages; indexes are positions in ``messages``.
+
+        Messages that fail local checks are rejected without being sent; if none is left,
+        no request is made.
+        """
+        if not 1 <= len(messages) <= MAX_BULK_CHUNK:
+            raise InvalidInputError(
+                f"a bulk request takes 1 to {MAX_BULK_CHUNK} messages, not {len(messages)}",
+                field="messages",
+            )
+        chunk = prepare_chunk(messages, region=self.region)
+        if not chunk.payload:
+            return BulkResult(rejected=tuple(chunk.rejected))
+        payload = {"module": "TRANS_SMS", "apikey": self._api_key, "messages": chunk.payload}
+        body = self._request(
+            "POST",
+            f"{self.base_url}/API/R1/Bulk/",
+            label=f"POST /API/R1/Bulk/ ({len(chunk.payload)} messages)",
+            data=json.dumps(payload, separators=(",", ":")).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+            send=True,
+        )
+        return parse_bulk_answer(body, chunk)
+
+    # ------------------------------------------------------------------ encrypted endpoints
+
+    def send_sms_encrypted(self, to: str | Iterable[str], text: str, *, sender: str) -> SMSSent:
+        """Send a transactional SMS through the encrypted endpoint (``module=ENC``)."""
+        recipients = (to,) if isinstance(to, str) else tuple(to)
+        numbers = [r1_form(normalize_phone(p, region=self.region)) for p in recipients]
+        if not numbers:
+            raise InvalidInputError("at least one recipient is required", field="to")
+        payload = {
+            "module": "TRANS_SMS",
+            "apikey": self._api_key,
+            "to": ",".join(numbers),
+            "from": validate_sender(sender),
+            "msg": validate_text(text),
+        }
+        answer = self._encrypted(payload, send=True)
+        return SMSSent(message_id=self._details(answer), to=tuple("+" + n for n in numbers))
+
+    def lookup_delivery(self, session_id: str, sms_date: date) -> DeliveryLookup:
+        """Delivery status of a message (encrypted ``TRANS_SMS_DLR``) sent on ``sms_date``."""
+        if not isinstance(sms_date, date):
+            raise InvalidInputError("sms_date must be a date", field="sms_date")
+        payload = {
+            "module": "TRANS_SMS_DLR",
+            "apikey": self._api_key,
+            "sessionid": validate_session_id(session_id),
+            "smsdate": sms_date.strftime("%Y-%m-%d"),
+        }
+        answer = self._encrypted(payload, send=False)
+        details = str(answer.get("Details", ""))
+        status = answer.get("DeliveryStatus")
+        if not status:
+            return DeliveryLookup(found=False, details=details)
+        return DeliveryLookup(
+            found=True,
+            details=details,
+            status=DeliveryStatus.parse(str(status)),
+            sent_at=_parse_time(answer.get("SentAt")),
+            delivered_at=_parse_time(answer.get("DeliveredAt")),
+        )
+
+    def _encrypted(self, payload: Mapping[str, str], *, send: bool) -> dict[str, Any]:
+        codec = self._codec
+        if codec is None or not self._secret_key:
+            raise ConfigurationError(
+                "the encrypted endpoints need secret_key= (and optionally codec=)"
+            )
+        token = codec.encrypt(json.dumps(payload).encode("utf-8"))
+        response = self._send(
+            "POST",
+            f"{self.base_url}/API/R1/?module=ENC&encmode={codec.mode}",
+            label=f"POST /API/R1/?module=ENC&encmode={codec.mode} ({payload['module']})",
+            data=token.encode("ascii"),
+            headers={"Secret-Key": self._secret_key, "Content-Type": "text/plain"},
+            send=send,
+        )
+        label = f"POST /API/R1/?module=ENC ({payload['module']})"
+        text = response.content.decode("utf-8", "replace").strip()
+        try:
+            body: Any = json.loads(text)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            if response.status_code >= 400:
+                self._raise_for_status(response, None, label)
+            try:
+                body = json.loads(codec.decrypt(text))
+            except (DecryptionError, ValueError) as exc:
+                raise DecryptionError(
+                    f"2Factor's encrypted answer could not be read: {exc}",
+                    status=response.status_code,
+                    request=label,
+                ) from None
+            if not isinstance(body, dict):
+                raise InvalidResponseError(
+                    "decrypted answer is not a JSON object",
+                    status=response.status_code,
+                    request=label,
+                )
+        if response.status_code >= 400 or str(body.get("Status", "")).lower() == "error":
+            self._raise_api_error(response.status_code, body, label)
+        details = body.get("Details")
+        # The reference's sample keeps Details itself encrypted; decrypt it when it is.
+        if (
+            isinstance(details, str)
+            and details
+            and not details.startswith(("1 record", "No record"))
+        ):
+            with contextlib.suppress(DecryptionError, UnicodeDecodeError):
+                body["Details"] = codec.decrypt(details).decode("utf-8")
+        return body
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    def _get_v1(
+        self, segments: Sequence[str], labels: Sequence[str], *, send: bool
+    ) -> dict[str, Any]:
+        url = self._v1 + "/" + "/".join(quote(s, safe="") for s in segments)
+        label = "GET /API/V1/<api-key>/SMS/" + "/".join(labels)
+        return self._request("GET", url, label=label, send=send)
+
+    def _verify(self, segments: Sequence[str], labels: Sequence[str]) -> Verification:
+        url = self._v1 + "/" + "/".join(quote(s, safe="") for s in segments)
+        label = "GET /API/V1/<api-key>/SMS/" + "/".join(labels)
+        response = self._send("GET", url, label=label, send=False, retry_reads=False)
+        body = self._json(response, label)
+        details = str(body.get("Details", ""))
+        lowered = details.lower()
+        for needle, outcome in _VERIFY_OUTCOMES:
+            if needle in lowered:
+                return Verification(outcome=outcome, details=details)
+        self._raise_for_status(response, body, label)
+        raise InvalidResponseError(
+            f"verification answer not understood: {details[:80]!r}",
+            status=response.status_code,
+            details=details,
+            request=label,
+        )
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        label: str,
+        send: bool,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = self._send(method, url, label=label, data=data, headers=headers, send=send)
+        body = self._json(response, label)
+        if response.status_code >= 400 or _is_error_body(body):
+            self._raise_api_error(response.status_code, body, label)
+        return body
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        label: str,
+        send: bool,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_reads: bool | None = None,
+    ) -> requests.Response:
+        """Make the call with timeouts, the rate limit and the safe retries; map failures."""
+        if self._closed:
+            raise ConfigurationError("the client is closed")
+        idempotent = (not send) if retry_reads is None else retry_reads
+        attempt = 0
+        while True:
+            if self._limiter is not None:
+                self._limiter.acquire()
+            started = time.perf_counter()
+            try:
+                response = self._session.request(
+                    method, url, data=data, headers=headers, timeout=self.timeout
+                )
+            except requests.exceptions.ConnectTimeout:
+                error: TwoFactorError = APIConnectionError(
+                    "could not connect to 2Factor in time (the request was not sent)",
+                    request=label,
+                )
+                retry = True
+            except requests.exceptions.ReadTimeout:
+                error = _timeout_error(label, send)
+                retry = idempotent
+            except requests.exceptions.SSLError as exc:
+                error = APIConnectionError(
+                    f"TLS failed: {_describe(exc)} (the request was not sent)", request=label
+                )
+                retry = False
+            except requests.exceptions.ConnectionError as exc:
+                if _never_sent(exc):
+                    error = APIConnectionError(
+                        f"could not connect to 2Factor: {_describe(exc)} "
+                        "(the request was not sent)",
+                        request=label,
+                    )
+                    retry = True
+                elif send:
+                    error = OutcomeUnknownError(
+                        "the connection broke before 2Factor answered; the message may have "
+                        "been accepted, so it is not retried",
+                        request=label,
+                    )
+                    retry = False
+                else:
+                    error = APIConnectionError(
+                        f"the connection broke before 2Factor answered: {_describe(exc)}",
+                        request=label,
+                    )
+                    retry = idempotent
+            except requests.exceptions.RequestException as exc:
+                error = APIConnectionError(f"request failed: {_describe(exc)}", request=label)
+                retry = False
+            else:
+                logger.debug(
+                    "%s -> %s in %.1f ms",
+                    label,
+                    response.status_code,
+                    (time.perf_counter() - started) * 1000,
+                )
+                return response
+            logger.debug("%s failed: %s", label, type(error).__name__)
+            if not retry or attempt >= self.connect_retries:
+                raise error
+            attempt += 1
+            time.sleep(min(0.1 * 2**attempt, 1.0))
+
+    def _json(self, response: requests.Response, label: str) -> dict[str, Any]:
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self._raise_for_status(response, None, label)
+            content_type = response.headers.get("Content-Type", "unknown type")
+            raise InvalidResponseError(
+                f"2Factor answered with a body that is not a JSON object "
+                f"({content_type}, {len(response.content)} bytes)",
+                status=response.status_code,
+                request=label,
+            )
+        return body
+
+    def _raise_for_status(
+        self, response: requests.Response, body: Mapping[str, Any] | None, label: str
+    ) -> None:
+        """Raise for statuses whose meaning does not depend on the body (429, 5xx)."""
+        status = response.status_code
+        details = str(body.get("Details", "")) if body else None
+        if status == 429:
+            retry_after = response.headers.get("Retry-After")
+            raise RateLimitedError(
+                "2Factor's rate limit was reached (HTTP 429)",
+                status=status,
+                details=details,
+                request=label,
+                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
+        if status >= 500:
+            raise ServerError(
+                "2Factor had a server error", status=status, details=details, request=label
+            )
+
+    def _raise_api_error(self, status: int, body: Mapping[str, Any], label: str) -> None:
+        if status == 429 or status >= 500:
+            response = requests.Response()
+            response.status_code = status
+            self._raise_for_status(response, body, label)
+        if "success" in body:  # the bulk endpoint's error shape
+            raise _bulk_error(status, body, label)
+        details = redact(str(body.get("Details", "")))
+        lowered = details.lower()
+        for needle, cls, field in _DETAIL_ERRORS:
+            if needle in lowered:
+                kwargs: dict[str, Any] = {"status": status, "details": details, "request": label}
+                if issubclass(cls, InvalidInputError):
+                    kwargs["field"] = field
+                raise cls(f"2Factor refused the request: {details}", **kwargs)
+        raise RequestRejectedError(
+            f"2Factor refused the request: {details or 'no details given'}",
+            status=status,
+            details=details,
+            request=label,
+        )
+
+    def _details(self, body: Mapping[str, Any]) -> str:
+        details = body.get("Details")
+        if not isinstance(details, str) or not details:
+            raise InvalidResponseError("2Factor's answer has no Details id", body=dict(body))
+        return details
+
+
+def _is_error_body(body: Mapping[str, Any]) -> bool:
+    if body.get("success") is False:
+        return True
+    return str(body.get("Status", "")).lower() == "error"
+
+
+def _bulk_error(status: int, body: Mapping[str, Any], label: str) -> TwoFactorError:
+    problems = body.get("details") or []
+    texts = []
+    for p in problems if isinstance(problems, list) else []:
+        if isinstance(p, Mapping):
+            texts.append(str(p.get("error", "")))
+    joined = "; ".join(t for t in texts if t) or str(body.get("error", "bulk request refused"))
+    joined = redact(joined)
+    request_id = str(body.get("requestId", "")) or None
+    if "invalid api key" in joined.lower():
+        return AuthenticationError(
+            f"2Factor refused the API key: {joined}",
+            status=status,
+            details=joined,
+            request=label,
+            request_id=request_id,
+        )
+    return BulkRequestError(
+        f"2Factor refused the bulk request: {joined}",
+        status=status,
+        details=joined,
+        request=label,
+        request_id=request_id,
+        error_type=str(body.get("errorType", "")) or None,
+    )
+
+
+def _timeout_error(label: str, send: bool) -> TwoFactorError:
+    if send:
+        return OutcomeUnknownError(
+            "2Factor did not answer in time; the message may have been accepted, so it is "
+            "not retried (check delivery reports before sending again)",
+            request=label,
+        )
+    return RequestTimeoutError("2Factor did not answer in time", request=label)
+
+
+def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was never established (so nothing reached 2Factor)."""
+    import urllib3.exceptions as u3
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(
+            cause, u3.NewConnectionError | u3.NameResolutionError | ConnectionRefusedError
+        ):
+            return True
+        if isinstance(cause, u3.MaxRetryError) and cause.reason is not None:
+            cause = cause.reason
+            continue
+        nxt = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
+        cause = nxt or cause.__cause__ or cause.__context__
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    """Name the innermost cause of a requests/urllib3 error.
+
+    Their messages embed the full URL (API key, phone number, OTP), so only class names
+    are used: ``ConnectionError (NewConnectionError)``.
+    """
+    names = [type(exc).__name__]
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        reason = getattr(cause, "reason", None)
+        nxt = reason if isinstance(reason, BaseException) else None
+        if nxt is None and cause.args and isinstance(cause.args[0], BaseException):
+            nxt = cause.args[0]
+        cause = nxt or cause.__cause__ or cause.__context__
+        if cause is not None:
+            names.append(type(cause).__name__)
+    inner = names[-1]
+    return names[0] if inner == names[0] else f"{names[0]} ({inner})"
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None

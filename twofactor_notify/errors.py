@@ -1,0 +1,180 @@
+"""The exception tree: one base error, and subclasses a caller can act on.
+
+Every error carries what 2Factor said (``details``), the HTTP status when there was a
+response, and a redacted description of the request (``request``: method and path with the
+API key replaced). None of them ever holds the API key, the secret key or an OTP value in its
+text, ``repr`` or attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "AuthenticationError",
+    "BulkRequestError",
+    "ConfigurationError",
+    "DecryptionError",
+    "InvalidInputError",
+    "InvalidPhoneNumberError",
+    "InvalidResponseError",
+    "OTPError",
+    "OutcomeUnknownError",
+    "RateLimitedError",
+    "RequestRejectedError",
+    "RequestTimeoutError",
+    "SendRefusedError",
+    "ServerError",
+    "TwoFactorError",
+    "WebhookError",
+]
+
+
+class TwoFactorError(Exception):
+    """Base class of every error this library raises.
+
+    :param message: a human-readable sentence; never contains a secret.
+    :param status: the HTTP status of 2Factor's answer, when one came.
+    :param details: 2Factor's ``Details`` (or bulk ``error``) string, when one came.
+    :param request: the redacted request, e.g. ``"GET /API/V1/<redacted>/SMS/VERIFY/…"``.
+    :param request_id: 2Factor's ``requestId`` (bulk endpoint) when one came.
+    :param body: the parsed JSON body of the answer, when there was one (already free of
+        secrets: 2Factor does not echo keys).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        details: str | None = None,
+        request: str | None = None,
+        request_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.details = details
+        self.request = request
+        self.request_id = request_id
+        self.body = body
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.request:
+            parts.append(self.request)
+        return " | ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status={self.status!r}, "
+            f"details={self.details!r}, request={self.request!r})"
+        )
+
+
+class ConfigurationError(TwoFactorError):
+    """The library was configured wrongly (missing API key, malformed setting, bad plugin)."""
+
+
+class InvalidInputError(TwoFactorError, ValueError):
+    """An argument was refused before any request was made, or 2Factor refused a field.
+
+    ``field`` names the offending argument (``"phone"``, ``"otp"``, ``"sender"``…).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, field={self.field!r}, status={self.status!r})"
+        )
+
+
+class InvalidPhoneNumberError(InvalidInputError):
+    """A phone number could not be parsed, is not valid, or its country is not allowed."""
+
+
+class OTPError(InvalidInputError):
+    """An OTP value was refused: wrong length, not digits (``Invalid OTP Code``…)."""
+
+
+class AuthenticationError(TwoFactorError):
+    """2Factor refused the API key (``Invalid API Key``) or the secret key."""
+
+
+class RequestRejectedError(TwoFactorError):
+    """2Factor refused the request for a reason without a more specific class.
+
+    ``details`` holds 2Factor's words (for R1 sends the reference documents only a generic
+    ``{"Status": "Error", "Details": …}``).
+    """
+
+
+class RateLimitedError(TwoFactorError):
+    """2Factor (or the client-side limiter) refused the call for rate reasons (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(TwoFactorError):
+    """2Factor answered with a 5xx status."""
+
+
+class InvalidResponseError(TwoFactorError):
+    """The answer was not the JSON 2Factor sends: an HTML page, truncated JSON, a wrong shape."""
+
+
+class DecryptionError(InvalidResponseError):
+    """An encrypted answer (``module=ENC``) could not be decrypted with the configured codec."""
+
+
+class APIConnectionError(TwoFactorError):
+    """No connection could be made, so the request was never sent. Safe to retry."""
+
+
+class RequestTimeoutError(TwoFactorError):
+    """A call timed out.
+
+    For lookups and verifications this is final. For a send, see :class:`OutcomeUnknownError`.
+    """
+
+
+class OutcomeUnknownError(RequestTimeoutError):
+    """A send was transmitted but no answer came (timeout, reset mid-response).
+
+    2Factor may have accepted it: it is never retried automatically, because a retry could
+    deliver the SMS twice. Check delivery reports before sending again.
+    """
+
+
+class SendRefusedError(TwoFactorError):
+    """A ``before_send`` plugin (for example the send guard) refused the message."""
+
+    def __init__(self, message: str, *, reason: str = "refused", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+
+
+class BulkRequestError(TwoFactorError):
+    """The bulk endpoint refused a whole request (``success: false``)."""
+
+    def __init__(self, message: str, *, error_type: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.error_type = error_type
+
+
+class WebhookError(TwoFactorError):
+    """An incoming webhook could not be accepted (bad token, too large, malformed body)."""
+
+    def __init__(self, message: str, *, http_status: int = 400, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        #: the HTTP status a view should answer with (400 malformed, 403 token, 413 size)
+        self.http_status = http_status

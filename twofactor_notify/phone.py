@@ -1,0 +1,132 @@
+"""Phone numbers: parse what people type, validate with libphonenumber, format per endpoint.
+
+2Factor's endpoints each show a different form in the reference:
+
+* V1 OTP paths (``/SMS/{phone}/AUTOGEN``): the 10-digit national number for India
+  (``Invalid Phone Number - Length Mismatch(Expected: 10)``), the international digits
+  elsewhere;
+* R1 ``to``: ``91XXXXXXXXXX``, several joined by commas;
+* Bulk ``smsTo``: ``+91XXXXXXXXXX``.
+
+Everything inside the library carries numbers as E.164 strings (``+919876543210``); the
+client formats them per endpoint at the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+import phonenumbers
+
+from .errors import InvalidPhoneNumberError
+
+__all__ = [
+    "DEFAULT_REGION",
+    "bulk_form",
+    "normalize_phone",
+    "r1_form",
+    "region_of",
+    "v1_path_form",
+]
+
+#: Region assumed for numbers typed without a country code.
+DEFAULT_REGION = "IN"
+
+_MAX_INPUT = 32
+
+
+@lru_cache(maxsize=4096)
+def _parse(raw: str, region: str) -> str:
+    text = raw.strip()
+    if not text:
+        raise InvalidPhoneNumberError("phone number is empty", field="phone")
+    if len(text) > _MAX_INPUT:
+        raise InvalidPhoneNumberError("phone number is too long", field="phone")
+    # "0091…" and "00 91…" are the international prefix typed out; "091…" / "0919876543210"
+    # is India's trunk 0 before the country code, which people type as well.
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.startswith("00"):
+        text = "+" + text.lstrip("0 ")
+    elif region == "IN" and text.startswith("0") and len(digits) == 13 and digits[1:3] == "91":
+        text = "+" + digits[1:]
+    elif (
+        region == "IN"
+        and len(digits) == 12
+        and digits.startswith("91")
+        and not text.startswith("+")
+    ):
+        text = "+" + digits
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumberError(
+            f"phone number could not be parsed ({_error_type_name(exc)})", field="phone"
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumberError(
+            "phone number is not a valid number for its country", field="phone"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _error_type_name(exc: phonenumbers.NumberParseException) -> str:
+    return {
+        0: "invalid country code",
+        1: "not a number",
+        2: "too short after the international prefix",
+        3: "too short",
+        4: "too long",
+    }.get(exc.error_type, "unparsable")
+
+
+def normalize_phone(
+    raw: str,
+    *,
+    region: str = DEFAULT_REGION,
+    allowed_regions: Iterable[str] | None = None,
+) -> str:
+    """Return ``raw`` as an E.164 string, or raise :class:`InvalidPhoneNumberError`.
+
+    Accepts the forms people type: ``9876543210``, ``+91 98765 43210``, ``091-9876543210``,
+    ``0919876543210``, ``919876543210``, ``0091 98765 43210``.
+
+    :param region: the region assumed when no country code is given (default India).
+    :param allowed_regions: when given, numbers of other regions are refused.
+    """
+    if not isinstance(raw, str):
+        raise InvalidPhoneNumberError(
+            f"phone number must be a string, not {type(raw).__name__}", field="phone"
+        )
+    e164 = _parse(raw, region.upper())
+    if allowed_regions is not None:
+        allowed = {r.upper() for r in allowed_regions}
+        if region_of(e164) not in allowed:
+            raise InvalidPhoneNumberError(
+                f"phone numbers of region {region_of(e164)} are not allowed", field="phone"
+            )
+    return e164
+
+
+@lru_cache(maxsize=4096)
+def region_of(e164: str) -> str:
+    """The two-letter region of an E.164 number (``"IN"``), or ``"ZZ"`` if unknown."""
+    number = phonenumbers.parse(e164, None)
+    return phonenumbers.region_code_for_number(number) or "ZZ"
+
+
+def v1_path_form(e164: str) -> str:
+    """The form V1 OTP paths take: the 10-digit national number for India, else digits."""
+    if e164.startswith("+91") and len(e164) == 13:
+        return e164[3:]
+    return e164.lstrip("+")
+
+
+def r1_form(e164: str) -> str:
+    """The form R1's ``to`` takes: country code and number, digits only (``91XXXXXXXXXX``)."""
+    return e164.lstrip("+")
+
+
+def bulk_form(e164: str) -> str:
+    """The form Bulk's ``smsTo`` takes: E.164 with the plus (``+91XXXXXXXXXX``)."""
+    return e164

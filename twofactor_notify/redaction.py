@@ -1,0 +1,115 @@
+"""Keeping secrets out of logs, exception text and reprs.
+
+2Factor puts the API key inside the URL path of every ``/API/V1/`` call, and urllib3 logs
+request paths at DEBUG level. Each client registers its secrets here; :func:`redact` replaces
+them (raw and percent-encoded) in any text, and :class:`RedactingFilter`, installed on
+urllib3's and requests' loggers and on ours, scrubs every log record that passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from urllib.parse import quote
+
+__all__ = [
+    "REDACTED",
+    "RedactingFilter",
+    "forget_secret",
+    "install_log_filter",
+    "redact",
+    "register_secret",
+]
+
+REDACTED = "<redacted>"
+
+_lock = threading.Lock()
+_secrets: dict[str, int] = {}
+_pattern: re.Pattern[str] | None = None
+
+#: Loggers whose records may contain request URLs.
+_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3",
+    "requests",
+    "twofactor_notify",
+    "twofactor_notify.client",
+    "twofactor_notify.transport",
+    "twofactor_notify.webhooks",
+)
+
+
+def _rebuild() -> None:
+    global _pattern
+    forms: set[str] = set()
+    for secret in _secrets:
+        forms.update({secret, quote(secret, safe=""), quote(secret)})
+    ordered = sorted((f for f in forms if f), key=len, reverse=True)
+    _pattern = re.compile("|".join(re.escape(f) for f in ordered)) if ordered else None
+
+
+def register_secret(secret: str) -> None:
+    """Remember ``secret`` so that :func:`redact` and the log filter hide it.
+
+    Short values (under 6 characters) are not registered: replacing them everywhere would
+    mangle ordinary text. OTPs are kept out of texts by construction instead.
+    """
+    if not secret or len(secret) < 6:
+        return
+    with _lock:
+        _secrets[secret] = _secrets.get(secret, 0) + 1
+        _rebuild()
+
+
+def forget_secret(secret: str) -> None:
+    """Undo one :func:`register_secret` (called when a client is closed)."""
+    with _lock:
+        count = _secrets.get(secret)
+        if count is None:
+            return
+        if count <= 1:
+            del _secrets[secret]
+        else:
+            _secrets[secret] = count - 1
+        _rebuild()
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``<redacted>``."""
+    pattern = _pattern
+    if pattern is None or not text:
+        return text
+    return pattern.sub(REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites a record's message with secrets redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _pattern is None:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the caller's bug; don't hide the record
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True
+
+
+_installed = False
+
+
+def install_log_filter() -> None:
+    """Install :class:`RedactingFilter` on urllib3's, requests' and this library's loggers."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        flt = RedactingFilter()
+        for name in _LOGGERS:
+            logging.getLogger(name).addFilter(flt)
+        _installed = True

@@ -1,0 +1,485 @@
+"""The transport: the one interface every adapter sends through, and where hooks fire.
+
+:class:`Transport` holds the hook logic; its subclasses only say how a prepared message is
+delivered:
+
+* :class:`TwoFactorTransport` wraps a :class:`~twofactor_notify.client.TwoFactorClient`;
+* :class:`InMemoryTransport` keeps an ``outbox`` (for tests) and verifies its own OTPs;
+* :class:`ConsoleTransport` is the in-memory one that also prints each message (OTP masked);
+* :class:`NullTransport` accepts and discards.
+
+All of them fire ``before_send``, ``after_send`` and ``on_delivery`` the same way, so a
+plugin behaves in tests as it does in production.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import itertools
+import logging
+import secrets
+import sys
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any
+
+import pluggy
+
+from .errors import InvalidInputError, SendRefusedError
+from .hooks import _call_safely, make_plugin_manager
+from .models import (
+    BulkAccepted,
+    BulkBatch,
+    BulkMessage,
+    BulkResult,
+    ClickReport,
+    DeliveryReport,
+    Message,
+    OTPMessage,
+    OTPSent,
+    Receipt,
+    SMSMessage,
+    SMSSent,
+    Verification,
+    VerificationOutcome,
+)
+from .phone import DEFAULT_REGION, normalize_phone
+from .validation import MAX_BULK_CHUNK, validate_otp_code, validate_session_id
+
+if TYPE_CHECKING:
+    from .client import TwoFactorClient
+
+__all__ = [
+    "ConsoleTransport",
+    "InMemoryTransport",
+    "NullTransport",
+    "Transport",
+    "TwoFactorTransport",
+]
+
+logger = logging.getLogger("twofactor_notify.transport")
+
+
+class Transport(ABC):
+    """Sends messages, verifies OTPs and receives delivery reports, firing the hooks.
+
+    :param plugins: plugin objects or dotted paths, registered in order.
+    :param load_entrypoints: load plugins from the ``twofactor_notify`` entry-point group
+        (``None``: unless ``TWOFACTOR_NOTIFY_DISABLE_PLUGIN_AUTOLOAD`` is set).
+    :param default_sender: sender id used when a text message names none.
+    :param default_template: OTP template used when an OTP send names none.
+    :param region: region assumed for phone numbers typed without a country code.
+    """
+
+    def __init__(
+        self,
+        *,
+        plugins: Iterable[object] = (),
+        load_entrypoints: bool | None = None,
+        default_sender: str | None = None,
+        default_template: str | None = None,
+        region: str = DEFAULT_REGION,
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> None:
+        self.plugin_manager = plugin_manager or make_plugin_manager(
+            plugins, load_entrypoints=load_entrypoints
+        )
+        self.default_sender = default_sender
+        self.default_template = default_template
+        self.region = region
+
+    # ------------------------------------------------------------------ public API
+
+    def send(self, message: Message) -> Receipt:
+        """Send any message: normalise it, run ``before_send``, deliver, run ``after_send``."""
+        message = self._prepare(message)
+        hook = self.plugin_manager.hook
+        try:
+            message = self._run_before_send(message)
+        except Exception as exc:
+            _call_safely(
+                hook.after_send, logger, message=message, receipt=None, error=exc, transport=self
+            )
+            raise
+        try:
+            receipt = self._deliver(message)
+        except Exception as exc:
+            _call_safely(
+                hook.after_send, logger, message=message, receipt=None, error=exc, transport=self
+            )
+            raise
+        _call_safely(
+            hook.after_send, logger, message=message, receipt=receipt, error=None, transport=self
+        )
+        return receipt
+
+    def send_otp(
+        self,
+        to: str,
+        *,
+        template: str | None = None,
+        otp: str | None = None,
+        length: int = 6,
+        include_otp: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> OTPSent:
+        """Send an OTP to ``to``; see :class:`~twofactor_notify.models.OTPMessage`."""
+        receipt = self.send(
+            OTPMessage(
+                to=to,
+                template=template,
+                otp=otp,
+                length=length,
+                include_otp=include_otp,
+                metadata=dict(metadata or {}),
+            )
+        )
+        assert isinstance(receipt, OTPSent)
+        return receipt
+
+    def send_sms(
+        self,
+        to: str | Iterable[str],
+        text: str,
+        *,
+        sender: str | None = None,
+        promotional: bool = False,
+        schedule_at: datetime | None = None,
+        pe_id: str | None = None,
+        ct_id: str | None = None,
+        campaign_name: str | None = None,
+        campaign_webhook: str | None = None,
+        shorten_urls: bool = False,
+        shorten_url_webhook: str | None = None,
+        shorten_url_callback: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SMSSent:
+        """Send a text message to one or more numbers; see :class:`SMSMessage`."""
+        recipients = (to,) if isinstance(to, str) else tuple(to)
+        receipt = self.send(
+            SMSMessage(
+                to=recipients,
+                text=text,
+                sender=sender or self.default_sender or "",
+                promotional=promotional,
+                schedule_at=schedule_at,
+                pe_id=pe_id,
+                ct_id=ct_id,
+                campaign_name=campaign_name,
+                campaign_webhook=campaign_webhook,
+                shorten_urls=shorten_urls,
+                shorten_url_webhook=shorten_url_webhook,
+                shorten_url_callback=shorten_url_callback,
+                metadata=dict(metadata or {}),
+            )
+        )
+        assert isinstance(receipt, SMSSent)
+        return receipt
+
+    def iter_bulk(
+        self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
+    ) -> Iterator[BulkResult]:
+        """Send any number of bulk messages, one request per chunk, yielding each chunk's result.
+
+        Messages are read lazily from ``messages``; each chunk is a :class:`BulkBatch` for the
+        hooks. Indexes in the results are positions in ``messages``. A chunk that fails
+        yields a result with a :class:`BulkChunkFailure` and the next chunk still goes.
+        """
+        if not 1 <= chunk_size <= MAX_BULK_CHUNK:
+            raise InvalidInputError(
+                f"chunk_size must be between 1 and {MAX_BULK_CHUNK}", field="chunk_size"
+            )
+        iterator = iter(messages)
+        offset = 0
+        while True:
+            chunk = tuple(itertools.islice(iterator, chunk_size))
+            if not chunk:
+                return
+            yield self._send_chunk(chunk, offset)
+            offset += len(chunk)
+
+    def send_bulk(
+        self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
+    ) -> BulkResult:
+        """Send any number of bulk messages and return one combined :class:`BulkResult`."""
+        return merge_bulk_results(self.iter_bulk(messages, chunk_size=chunk_size))
+
+    def verify_otp(
+        self, code: str, *, session_id: str | None = None, phone: str | None = None
+    ) -> Verification:
+        """Verify ``code`` by ``session_id`` (VERIFY) or by ``phone`` (VERIFY3), exactly one."""
+        if (session_id is None) == (phone is None):
+            raise InvalidInputError("give exactly one of session_id and phone", field="session_id")
+        code = validate_otp_code(code)
+        if session_id is not None:
+            return self._verify(code, session_id=validate_session_id(session_id), phone=None)
+        assert phone is not None
+        return self._verify(code, session_id=None, phone=self._phone(phone))
+
+    def handle_report(self, report: DeliveryReport | ClickReport) -> None:
+        """Fire ``on_delivery`` for a parsed report; plugin errors are logged, not raised."""
+        _call_safely(self.plugin_manager.hook.on_delivery, logger, report=report, transport=self)
+
+    def close(self) -> None:  # noqa: B027 - optional override, a no-op by default
+        """Release resources (the client's connection pool)."""
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _phone(self, raw: str) -> str:
+        return normalize_phone(raw, region=self.region)
+
+    def _prepare(self, message: Message) -> Message:
+        """Normalise recipients to E.164 and fill defaults, so plugins see canonical data."""
+        if isinstance(message, OTPMessage):
+            return dataclasses.replace(
+                message,
+                to=self._phone(message.to),
+                template=message.template or self.default_template,
+            )
+        if isinstance(message, SMSMessage):
+            if not message.to:
+                raise InvalidInputError("a text message needs at least one recipient", field="to")
+            return dataclasses.replace(
+                message,
+                to=tuple(self._phone(p) for p in message.to),
+                sender=message.sender or self.default_sender or "",
+            )
+        if isinstance(message, BulkBatch):
+            return message
+        raise InvalidInputError(
+            f"cannot send a {type(message).__name__}; expected OTPMessage, SMSMessage or BulkBatch",
+            field="message",
+        )
+
+    def _run_before_send(self, message: Message) -> Message:
+        """Call each ``before_send`` in pluggy's order, feeding each the previous one's result."""
+        # pluggy's own call would hand every plugin the original message; a chain is needed so
+        # that a plugin sees (and can refuse) what the plugins before it produced.
+        for impl in reversed(self.plugin_manager.hook.before_send.get_hookimpls()):
+            kwargs: dict[str, Any] = {"message": message, "transport": self}
+            result = impl.function(*(kwargs[name] for name in impl.argnames))
+            if result is not None:
+                if not isinstance(result, OTPMessage | SMSMessage | BulkBatch):
+                    raise TypeError(
+                        f"before_send plugin {impl.plugin_name!r} returned a "
+                        f"{type(result).__name__}; return a message or None"
+                    )
+                message = self._prepare(result)
+        return message
+
+    def _send_chunk(self, chunk: tuple[BulkMessage, ...], offset: int) -> BulkResult:
+        from .bulk import chunk_failure, shift_indexes
+
+        try:
+            receipt = self.send(BulkBatch(messages=chunk))
+        except SendRefusedError:
+            raise
+        except Exception as exc:
+            return BulkResult(failed_chunks=(chunk_failure(exc, start=offset, count=len(chunk)),))
+        assert isinstance(receipt, BulkResult)
+        return shift_indexes(receipt, offset)
+
+    @abstractmethod
+    def _deliver(self, message: Message) -> Receipt:
+        """Deliver a prepared message (already through ``before_send``)."""
+
+    @abstractmethod
+    def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
+        """Verify a validated code against a session id or an E.164 number."""
+
+
+def merge_bulk_results(results: Iterable[BulkResult]) -> BulkResult:
+    """Combine per-chunk results into one."""
+    accepted: list[Any] = []
+    rejected: list[Any] = []
+    failed: list[Any] = []
+    request_ids: list[str] = []
+    for r in results:
+        accepted.extend(r.accepted)
+        rejected.extend(r.rejected)
+        failed.extend(r.failed_chunks)
+        request_ids.extend(r.request_ids)
+    return BulkResult(
+        accepted=tuple(accepted),
+        rejected=tuple(rejected),
+        failed_chunks=tuple(failed),
+        request_ids=tuple(request_ids),
+    )
+
+
+class TwoFactorTransport(Transport):
+    """The production transport: delivers through a :class:`TwoFactorClient`.
+
+    >>> transport = TwoFactorTransport(TwoFactorClient(api_key), default_sender="MYBRND")
+    """
+
+    def __init__(self, client: TwoFactorClient, **kwargs: Any) -> None:
+        kwargs.setdefault("region", client.region)
+        super().__init__(**kwargs)
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"TwoFactorTransport(client={self.client!r})"
+
+    def _deliver(self, message: Message) -> Receipt:
+        if isinstance(message, OTPMessage):
+            return self.client.send_otp(
+                message.to,
+                template=message.template,
+                otp=message.otp,
+                length=message.length,
+                include_otp=message.include_otp,
+            )
+        if isinstance(message, SMSMessage):
+            return self.client.send_message(message)
+        return self.client.send_bulk_chunk(message.messages)
+
+    def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
+        return self.client.verify_otp(code, session_id=session_id, phone=phone)
+
+    def close(self) -> None:
+        """Close the client's connection pool."""
+        self.client.close()
+
+
+class InMemoryTransport(Transport):
+    """Keeps every sent message in :attr:`outbox` and verifies the OTPs it "sent".
+
+    Used by the test fixtures and the framework adapters' test modes. Generated OTPs are
+    random; :meth:`last_otp` returns the one sent to a number. OTPs expire after
+    ``otp_ttl`` seconds and match once.
+    """
+
+    def __init__(self, *, otp_ttl: float = 300.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.otp_ttl = otp_ttl
+        #: every message delivered, in order (after ``before_send`` changes)
+        self.outbox: list[Message] = []
+        self._lock = threading.Lock()
+        self._sessions: dict[str, tuple[str, str, float]] = {}  # id -> (phone, otp, expiry)
+        self._latest: dict[str, str] = {}  # phone -> session id
+        self._counter = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(outbox={len(self.outbox)} messages)"
+
+    def last_otp(self, phone: str) -> str | None:
+        """The OTP most recently sent to ``phone`` (any accepted form), or ``None``."""
+        e164 = self._phone(phone)
+        with self._lock:
+            session = self._latest.get(e164)
+            return self._sessions[session][1] if session in self._sessions else None
+
+    def clear(self) -> None:
+        """Empty the outbox and forget every OTP."""
+        with self._lock:
+            self.outbox.clear()
+            self._sessions.clear()
+            self._latest.clear()
+
+    def _deliver(self, message: Message) -> Receipt:
+        with self._lock:
+            self.outbox.append(message)
+        if isinstance(message, OTPMessage):
+            otp = message.otp or "".join(
+                secrets.choice("0123456789") for _ in range(4 if message.length == 4 else 6)
+            )
+            session_id = f"mem-{uuid.uuid4()}"
+            with self._lock:
+                self._sessions[session_id] = (message.to, otp, time.monotonic() + self.otp_ttl)
+                self._latest[message.to] = session_id
+            shown = otp if (message.otp or message.include_otp) else None
+            return OTPSent(session_id=session_id, to=message.to, otp=shown)
+        if isinstance(message, SMSMessage):
+            return SMSSent(message_id=f"mem-{next(self._counter):012d}", to=message.to)
+        request_id = f"mem-bulk-{uuid.uuid4()}"
+        return BulkResult(
+            accepted=tuple(
+                BulkAccepted(index=i, message_id=f"{request_id}-{i + 1}", to=m.to)
+                for i, m in enumerate(message.messages)
+            ),
+            request_ids=(request_id,),
+        )
+
+    def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
+        with self._lock:
+            if session_id is None:
+                session_id = self._latest.get(phone or "")
+            entry = self._sessions.get(session_id or "")
+            if entry is None:
+                return Verification(VerificationOutcome.UNKNOWN_SESSION, "No Entry Exists")
+            _, otp, expiry = entry
+            if time.monotonic() > expiry:
+                return Verification(VerificationOutcome.EXPIRED, "OTP Expired")
+            if not hmac.compare_digest(otp.encode(), code.encode()):
+                return Verification(VerificationOutcome.MISMATCH, "OTP Mismatch")
+            del self._sessions[session_id or ""]
+            return Verification(VerificationOutcome.MATCHED, "OTP Matched")
+
+
+class ConsoleTransport(InMemoryTransport):
+    """Prints each message to ``stream`` (stdout by default) and otherwise acts in memory.
+
+    For local development: the OTP is printed masked unless ``show_otp=True``, so that a
+    console log copied into a ticket does not leak a live code.
+    """
+
+    def __init__(self, *, stream: IO[str] | None = None, show_otp: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.stream = stream
+        self.show_otp = show_otp
+
+    def _deliver(self, message: Message) -> Receipt:
+        receipt = super()._deliver(message)
+        out = self.stream or sys.stdout
+        if isinstance(message, OTPMessage):
+            otp = self._sessions.get(getattr(receipt, "session_id", ""), ("", "", 0.0))[1]
+            shown = otp if self.show_otp else "*" * len(otp)
+            out.write(
+                f"[twofactor] OTP to {message.to} (template={message.template or '-'}): {shown}\n"
+            )
+        elif isinstance(message, SMSMessage):
+            kind = "PROMO" if message.promotional else "TRANS"
+            out.write(
+                f"[twofactor] {kind} SMS from {message.sender} to {', '.join(message.to)}: "
+                f"{message.text}\n"
+            )
+        else:
+            out.write(f"[twofactor] bulk batch of {len(message.messages)} messages\n")
+            for m in message.messages:
+                out.write(f"  from {m.sender} to {m.to}: {m.text}\n")
+        out.flush()
+        return receipt
+
+
+class NullTransport(Transport):
+    """Accepts every message and discards it. Verifications never match."""
+
+    def __repr__(self) -> str:
+        return "NullTransport()"
+
+    def _deliver(self, message: Message) -> Receipt:
+        if isinstance(message, OTPMessage):
+            return OTPSent(session_id=f"null-{uuid.uuid4()}", to=message.to)
+        if isinstance(message, SMSMessage):
+            return SMSSent(message_id=f"null-{uuid.uuid4()}", to=message.to)
+        return BulkResult(
+            accepted=tuple(
+                BulkAccepted(index=i, message_id=f"null-{i}", to=m.to)
+                for i, m in enumerate(message.messages)
+            )
+        )
+
+    def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
+        return Verification(VerificationOutcome.UNKNOWN_SESSION, "No Entry Exists")
