@@ -1,0 +1,242 @@
+"""The POSTs the emulator makes to its users: delivery reports and link clicks.
+
+Payload shapes follow the reference: the bulk webhook payload for delivery reports (JSON, or
+``application/x-www-form-urlencoded`` when the message asked for ``raw-url-encoded``), and
+the click-tracking form body (``accessed``, ``phoneNo``, ``campaignName``, ``ip``).
+
+:class:`CallbackPoster` sends them from a few worker threads fed by a bounded queue. Every
+attempt, good or bad, lands in :meth:`CallbackPoster.attempts`; nothing it does can crash
+the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from .clock import format_ist
+from .numbers import national_form
+from .state import MessageRecord
+
+__all__ = [
+    "Callback",
+    "CallbackPoster",
+    "DeliveryAttempt",
+    "click_payload",
+    "delivery_payload",
+]
+
+log = logging.getLogger("twofactor_notify.emulator.callbacks")
+
+#: Name of the extra click-payload field carrying the message's ``shortenurlcallback``.
+CLICK_CALLBACK_FIELD = "shortenurlcallback"
+
+
+def delivery_payload(record: MessageRecord) -> dict[str, str]:
+    """The webhook payload of one delivery report (the reference's bulk webhook shape)."""
+    return {
+        "SessionId": record.id,
+        "SmsFrom": record.sender,
+        "SmsTo": national_form(record.to),
+        "SmsStatus": record.outcome,
+        "SentAt": format_ist(record.sent_at),
+        "StatusAt": format_ist(record.status_at),
+        "callback_value1": record.callback_value1 or "",
+        "callback_value2": record.callback_value2 or "",
+    }
+
+
+def click_payload(record: MessageRecord, ip: str, accessed: float | None = None) -> dict[str, str]:
+    """The form fields of a click on a tracked link of ``record``."""
+    payload = {
+        "accessed": format_ist(time.time() if accessed is None else accessed),
+        "phoneNo": national_form(record.to),
+        "campaignName": record.campaign_name or "",
+        "ip": ip,
+    }
+    if record.shorten_url_callback:
+        payload[CLICK_CALLBACK_FIELD] = record.shorten_url_callback
+    return payload
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """One POST to make: ``form`` sends url-encoded fields, else JSON."""
+
+    kind: str
+    url: str
+    payload: dict[str, str]
+    form: bool = False
+    generation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """The outcome of one callback POST: the HTTP status the receiver answered, or the error."""
+
+    kind: str
+    url: str
+    payload: dict[str, str]
+    content_type: str
+    status: int | None
+    error: str | None
+    time: float = field(default_factory=time.time)
+
+    @property
+    def ok(self) -> bool:
+        """True when the receiver answered 2xx."""
+        return self.status is not None and 200 <= self.status < 300
+
+    def to_dict(self) -> dict[str, Any]:
+        """The attempt as the inspection API returns it."""
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "payload": self.payload,
+            "content_type": self.content_type,
+            "status": self.status,
+            "error": self.error,
+            "ok": self.ok,
+            "time": self.time,
+        }
+
+
+_STOP = object()
+
+
+class CallbackPoster:
+    """Worker threads that POST queued callbacks (started on the first one).
+
+    :param workers: number of posting threads.
+    :param queue_size: callbacks that may wait; beyond it a callback is dropped and logged.
+    :param timeout: seconds per POST.
+    """
+
+    def __init__(self, *, workers: int = 2, queue_size: int = 100_000, timeout: float = 2.0):
+        self.workers = workers
+        self.timeout = timeout
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._attempts: list[DeliveryAttempt] = []
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._generation = 0
+        self._started = False
+
+    @property
+    def generation(self) -> int:
+        """Bumped by :meth:`clear`; callbacks of older generations are dropped unsent."""
+        return self._generation
+
+    def submit(self, callback: Callback) -> bool:
+        """Queue a callback; ``False`` (and a logged failure) when the queue is full."""
+        self._ensure_started()
+        try:
+            self._queue.put_nowait(callback)
+        except queue.Full:
+            self._record(callback, None, "callback queue full: dropped")
+            return False
+        return True
+
+    def attempts(self) -> list[DeliveryAttempt]:
+        """Every attempt so far, in completion order."""
+        with self._cond:
+            return list(self._attempts)
+
+    def wait(self, count: int, timeout: float = 5.0) -> list[DeliveryAttempt]:
+        """Block until at least ``count`` attempts were made; :class:`TimeoutError` if not."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._attempts) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"{len(self._attempts)} callback(s) made within {timeout}s, "
+                        f"expected {count}"
+                    )
+                self._cond.wait(remaining)
+            return list(self._attempts)
+
+    def clear(self) -> None:
+        """Forget attempts and drop queued or in-flight callbacks."""
+        with self._cond:
+            self._generation += 1
+            self._attempts.clear()
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put_nowait(item)
+                break
+
+    def stop(self) -> None:
+        """Stop the workers (queued callbacks are dropped)."""
+        with self._cond:
+            threads, self._threads = self._threads, []
+            self._started = False
+            self._generation += 1
+        for _ in threads:
+            try:
+                self._queue.put(_STOP, timeout=1.0)
+            except queue.Full:
+                break
+        for thread in threads:
+            thread.join(timeout=self.timeout + 1.0)
+
+    def _ensure_started(self) -> None:
+        if self._started:
+            return
+        with self._cond:
+            if self._started:
+                return
+            self._started = True
+            for n in range(self.workers):
+                thread = threading.Thread(
+                    target=self._work, name=f"2factor-emulator-callbacks-{n}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        session = requests.Session()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    return
+                if isinstance(item, Callback) and item.generation == self._generation:
+                    self._post(session, item)
+        finally:
+            session.close()
+
+    def _post(self, session: requests.Session, callback: Callback) -> None:
+        try:
+            if callback.form:
+                answer = session.post(callback.url, data=callback.payload, timeout=self.timeout)
+            else:
+                answer = session.post(callback.url, json=callback.payload, timeout=self.timeout)
+            answer.close()
+        except Exception as exc:  # the receiver's problems must never reach the server
+            log.info("callback POST to %s failed: %s", callback.url, type(exc).__name__)
+            self._record(callback, None, f"{type(exc).__name__}: {exc}")
+            return
+        log.debug("callback POST to %s answered %s", callback.url, answer.status_code)
+        self._record(callback, answer.status_code, None)
+
+    def _record(self, callback: Callback, status: int | None, error: str | None) -> None:
+        content_type = "application/x-www-form-urlencoded" if callback.form else "application/json"
+        attempt = DeliveryAttempt(
+            callback.kind, callback.url, callback.payload, content_type, status, error
+        )
+        with self._cond:
+            if callback.generation != self._generation:
+                return
+            self._attempts.append(attempt)
+            self._cond.notify_all()

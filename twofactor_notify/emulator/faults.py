@@ -1,0 +1,168 @@
+"""Fault injection: make the emulator misbehave the way networks and proxies do.
+
+A :class:`Fault` applies to API requests (never to ``/__emulator__/``) whose path contains
+``match`` (any path when ``None``), on every such request or with probability ``rate``,
+``times`` times or until cleared. Kinds:
+
+``latency``
+    add ``latency_ms`` before answering (combines with other faults).
+``timeout``
+    process the request, then hold the connection ``seconds`` and close it unanswered.
+``reset_before``
+    reset the connection (TCP RST) before reading the body: the request had no effect.
+``reset_after``
+    process the request, then reset the connection without answering.
+``status``
+    answer ``status`` (429 with ``Retry-After``, 500, 502, 503...) with a JSON body, or
+    ``body`` / ``content_type`` when given; the request is not processed.
+``html``
+    answer an HTML error page with ``status`` (default 502; 200 for a captive portal).
+``truncated``
+    process the request and answer the first half of its body.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from dataclasses import asdict, dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from .wire import Response, json_response
+
+__all__ = ["FAULT_KINDS", "Fault", "FaultBook", "FaultPlan", "fault_response", "truncate"]
+
+FAULT_KINDS = frozenset(
+    {"latency", "timeout", "reset_before", "reset_after", "status", "html", "truncated"}
+)
+_TERMINAL = FAULT_KINDS - {"latency"}
+_ids = itertools.count(1)
+
+
+@dataclass(slots=True)
+class Fault:
+    """One injected fault; see the module docstring for the kinds and their parameters."""
+
+    kind: str
+    times: int | None = None
+    rate: float | None = None
+    match: str | None = None
+    latency_ms: float = 0.0
+    seconds: float = 10.0
+    status: int | None = None
+    body: str | None = None
+    content_type: str | None = None
+    retry_after: int | None = 1
+    id: int = field(default_factory=lambda: next(_ids))
+    fired: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; one of {sorted(FAULT_KINDS)}")
+        if self.times is not None and self.times < 1:
+            raise ValueError("times must be at least 1 (or None for unlimited)")
+        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        if self.status is None:
+            self.status = 502 if self.kind == "html" else 503
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fault as JSON-ready data."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """What to do to one request: extra latency and at most one terminal fault."""
+
+    latency_s: float = 0.0
+    action: Fault | None = None
+
+
+_NO_FAULT = FaultPlan()
+
+
+class FaultBook:
+    """The faults in force, drawn per request; thread-safe."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+
+    def add(self, kind: str, **params: Any) -> Fault:
+        """Add a fault (see :class:`Fault` for the parameters) and return it."""
+        fault = Fault(kind, **params)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        """Remove every fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def active(self) -> list[Fault]:
+        """The faults still in force."""
+        with self._lock:
+            return list(self._faults)
+
+    def draw(self, path: str) -> FaultPlan:
+        """Decide which faults hit a request to ``path``; uses up ``times``."""
+        if not self._faults:
+            return _NO_FAULT
+        latency = 0.0
+        action: Fault | None = None
+        with self._lock:
+            for fault in list(self._faults):
+                if fault.match is not None and fault.match not in path:
+                    continue
+                if fault.kind != "latency" and action is not None:
+                    continue
+                if fault.rate is not None and self._rng.random() >= fault.rate:
+                    continue
+                fault.fired += 1
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                if fault.kind == "latency":
+                    latency += fault.latency_ms / 1000.0
+                else:
+                    action = fault
+        return FaultPlan(latency, action)
+
+
+_HTML_PAGE = (
+    "<html>\r\n<head><title>{code} {phrase}</title></head>\r\n<body>\r\n"
+    "<center><h1>{code} {phrase}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+def fault_response(fault: Fault) -> Response:
+    """The answer of a ``status`` or ``html`` fault."""
+    status = fault.status or 503
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    if fault.kind == "html":
+        text = fault.body or _HTML_PAGE.format(code=status, phrase=phrase)
+        return Response(status, text.encode("utf-8"), fault.content_type or "text/html")
+    headers: dict[str, str] = {}
+    if status == 429 and fault.retry_after is not None:
+        headers["Retry-After"] = str(fault.retry_after)
+    if fault.body is not None:
+        return Response(
+            status, fault.body.encode("utf-8"), fault.content_type or "text/plain", headers
+        )
+    return json_response(status, {"Status": "Error", "Details": phrase}, headers)
+
+
+def truncate(response: Response) -> Response:
+    """``response`` with only the first half of its body (at least one byte short)."""
+    cut = max(0, min(len(response.body) // 2, len(response.body) - 1))
+    return Response(response.status, response.body[:cut], response.content_type, response.headers)

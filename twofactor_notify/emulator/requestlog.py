@@ -1,0 +1,73 @@
+"""The log of API requests the emulator answered, with API keys redacted."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RequestLog", "RequestLogEntry", "redact"]
+
+_V1_KEY = re.compile(r"^(/API/V1/)[^/?]+")
+_QUERY_KEY = re.compile(r"(?i)((?:^|&)apikey=)[^&]*")
+
+
+def redact(path: str, query: str = "") -> str:
+    """``path?query`` with the V1 path key and any ``apikey=`` value replaced."""
+    clean = _V1_KEY.sub(r"\1<redacted>", path)
+    if query:
+        clean += "?" + _QUERY_KEY.sub(r"\1<redacted>", query)
+    return clean
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLogEntry:
+    """One answered (or deliberately unanswered) API request.
+
+    ``status`` is ``None`` when a fault closed the connection without an answer; ``fault``
+    names the fault that hit the request, if any.
+    """
+
+    method: str
+    path: str
+    status: int | None
+    duration_ms: float
+    fault: str | None = None
+    time: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as the inspection API returns it."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "duration_ms": round(self.duration_ms, 3),
+            "fault": self.fault,
+            "time": self.time,
+        }
+
+
+class RequestLog:
+    """The latest ``size`` entries, thread-safe."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._entries: deque[RequestLogEntry] = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def add(self, entry: RequestLogEntry) -> None:
+        """Append an entry (the oldest falls off when full)."""
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[RequestLogEntry]:
+        """The entries, oldest first."""
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
