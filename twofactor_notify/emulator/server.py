@@ -108,8 +108,23 @@ class _Handler(BaseHTTPRequestHandler):
         action = plan.action
         kind = action.kind if action is not None else None
         status: int | None = None
+        logged = False
+
+        def record() -> None:
+            # Written before a reset too: the client sees the RST at once and may read the log
+            # before this thread would reach the end of the request.
+            nonlocal logged
+            if logged:
+                return
+            logged = True
+            duration = (time.perf_counter() - started) * 1000.0
+            clean = redact(path, query)
+            app.log_request(RequestLogEntry(self.command, clean, status, duration, kind))
+            log.debug("%s %s -> %s (%.1f ms)", self.command, clean, status, duration)
+
         try:
             if kind == "reset_before":
+                record()
                 self._reset()
                 return
             try:
@@ -128,6 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
             if delay > 0:
                 app.stopping.wait(delay)
             if kind == "reset_after":
+                record()
                 self._reset()
                 return
             if action is not None and kind == "timeout":
@@ -139,10 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(response)
             status = response.status
         finally:
-            duration = (time.perf_counter() - started) * 1000.0
-            clean = redact(path, query)
-            app.log_request(RequestLogEntry(self.command, clean, status, duration, kind))
-            log.debug("%s %s -> %s (%.1f ms)", self.command, clean, status, duration)
+            record()
 
     @staticmethod
     def _route(app: ServerApp, request: Request) -> Response:
