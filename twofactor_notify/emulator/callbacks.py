@@ -76,9 +76,18 @@ class Callback:
     generation: int = 0
 
 
+def shown_url(url: str) -> str:
+    """``url`` without its query string, which usually carries the webhook's shared token."""
+    base, sep, _ = url.partition("?")
+    return f"{base}?<redacted>" if sep else base
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryAttempt:
-    """The outcome of one callback POST: the HTTP status the receiver answered, or the error."""
+    """The outcome of one callback POST: the HTTP status the receiver answered, or the error.
+
+    ``url`` is shown without its query string (see :func:`shown_url`).
+    """
 
     kind: str
     url: str
@@ -224,16 +233,17 @@ class CallbackPoster:
                 answer = session.post(callback.url, json=callback.payload, timeout=self.timeout)
             answer.close()
         except Exception as exc:  # the receiver's problems must never reach the server
-            log.info("callback POST to %s failed: %s", callback.url, type(exc).__name__)
-            self._record(callback, None, f"{type(exc).__name__}: {exc}")
+            # Only the class name: requests' messages embed the URL, and with it the token.
+            log.info("callback POST to %s failed: %s", shown_url(callback.url), type(exc).__name__)
+            self._record(callback, None, type(exc).__name__)
             return
-        log.debug("callback POST to %s answered %s", callback.url, answer.status_code)
+        log.debug("callback POST to %s answered %s", shown_url(callback.url), answer.status_code)
         self._record(callback, answer.status_code, None)
 
     def _record(self, callback: Callback, status: int | None, error: str | None) -> None:
         content_type = "application/x-www-form-urlencoded" if callback.form else "application/json"
         attempt = DeliveryAttempt(
-            callback.kind, callback.url, callback.payload, content_type, status, error
+            callback.kind, shown_url(callback.url), callback.payload, content_type, status, error
         )
         with self._cond:
             if callback.generation != self._generation:

@@ -1,0 +1,117 @@
+"""The webhook blueprint: 2Factor's delivery reports and click-tracking callbacks.
+
+``init_app`` mounts it at ``TWOFACTOR_URL_PREFIX`` (default ``/twofactor``):
+
+* ``POST <prefix>/delivery/`` — delivery reports (JSON object or list, or url-encoded);
+* ``POST <prefix>/click/`` — clicks on tracked links.
+
+2Factor does not sign its webhooks: register the URL with the shared token,
+``https://example.com/twofactor/delivery/?token=<TWOFACTOR_WEBHOOK_TOKEN>`` (or send it in
+the ``X-TwoFactor-Token`` header). The views answer at once with a small JSON body; the
+work after that is the ``on_delivery`` plugins' and signal receivers'.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import IO
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from twofactor_notify.errors import WebhookError
+from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES, TOKEN_HEADER
+
+from .config import TwoFactorConfig
+from .extension import get_state
+
+__all__ = ["BLUEPRINT_NAME", "read_limited", "register_webhooks", "webhooks"]
+
+#: The blueprint's name, hence its endpoints: ``twofactor.delivery``, ``twofactor.click``.
+BLUEPRINT_NAME = "twofactor"
+
+logger = logging.getLogger("flask_twofactor.webhooks")
+
+webhooks = Blueprint(BLUEPRINT_NAME, __name__)
+
+
+def read_limited(stream: IO[bytes], limit: int = MAX_WEBHOOK_BYTES) -> bytes:
+    """Read at most ``limit + 1`` bytes: enough to tell an oversized body, never more.
+
+    ``Content-Length`` is not trusted alone (chunked bodies have none); the stream is read
+    in a loop because a read may return fewer bytes than asked.
+    """
+    parts: list[bytes] = []
+    remaining = limit + 1
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(ok=False, error=message), status
+
+
+def _body() -> bytes:
+    declared = request.content_length
+    if declared is not None and declared > MAX_WEBHOOK_BYTES:
+        raise WebhookError("webhook body is too large", http_status=413)
+    return read_limited(request.stream)
+
+
+def _receive(kind: str) -> tuple[Response, int]:
+    receiver = get_state().receiver
+    header = request.headers.get(TOKEN_HEADER)
+    token = receiver.token_from(request.args, {TOKEN_HEADER: header} if header else {})
+    try:
+        body = _body()
+        if kind == "delivery":
+            reports = receiver.receive_delivery(body, request.content_type, token)
+            return jsonify(ok=True, received=len(reports)), 200
+        click = receiver.receive_click(body, request.content_type, token)
+        return jsonify(ok=True, received=0 if click is None else 1), 200
+    except RequestEntityTooLarge:  # the app's MAX_CONTENT_LENGTH is smaller than ours
+        return _error(413, "webhook body is too large")
+    except WebhookError as exc:
+        # the message names the problem, never the token or the body
+        logger.warning("refused a %s webhook (HTTP %s): %s", kind, exc.http_status, exc.message)
+        return _error(exc.http_status, exc.message)
+
+
+@webhooks.post("/delivery/", strict_slashes=False)
+def delivery() -> tuple[Response, int]:
+    """Receive delivery reports; fires ``on_delivery`` (and ``delivery_received``) per report.
+
+    Answers ``{"ok": true, "received": <new reports>}``; a report seen before is accepted
+    again without firing twice.
+    """
+    return _receive("delivery")
+
+
+@webhooks.post("/click/", strict_slashes=False)
+def click() -> tuple[Response, int]:
+    """Receive a click-tracking callback; fires ``on_delivery`` (and ``click_received``)."""
+    return _receive("click")
+
+
+def register_webhooks(app: Flask, config: TwoFactorConfig) -> None:
+    """Mount the blueprint at ``config.url_prefix`` and exempt it from Flask-WTF's CSRF check.
+
+    The CSRF exemption applies when ``CSRFProtect`` was initialised before this extension;
+    otherwise call ``csrf.exempt(flask_twofactor.blueprint.webhooks)`` yourself.
+    """
+    if not config.webhook_token:
+        logger.warning(
+            "TWOFACTOR_WEBHOOK_TOKEN is not set: the webhook endpoints of app %r refuse "
+            "every callback",
+            app.name,
+        )
+    app.register_blueprint(webhooks, url_prefix=config.url_prefix or None)
+    csrf = app.extensions.get("csrf")
+    exempt = getattr(csrf, "exempt", None)
+    if callable(exempt):
+        exempt(webhooks)

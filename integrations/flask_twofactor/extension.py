@@ -1,0 +1,286 @@
+"""The :class:`TwoFactor` extension and the per-app state it keeps in ``app.extensions``.
+
+The extension object holds no app: ``init_app`` builds a :class:`TwoFactorState` (the
+checked config, the transport, the webhook receiver) and stores it in
+``app.extensions["twofactor"]``; every method looks the state up through ``current_app``.
+One extension object can therefore serve any number of apps, each with its own config.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pluggy
+from flask import Flask, current_app
+
+from twofactor_notify.client import TwoFactorClient
+from twofactor_notify.errors import ConfigurationError
+from twofactor_notify.models import (
+    BulkMessage,
+    BulkResult,
+    Message,
+    OTPSent,
+    SMSSent,
+    Verification,
+)
+from twofactor_notify.redaction import forget_secret, install_log_filter, register_secret
+from twofactor_notify.transport import (
+    ConsoleTransport,
+    InMemoryTransport,
+    NullTransport,
+    Transport,
+    TwoFactorTransport,
+)
+from twofactor_notify.validation import MAX_BULK_CHUNK
+from twofactor_notify.webhooks import WebhookReceiver
+
+from .config import TwoFactorConfig, load_config
+from .signals import SignalPlugin
+
+__all__ = ["EXTENSION_KEY", "TwoFactor", "TwoFactorState", "get_state"]
+
+#: The key of the extension's state in ``app.extensions``.
+EXTENSION_KEY = "twofactor"
+
+logger = logging.getLogger("flask_twofactor")
+
+
+@dataclass(eq=False, slots=True)
+class TwoFactorState:
+    """What ``init_app`` keeps for one app in ``app.extensions["twofactor"]``.
+
+    :ivar config: the checked ``TWOFACTOR_*`` configuration.
+    :ivar transport: the transport every send of this app goes through.
+    :ivar receiver: the webhook receiver (token check, parsing, duplicate filter).
+    :ivar signal_plugin: the core plugin that sends this app's blinker signals.
+    """
+
+    config: TwoFactorConfig
+    transport: Transport
+    receiver: WebhookReceiver
+    signal_plugin: SignalPlugin
+
+    @property
+    def suppressed(self) -> bool:
+        """True when sending is suppressed (the in-memory transport stands in)."""
+        return self.config.suppress
+
+    def __repr__(self) -> str:
+        return f"TwoFactorState(transport={self.transport!r}, suppressed={self.suppressed!r})"
+
+
+def get_state(app: Flask | None = None) -> TwoFactorState:
+    """The extension state of ``app`` (default: ``current_app``).
+
+    :raises RuntimeError: when ``init_app`` was not called on that app.
+    """
+    target = app if app is not None else current_app
+    try:
+        state = target.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "flask_twofactor is not initialised on this app: call TwoFactor(app) or "
+            "twofactor.init_app(app) first"
+        ) from None
+    assert isinstance(state, TwoFactorState)
+    return state
+
+
+def build_transport(config: TwoFactorConfig, plugin: SignalPlugin) -> Transport:
+    """The transport ``config`` asks for, with ``plugin`` registered after the user plugins."""
+    common: dict[str, Any] = {
+        "plugins": (*config.plugins, plugin),
+        "load_entrypoints": config.load_entrypoints,
+        "default_sender": config.sender_id,
+        "default_template": config.otp_template,
+        "region": config.region,
+    }
+    client: TwoFactorClient | None = None
+    if not config.suppress and config.backend == "2factor":
+        assert config.api_key is not None  # load_config requires it for this backend
+        try:
+            client = TwoFactorClient(
+                config.api_key,
+                base_url=config.base_url,
+                timeout=config.timeout,
+                secret_key=config.secret_key,
+                encryption_mode=config.encryption_mode,
+                region=config.region,
+                rate_limit=config.rate_limit,
+            )
+        except ConfigurationError as exc:
+            # the client's words name its argument; say which config key to fix
+            raise ConfigurationError(f"TWOFACTOR_API_KEY is malformed: {exc.message}") from None
+    try:
+        if client is not None:
+            return TwoFactorTransport(client, **common)
+        if config.suppress or config.backend == "memory":
+            return InMemoryTransport(**common)
+        if config.backend == "console":
+            return ConsoleTransport(show_otp=config.console_show_otp, **common)
+        return NullTransport(**common)
+    except (ConfigurationError, pluggy.PluginValidationError) as exc:
+        if client is not None:
+            client.close()
+        detail = exc.message if isinstance(exc, ConfigurationError) else str(exc)
+        raise ConfigurationError(f"TWOFACTOR_PLUGINS could not be loaded: {detail}") from None
+
+
+class TwoFactor:
+    """The Flask extension: 2Factor OTPs and SMS for one or more apps.
+
+    Direct or with an application factory::
+
+        twofactor = TwoFactor()
+
+        def create_app():
+            app = Flask(__name__)
+            app.config.from_prefixed_env()
+            twofactor.init_app(app)
+            return app
+
+    Inside an app context, :meth:`send_otp`, :meth:`verify_otp`, :meth:`send_sms` and
+    :meth:`send_bulk` go through the current app's transport.
+    """
+
+    def __init__(self, app: Flask | None = None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Check ``app``'s ``TWOFACTOR_*`` config, build its transport, register the rest.
+
+        Registers the webhook blueprint (unless ``TWOFACTOR_WEBHOOKS`` is false) and the
+        ``flask twofactor`` CLI group.
+
+        :raises ConfigurationError: naming the key that is missing or malformed.
+        """
+        from .blueprint import register_webhooks
+        from .cli import twofactor_cli
+
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError("flask_twofactor is already initialised on this app")
+        config = load_config(app.config, testing=app.testing)
+        plugin = SignalPlugin(app)
+        transport = build_transport(config, plugin)
+        state = TwoFactorState(
+            config=config,
+            transport=transport,
+            receiver=WebhookReceiver(transport, config.webhook_token),
+            signal_plugin=plugin,
+        )
+        if config.webhooks:
+            try:
+                register_webhooks(app, config)
+            except BaseException:  # e.g. another blueprint named "twofactor"
+                transport.close()
+                raise
+        app.extensions[EXTENSION_KEY] = state
+        if config.webhook_token:
+            # callback URLs carry the token: keep it out of urllib3's and our logs
+            register_secret(config.webhook_token)
+            install_log_filter()
+            weakref.finalize(app, forget_secret, config.webhook_token)
+        # close the connection pool when the app goes away; the finalizer holds no app
+        weakref.finalize(app, transport.close)
+        app.cli.add_command(twofactor_cli)
+
+    # ------------------------------------------------------------------ sending
+
+    @property
+    def transport(self) -> Transport:
+        """The current app's transport (for anything the shortcuts below do not cover)."""
+        return get_state().transport
+
+    def send_otp(
+        self,
+        to: str,
+        *,
+        template: str | None = None,
+        otp: str | None = None,
+        length: int = 6,
+        include_otp: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> OTPSent:
+        """Send an OTP to ``to`` through the current app's transport.
+
+        ``template`` defaults to ``TWOFACTOR_OTP_TEMPLATE``. Keep the returned
+        ``session_id`` to verify the code later.
+        """
+        return self.transport.send_otp(
+            to,
+            template=template,
+            otp=otp,
+            length=length,
+            include_otp=include_otp,
+            metadata=metadata,
+        )
+
+    def verify_otp(
+        self, code: str, *, session_id: str | None = None, phone: str | None = None
+    ) -> Verification:
+        """Verify ``code`` by ``session_id`` or by ``phone`` (exactly one).
+
+        The result is truthy only when the code matched; ``.outcome`` says why not.
+        """
+        return self.transport.verify_otp(code, session_id=session_id, phone=phone)
+
+    def send_sms(
+        self,
+        to: str | Iterable[str],
+        text: str,
+        *,
+        sender: str | None = None,
+        promotional: bool = False,
+        schedule_at: datetime | None = None,
+        pe_id: str | None = None,
+        ct_id: str | None = None,
+        campaign_name: str | None = None,
+        campaign_webhook: str | None = None,
+        shorten_urls: bool = False,
+        shorten_url_webhook: str | None = None,
+        shorten_url_callback: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SMSSent:
+        """Send a text message; ``sender`` defaults to ``TWOFACTOR_SENDER_ID``."""
+        return self.transport.send_sms(
+            to,
+            text,
+            sender=sender,
+            promotional=promotional,
+            schedule_at=schedule_at,
+            pe_id=pe_id,
+            ct_id=ct_id,
+            campaign_name=campaign_name,
+            campaign_webhook=campaign_webhook,
+            shorten_urls=shorten_urls,
+            shorten_url_webhook=shorten_url_webhook,
+            shorten_url_callback=shorten_url_callback,
+            metadata=metadata,
+        )
+
+    def send_bulk(
+        self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
+    ) -> BulkResult:
+        """Send bulk messages (1000 per request); see :meth:`Transport.send_bulk`."""
+        return self.transport.send_bulk(messages, chunk_size=chunk_size)
+
+    # ------------------------------------------------------------------ testing
+
+    @contextmanager
+    def record_messages(self) -> Iterator[list[Message]]:
+        """Collect every message the current app sends inside the ``with`` block.
+
+        Like Flask-Mail's ``record_messages``; see
+        :func:`flask_twofactor.testing.record_messages`.
+        """
+        from .testing import record_messages
+
+        with record_messages(current_app._get_current_object()) as outbox:  # type: ignore[attr-defined]
+            yield outbox

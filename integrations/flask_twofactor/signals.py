@@ -1,0 +1,101 @@
+"""Blinker signals, sent by a per-app core plugin so that every send path fires them.
+
+Connect a receiver like any Flask signal; the sender is the Flask app::
+
+    from flask_twofactor.signals import message_sent
+
+    @message_sent.connect_via(app)
+    def audit(app, message, receipt, **extra):
+        ...
+
+The signals come from :class:`SignalPlugin`, a ``twofactor_notify`` plugin registered on each
+app's transport by ``init_app``: a send made through the extension, the login helper, the
+CLI or the transport directly fires them alike, and so does every webhook report.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+from blinker import Namespace
+
+from twofactor_notify.hooks import hookimpl
+from twofactor_notify.models import ClickReport, DeliveryReport
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from twofactor_notify.models import Message, Receipt
+    from twofactor_notify.transport import Transport
+
+__all__ = [
+    "SignalPlugin",
+    "click_received",
+    "delivery_received",
+    "message_failed",
+    "message_sent",
+    "twofactor_signals",
+]
+
+#: The namespace holding this extension's signals.
+twofactor_signals = Namespace()
+
+#: A message was accepted by the transport. Receivers get ``message`` and ``receipt``.
+message_sent = twofactor_signals.signal(
+    "message-sent", doc="A message was sent; kwargs: message, receipt."
+)
+#: A send failed (or a ``before_send`` plugin refused it). Receivers get ``message``, ``error``.
+message_failed = twofactor_signals.signal(
+    "message-failed", doc="A send failed; kwargs: message, error."
+)
+#: A delivery report arrived through the webhook. Receivers get ``report``.
+delivery_received = twofactor_signals.signal(
+    "delivery-received", doc="A delivery report arrived; kwargs: report."
+)
+#: A tracked link was clicked. Receivers get ``report`` (a ``ClickReport``).
+click_received = twofactor_signals.signal(
+    "click-received", doc="A tracked link was clicked; kwargs: report."
+)
+
+
+class SignalPlugin:
+    """The core plugin turning ``after_send`` / ``on_delivery`` into this app's signals.
+
+    It holds the app weakly: the app owns the transport, which owns this plugin.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self._app = weakref.ref(app)
+
+    def __repr__(self) -> str:
+        app = self._app()
+        return f"SignalPlugin(app={app.name if app is not None else None!r})"
+
+    @hookimpl
+    def after_send(
+        self,
+        message: Message,
+        receipt: Receipt | None,
+        error: BaseException | None,
+        transport: Transport,
+    ) -> None:
+        """Send :data:`message_sent` or :data:`message_failed` with the app as sender."""
+        app = self._app()
+        if app is None:
+            return
+        if receipt is not None:
+            message_sent.send(app, message=message, receipt=receipt)
+        else:
+            message_failed.send(app, message=message, error=error)
+
+    @hookimpl
+    def on_delivery(self, report: DeliveryReport | ClickReport, transport: Transport) -> None:
+        """Send :data:`delivery_received` or :data:`click_received` with the app as sender."""
+        app = self._app()
+        if app is None:
+            return
+        if isinstance(report, ClickReport):
+            click_received.send(app, report=report)
+        else:
+            delivery_received.send(app, report=report)
