@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
+
 from flask_twofactor import TwoFactor
 from flask_twofactor.testing import LiveServer
-
 from twofactor_notify.emulator import Emulator
 
 WEBHOOK_TOKEN = "flask-test-token-0123456789abcdef"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from flask import Flask
+
 from flask_twofactor import get_state
 from flask_twofactor.cli import OTP_CODE_ENV
 from flask_twofactor.testing import last_otp, record_messages
-
 from twofactor_notify.emulator import Emulator
 
 from .conftest import E164, PHONE

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask_twofactor import TwoFactor, TwoFactorState, get_state
 
+from flask_twofactor import TwoFactor, TwoFactorState, get_state
 from twofactor_notify import hookimpl
 from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.transport import (

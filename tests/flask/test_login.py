@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, jsonify, request, session
+
 from flask_twofactor.login import (
     PENDING_KEY,
     VERIFIED_KEY,
@@ -18,7 +19,6 @@ from flask_twofactor.login import (
     verify_code,
 )
 from flask_twofactor.testing import last_otp
-
 from twofactor_notify.emulator import Emulator
 
 from .conftest import E164, PHONE, AppFactory

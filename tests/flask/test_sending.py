@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+
 from flask_twofactor import TwoFactor, get_state
 from flask_twofactor.signals import message_failed, message_sent
 from flask_twofactor.testing import last_otp, record_messages
-
 from twofactor_notify import hookimpl
 from twofactor_notify.emulator import Emulator
 from twofactor_notify.errors import SendRefusedError

@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 import pytest
 import requests
 from flask import Flask
+
 from flask_twofactor import TwoFactor
 from flask_twofactor.signals import click_received, delivery_received
 from flask_twofactor.testing import LiveServer
-
 from twofactor_notify import hookimpl
 from twofactor_notify.emulator import Emulator
 from twofactor_notify.models import BulkMessage, ClickReport, DeliveryReport, DeliveryStatus
