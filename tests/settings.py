@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from urllib.parse import unquote, urlsplit
 
-SECRET_KEY = "test-only-not-secret"  # noqa: S105 - the test project's own key
+SECRET_KEY = "test-only-not-secret"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -75,10 +75,15 @@ def _database() -> dict[str, object]:
 
 DATABASES = {"default": _database()}
 
+# Tests never send for real: locmem by default; tests that talk to the emulator override
+# BACKEND / API_KEY / BASE_URL for their duration.
 TWOFACTOR_NOTIFY = {
     "BACKEND": "memory",
     "SENDER_ID": "TFACTR",
     "OTP_TEMPLATE": "OTPTest",
     "WEBHOOK_TOKEN": "test-webhook-token",
     "LOAD_ENTRYPOINTS": False,
+    "PHONE_FIELD": "username",
 }
+
+LOGIN_REDIRECT_URL = "/"

@@ -189,13 +189,21 @@ class DuplicateFilter:
             return False
 
 
+class _Default:
+    """Marks "no argument given" where ``None`` has a meaning of its own."""
+
+
+_DEFAULT = _Default()
+
+
 class WebhookReceiver:
     """Token check, size limit, parsing, duplicate detection and ``on_delivery``, in one place.
 
     :param transport: whose ``on_delivery`` hook fires for each new report.
     :param token: the shared token expected with every callback.
-    :param duplicates: a :class:`DuplicateFilter`, or ``None`` when the caller deduplicates
-        (for example through a database constraint).
+    :param duplicates: the :class:`DuplicateFilter` to use (by default a new one for this
+        receiver), or ``None`` when the caller deduplicates (for example through a database
+        constraint) and every report must reach ``on_delivery``.
     """
 
     def __init__(
@@ -203,11 +211,13 @@ class WebhookReceiver:
         transport: Transport,
         token: str | None,
         *,
-        duplicates: DuplicateFilter | None = None,
+        duplicates: DuplicateFilter | _Default | None = _DEFAULT,
     ) -> None:
         self.transport = transport
         self.token = token
-        self.duplicates = duplicates if duplicates is not None else DuplicateFilter()
+        self.duplicates: DuplicateFilter | None = (
+            DuplicateFilter() if isinstance(duplicates, _Default) else duplicates
+        )
 
     def __repr__(self) -> str:
         return f"WebhookReceiver(transport={self.transport!r}, token=<redacted>)"
@@ -221,11 +231,9 @@ class WebhookReceiver:
     ) -> list[DeliveryReport]:
         """Check, parse and dispatch delivery reports; returns the new (non-duplicate) ones."""
         check_token(token, self.token)
-        fresh = [
-            r
-            for r in parse_delivery_reports(body, content_type)
-            if not self.duplicates.seen(r.dedupe_key)
-        ]
+        reports = parse_delivery_reports(body, content_type)
+        duplicates = self.duplicates
+        fresh = [r for r in reports if duplicates is None or not duplicates.seen(r.dedupe_key)]
         for report in fresh:
             self.transport.handle_report(report)
         return fresh
@@ -236,7 +244,7 @@ class WebhookReceiver:
         """Check, parse and dispatch a click; ``None`` when it is a duplicate."""
         check_token(token, self.token)
         click = parse_click_report(body, content_type)
-        if self.duplicates.seen("click:" + click.dedupe_key):
+        if self.duplicates is not None and self.duplicates.seen("click:" + click.dedupe_key):
             return None
         self.transport.handle_report(click)
         return click

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.test.signals import setting_changed
 
 
 class DjangoTwoFactorConfig(AppConfig):
-    """The ``django_twofactor`` app."""
+    """The ``django_twofactor`` app: registers the system checks and the settings reset."""
 
     name = "django_twofactor"
     verbose_name = "2Factor SMS"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Register checks; drop cached settings and transport when the setting changes."""
+        from . import checks  # noqa: F401 - registers the checks
+        from .backends import reset_backend  # noqa: F401 - registers the transport reset
+        from .conf import setting_changed_receiver
+
+        setting_changed.connect(setting_changed_receiver, dispatch_uid="django_twofactor.conf")

@@ -1,0 +1,116 @@
+"""Module-level helpers that read like Django's mail API.
+
+>>> from django_twofactor import send_otp, verify_otp, send_sms
+>>> sent = send_otp("+919876543210")
+>>> verify_otp("123456", session_id=sent.session_id)
+
+All of them go through the process-wide backend's transport (:func:`get_transport`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from twofactor_notify.errors import TwoFactorError
+from twofactor_notify.models import BulkMessage, BulkResult, OTPSent, SMSSent, Verification
+from twofactor_notify.transport import Transport
+
+from .backends import get_backend
+from .conf import get_settings
+
+__all__ = ["get_transport", "send_mass_sms", "send_otp", "send_sms", "verify_otp"]
+
+logger = logging.getLogger("django_twofactor")
+
+
+def get_transport() -> Transport:
+    """The process-wide transport, built from ``TWOFACTOR_NOTIFY`` (one per process)."""
+    return get_backend().transport
+
+
+def send_sms(
+    to: str | Iterable[str],
+    text: str,
+    *,
+    sender: str | None = None,
+    fail_silently: bool = False,
+    **options: Any,
+) -> SMSSent | None:
+    """Send a text message to one or more numbers (``SENDER_ID`` unless ``sender``).
+
+    ``options`` are those of :meth:`twofactor_notify.transport.Transport.send_sms`
+    (``promotional``, ``schedule_at``, ``pe_id``…). With ``fail_silently`` an error is
+    logged and ``None`` returned.
+    """
+    try:
+        return get_transport().send_sms(to, text, sender=sender, **options)
+    except TwoFactorError as exc:
+        if not fail_silently:
+            raise
+        logger.warning("send_sms failed: %s", type(exc).__name__)
+        return None
+
+
+def send_mass_sms(
+    datatuple: Iterable[Sequence[str] | BulkMessage],
+    *,
+    callback_format: str | None = None,
+    fail_silently: bool = False,
+    chunk_size: int = 1000,
+) -> BulkResult:
+    """Send many messages through 2Factor's bulk endpoint (1000 per request).
+
+    Each item is ``(to, text)``, ``(to, text, sender)`` or a :class:`BulkMessage`; a missing
+    sender is ``SENDER_ID``. Per-message rejections are in the result; with
+    ``fail_silently`` a refused send gives an empty result instead of an error.
+    """
+    default_sender = get_settings().sender_id or ""
+
+    def messages() -> Iterable[BulkMessage]:
+        for item in datatuple:
+            if isinstance(item, BulkMessage):
+                yield item
+                continue
+            to, text, *rest = item
+            yield BulkMessage(
+                to=to,
+                text=text,
+                sender=rest[0] if rest else default_sender,
+                callback_format=callback_format,
+            )
+
+    try:
+        return get_transport().send_bulk(messages(), chunk_size=chunk_size)
+    except TwoFactorError as exc:
+        if not fail_silently:
+            raise
+        logger.warning("send_mass_sms failed: %s", type(exc).__name__)
+        return BulkResult()
+
+
+def send_otp(
+    to: str,
+    *,
+    template: str | None = None,
+    otp: str | None = None,
+    length: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> OTPSent:
+    """Send an OTP (``OTP_TEMPLATE`` unless ``template``); keep ``session_id`` to verify."""
+    config = get_settings()
+    return get_transport().send_otp(
+        to,
+        template=template or config.otp_template,
+        otp=otp,
+        length=length or config.otp_length,
+        metadata=metadata,
+    )
+
+
+def verify_otp(
+    code: str, *, session_id: str | None = None, phone: str | None = None
+) -> Verification:
+    """Verify ``code`` by ``session_id`` or by ``phone``; the result is truthy when it matched."""
+    return get_transport().verify_otp(code, session_id=session_id, phone=phone)

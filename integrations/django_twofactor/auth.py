@@ -1,0 +1,162 @@
+"""Passwordless login with a phone number and an SMS code.
+
+Add the backend to ``AUTHENTICATION_BACKENDS``::
+
+    AUTHENTICATION_BACKENDS = [
+        "django_twofactor.auth.PhoneOTPBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+
+and call ``authenticate(request, phone=..., token=...)``. The code is named ``token`` so
+that ``django.contrib.auth`` masks it in the ``user_login_failed`` signal (it cleanses
+credentials whose names match ``api|token|key|secret|password|signature``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import FieldDoesNotExist
+from django.http import HttpRequest
+
+from twofactor_notify.errors import InvalidInputError, TwoFactorError
+from twofactor_notify.phone import normalize_phone
+
+from . import throttle
+from .backends import get_backend
+from .conf import get_settings
+
+__all__ = ["LOGIN_SESSION_KEY", "PhoneOTPBackend", "pending_login", "remember_pending_login"]
+
+logger = logging.getLogger("django_twofactor.auth")
+
+#: ``request.session`` key of the login in progress: ``{"phone": E.164, "session_id": …}``.
+LOGIN_SESSION_KEY = "django_twofactor_login"
+
+
+def remember_pending_login(request: HttpRequest, phone: str, session_id: str | None) -> None:
+    """Keep the number (and the OTP session id, if a code was sent) for the code step."""
+    request.session[LOGIN_SESSION_KEY] = {"phone": phone, "session_id": session_id}
+
+
+def pending_login(request: HttpRequest | None) -> dict[str, Any] | None:
+    """The login in progress stored by :func:`remember_pending_login`, if any."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return None
+    data = session.get(LOGIN_SESSION_KEY)
+    return data if isinstance(data, dict) and isinstance(data.get("phone"), str) else None
+
+
+class PhoneOTPBackend(BaseBackend):
+    """Authenticates ``phone`` + ``token`` (an SMS OTP) against 2Factor via the transport.
+
+    * the number is normalised to E.164 and the user is found by
+      ``TWOFACTOR_NOTIFY['PHONE_FIELD']`` (which must hold E.164 numbers);
+    * the code is verified by the OTP session id kept in ``request.session`` by the
+      "request a code" view when it belongs to this number, else by number (VERIFY3);
+    * failures are counted per number; after ``LOGIN_MAX_ATTEMPTS`` the number is locked
+      out for ``LOGIN_LOCKOUT_SECONDS`` and every attempt fails without asking 2Factor;
+    * users are created only when ``CREATE_USERS`` is true; inactive users are refused;
+    * a wrong, malformed or expired code, or a 2Factor outage, returns ``None``.
+    """
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        phone: str | None = None,
+        token: str | None = None,
+        **kwargs: Any,
+    ) -> AbstractBaseUser | None:
+        """Return the user whose number is ``phone`` if ``token`` is its current code."""
+        if phone is None or token is None:
+            return None  # credentials meant for another backend
+        config = get_settings()
+        try:
+            e164 = normalize_phone(str(phone), region=config.region)
+        except InvalidInputError:
+            return None
+        if throttle.is_locked_out(e164):
+            logger.info("phone login refused: number locked out after failed attempts")
+            return None
+        verified = self._verify(request, e164, str(token))
+        if verified is None:
+            return None  # 2Factor unreachable: not the caller's failure
+        if not verified:
+            throttle.record_failure(e164)
+            return None
+        throttle.clear_failures(e164)
+        if request is not None and pending_login(request) is not None:
+            request.session.pop(LOGIN_SESSION_KEY, None)
+        user = self._user_for(e164, create=config.create_users)
+        if user is None or not self.user_can_authenticate(user):
+            return None
+        return user
+
+    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
+        """The active user with primary key ``user_id``, or ``None``."""
+        user_model = get_user_model()
+        try:
+            user = user_model._default_manager.get(pk=user_id)
+        except user_model.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
+    def user_can_authenticate(self, user: AbstractBaseUser) -> bool:
+        """Refuse users whose ``is_active`` is false (as ``ModelBackend`` does)."""
+        return getattr(user, "is_active", True) is not False
+
+    # ------------------------------------------------------------------ internals
+
+    def _verify(self, request: HttpRequest | None, e164: str, token: str) -> bool | None:
+        """True when the code matched, False when it did not, None when 2Factor failed."""
+        pending = pending_login(request)
+        session_id = pending.get("session_id") if pending and pending["phone"] == e164 else None
+        transport = get_backend().transport
+        try:
+            if session_id:
+                verification = transport.verify_otp(token, session_id=session_id)
+            else:
+                verification = transport.verify_otp(token, phone=e164)
+        except InvalidInputError:
+            return False  # not 4-6 digits: a wrong code
+        except TwoFactorError as exc:
+            logger.warning("phone login: verification failed (%s)", type(exc).__name__)
+            return None
+        return bool(verification)
+
+    def _user_for(self, e164: str, *, create: bool) -> AbstractBaseUser | None:
+        user_model = get_user_model()
+        field = get_settings().phone_field
+        users = list(user_model._default_manager.filter(**{field: e164})[:2])
+        if len(users) > 1:
+            logger.error("phone login refused: several users share the number in %s", field)
+            return None
+        if users:
+            return users[0]
+        if not create:
+            return None
+        return create_user_for_phone(e164)
+
+
+def create_user_for_phone(e164: str) -> AbstractBaseUser:
+    """Create a user for ``e164`` (``CREATE_USERS``): the number in the phone field and, when
+    the phone field is not the username field, in the username as well; no usable password.
+    """
+    user_model = get_user_model()
+    field = get_settings().phone_field
+    username_field = user_model.USERNAME_FIELD
+    values: dict[str, Any] = {str(username_field): e164}
+    try:
+        user_model._meta.get_field(field)
+        values[field] = e164
+    except FieldDoesNotExist:
+        pass  # a lookup through a relation: the project fills it (e.g. a signal)
+    user = user_model(**values)
+    user.set_unusable_password()
+    user.save()
+    return user

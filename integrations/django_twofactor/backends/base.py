@@ -1,0 +1,90 @@
+"""The base SMS backend: a small class around one core transport.
+
+Shaped like ``django.core.mail.backends.base.BaseEmailBackend``: a backend is built from
+settings, and :meth:`BaseSMSBackend.send_messages` sends core messages
+(:class:`~twofactor_notify.models.OTPMessage`, :class:`~twofactor_notify.models.SMSMessage`,
+:class:`~twofactor_notify.models.BulkBatch`) and returns how many went. Every send goes
+through :attr:`BaseSMSBackend.transport`, so the core hooks fire for every backend alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any
+
+from twofactor_notify.errors import TwoFactorError
+from twofactor_notify.models import BulkResult, Message
+from twofactor_notify.transport import Transport
+
+from ..conf import TwoFactorSettings, get_settings
+
+__all__ = ["BaseSMSBackend"]
+
+logger = logging.getLogger("django_twofactor.backends")
+
+#: The plugin that fills the message log (registered unless ``LOG_MESSAGES`` is false).
+MESSAGE_LOG_PLUGIN = "django_twofactor.plugin.MessageLogPlugin"
+
+
+class BaseSMSBackend(ABC):
+    """Base class of the SMS backends.
+
+    :param fail_silently: log send errors instead of raising them from :meth:`send_messages`.
+    :param config: the settings to build from (default: ``settings.TWOFACTOR_NOTIFY``).
+    :param transport: use this transport instead of building one (mostly for tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        fail_silently: bool = False,
+        config: TwoFactorSettings | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.fail_silently = fail_silently
+        self.config = config or get_settings()
+        self.transport: Transport = transport or self.build_transport(**self.transport_options())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(transport={self.transport!r})"
+
+    def transport_options(self) -> dict[str, Any]:
+        """Keyword arguments every core transport takes, from the settings."""
+        plugins: list[object] = list(self.config.plugins)
+        if self.config.log_messages:
+            plugins.append(MESSAGE_LOG_PLUGIN)
+        return {
+            "plugins": plugins,
+            "load_entrypoints": self.config.load_entrypoints,
+            "default_sender": self.config.sender_id,
+            "default_template": self.config.otp_template,
+            "region": self.config.region,
+        }
+
+    @abstractmethod
+    def build_transport(self, **options: Any) -> Transport:
+        """Create this backend's transport from :meth:`transport_options`."""
+
+    def send_messages(self, messages: Iterable[Message]) -> int:
+        """Send each message through the transport; return how many were accepted.
+
+        A bulk batch counts its accepted messages. With ``fail_silently`` a failed send is
+        logged (error type only) and skipped; otherwise the error propagates.
+        """
+        sent = 0
+        for message in messages:
+            try:
+                receipt = self.transport.send(message)
+            except TwoFactorError as exc:
+                if not self.fail_silently:
+                    raise
+                logger.warning("SMS send failed: %s", type(exc).__name__)
+                continue
+            sent += len(receipt.accepted) if isinstance(receipt, BulkResult) else 1
+        return sent
+
+    def close(self) -> None:
+        """Release the transport's resources."""
+        self.transport.close()

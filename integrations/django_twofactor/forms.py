@@ -1,0 +1,52 @@
+"""Forms of the phone login: the number, then the code."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
+
+from twofactor_notify.errors import InvalidInputError
+from twofactor_notify.phone import normalize_phone
+
+from .conf import get_settings
+
+__all__ = ["CodeForm", "PhoneForm"]
+
+
+class PhoneForm(forms.Form):
+    """Asks for a phone number; ``cleaned_data["phone"]`` is E.164."""
+
+    phone = forms.CharField(
+        label=_("Phone number"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+    def clean_phone(self) -> str:
+        """Normalise the number with ``TWOFACTOR_NOTIFY['REGION']``."""
+        raw = self.cleaned_data["phone"]
+        try:
+            return normalize_phone(raw, region=get_settings().region)
+        except InvalidInputError:
+            raise forms.ValidationError(
+                _("Enter a valid phone number."), code="invalid_phone"
+            ) from None
+
+
+class CodeForm(forms.Form):
+    """Asks for the code received by SMS (4 to 6 digits)."""
+
+    token = forms.CharField(
+        label=_("Code"),
+        min_length=4,
+        max_length=6,
+        validators=[RegexValidator(r"^[0-9]{4,6}$", _("Enter the digits you received."))],
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]*"}
+        ),
+    )
+
+    def clean_token(self) -> str:
+        """Strip surrounding spaces."""
+        return str(self.cleaned_data["token"]).strip()

@@ -1,0 +1,181 @@
+"""The outgoing message log and the delivery and click reports received by the webhooks.
+
+No model ever holds an OTP value, and message text is stored only when
+``TWOFACTOR_NOTIFY['STORE_MESSAGE_TEXT']`` is true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+__all__ = ["ClickReport", "DeliveryReport", "MessageKind", "MessageStatus", "OutgoingMessage"]
+
+
+def dedupe_hash(key: str) -> str:
+    """The SHA-256 hex digest a report's ``dedupe_key`` is stored (and made unique) as."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class MessageKind(models.TextChoices):
+    """What was sent."""
+
+    OTP = "otp", _("OTP")
+    SMS = "sms", _("SMS")
+    BULK = "bulk", _("Bulk SMS")
+
+
+class MessageStatus(models.TextChoices):
+    """Where a message stands: set at send time, then moved on by delivery reports."""
+
+    QUEUED = "queued", _("Queued")
+    SENT = "SENT", _("Sent")
+    PENDING = "PENDING", _("Pending")
+    DELIVERED = "DELIVERED", _("Delivered")
+    FAILED = "FAILED", _("Failed")
+    UNDELIVERED = "UNDELIVERED", _("Undelivered")
+    REJECTED = "REJECTED", _("Rejected")
+    DLT_CNT_REJECT = "DLT-CNT-REJECT", _("DLT content rejected")
+    DLT_HEADER_REJECT = "DLT-HEADER-REJECT", _("DLT header rejected")
+    EXPIRED = "EXPIRED", _("Expired")
+    OTHER = "OTHER", _("Other")
+    ERROR = "error", _("Send failed")
+    REFUSED = "refused", _("Refused by a plugin")
+    UNKNOWN = "unknown", _("Outcome unknown (timeout)")
+
+
+#: Statuses after which a report with a non-final status must not move the row back.
+FINAL_STATUSES = frozenset(
+    {
+        MessageStatus.DELIVERED,
+        MessageStatus.FAILED,
+        MessageStatus.UNDELIVERED,
+        MessageStatus.REJECTED,
+        MessageStatus.DLT_CNT_REJECT,
+        MessageStatus.DLT_HEADER_REJECT,
+        MessageStatus.EXPIRED,
+    }
+)
+
+
+class OutgoingMessage(models.Model):
+    """One message to one recipient, as sent through the transport (filled by a core plugin).
+
+    An R1 send to several numbers gives one row per number, all with the same
+    ``provider_id``; delivery reports match rows by ``provider_id`` and ``recipient``.
+    """
+
+    recipient: models.CharField[str, str] = models.CharField(
+        _("recipient"), max_length=20, db_index=True
+    )
+    sender: models.CharField[str, str] = models.CharField(_("sender id"), max_length=16, blank=True)
+    kind: models.CharField[str, str] = models.CharField(
+        _("kind"), max_length=8, choices=MessageKind.choices
+    )
+    template: models.CharField[str, str] = models.CharField(
+        _("OTP template"), max_length=64, blank=True
+    )
+    provider_id: models.CharField[str, str] = models.CharField(
+        _("2Factor id"),
+        max_length=256,
+        blank=True,
+        db_index=True,
+        help_text=_("The OTP session id or message id 2Factor returned."),
+    )
+    status: models.CharField[str, str] = models.CharField(
+        _("status"), max_length=24, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    error: models.CharField[str, str] = models.CharField(_("error"), max_length=64, blank=True)
+    text: models.TextField[str, str] = models.TextField(_("text"), blank=True)
+    status_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("status time"), null=True, blank=True
+    )
+    created_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("created"), auto_now_add=True, db_index=True
+    )
+    updated_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("updated"), auto_now=True
+    )
+
+    class Meta:
+        verbose_name = _("outgoing SMS")
+        verbose_name_plural = _("outgoing SMS")
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["provider_id", "recipient"], name="tfn_msg_id_recipient")]
+
+    def __str__(self) -> str:
+        return f"{MessageKind(self.kind).label} to {self.recipient} ({self.status})"
+
+
+class DeliveryReport(models.Model):
+    """A delivery report received by the delivery webhook; stored once per ``dedupe_key``."""
+
+    dedupe_key: models.CharField[str, str] = models.CharField(
+        _("dedupe key"), max_length=64, unique=True, editable=False
+    )
+    message_id: models.CharField[str, str] = models.CharField(
+        _("2Factor id"), max_length=256, db_index=True
+    )
+    recipient: models.CharField[str, str] = models.CharField(
+        _("recipient"), max_length=256, blank=True
+    )
+    sender: models.CharField[str, str] = models.CharField(
+        _("sender id"), max_length=256, blank=True
+    )
+    status: models.CharField[str, str] = models.CharField(_("status"), max_length=24)
+    raw_status: models.CharField[str, str] = models.CharField(
+        _("status as sent"), max_length=256, blank=True
+    )
+    sent_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("sent at"), null=True, blank=True
+    )
+    status_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("status at"), null=True, blank=True
+    )
+    callback_value1: models.CharField[str, str] = models.CharField(
+        _("callback value 1"), max_length=256, blank=True
+    )
+    callback_value2: models.CharField[str, str] = models.CharField(
+        _("callback value 2"), max_length=256, blank=True
+    )
+    received_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("received"), auto_now_add=True, db_index=True
+    )
+
+    class Meta:
+        verbose_name = _("delivery report")
+        verbose_name_plural = _("delivery reports")
+        ordering = ("-received_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.message_id} to {self.recipient}: {self.status}"
+
+
+class ClickReport(models.Model):
+    """A click on a tracked link, received by the click webhook; stored once."""
+
+    dedupe_key: models.CharField[str, str] = models.CharField(
+        _("dedupe key"), max_length=64, unique=True, editable=False
+    )
+    phone: models.CharField[str, str] = models.CharField(_("phone"), max_length=256)
+    campaign_name: models.CharField[str, str] = models.CharField(
+        _("campaign"), max_length=256, blank=True
+    )
+    accessed_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("accessed at"), null=True, blank=True
+    )
+    ip: models.CharField[str, str] = models.CharField(_("IP address"), max_length=256, blank=True)
+    received_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("received"), auto_now_add=True, db_index=True
+    )
+
+    class Meta:
+        verbose_name = _("click report")
+        verbose_name_plural = _("click reports")
+        ordering = ("-received_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.campaign_name}: {self.phone}"

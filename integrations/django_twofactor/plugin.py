@@ -1,0 +1,125 @@
+"""The core plugin that fills the message log (:class:`~django_twofactor.models.OutgoingMessage`).
+
+Registered on the transport by every backend unless ``TWOFACTOR_NOTIFY['LOG_MESSAGES']`` is
+false. It writes one row per recipient after every send attempt; it never stores an OTP,
+and stores message text only when ``STORE_MESSAGE_TEXT`` is true.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twofactor_notify.errors import OutcomeUnknownError, SendRefusedError
+from twofactor_notify.hooks import hookimpl
+from twofactor_notify.models import (
+    BulkBatch,
+    BulkResult,
+    Message,
+    OTPMessage,
+    OTPSent,
+    Receipt,
+    SMSMessage,
+    SMSSent,
+)
+
+from .conf import get_settings
+
+if TYPE_CHECKING:
+    from twofactor_notify.transport import Transport
+
+    from .models import OutgoingMessage
+
+__all__ = ["MessageLogPlugin"]
+
+
+def _error_status(error: BaseException) -> str:
+    from .models import MessageStatus
+
+    if isinstance(error, SendRefusedError):
+        return MessageStatus.REFUSED
+    if isinstance(error, OutcomeUnknownError):
+        return MessageStatus.UNKNOWN
+    return MessageStatus.ERROR
+
+
+class MessageLogPlugin:
+    """``after_send``: record each recipient of each send in the message log."""
+
+    @hookimpl
+    def after_send(
+        self,
+        message: Message,
+        receipt: Receipt | None,
+        error: BaseException | None,
+        transport: Transport,
+    ) -> None:
+        """Write the log rows for one send attempt."""
+        from .models import OutgoingMessage
+
+        rows = self.rows_for(message, receipt, error)
+        if rows:
+            OutgoingMessage.objects.bulk_create(rows)
+
+    def rows_for(
+        self, message: Message, receipt: Receipt | None, error: BaseException | None
+    ) -> list[OutgoingMessage]:
+        """The (unsaved) log rows describing one send attempt."""
+        from .models import MessageKind, MessageStatus, OutgoingMessage
+
+        store_text = get_settings().store_message_text
+        status = _error_status(error) if error is not None else MessageStatus.QUEUED
+        error_name = type(error).__name__[:64] if error is not None else ""
+        if isinstance(message, OTPMessage):
+            session = receipt.session_id if isinstance(receipt, OTPSent) else ""
+            return [
+                OutgoingMessage(
+                    recipient=message.to,
+                    kind=MessageKind.OTP,
+                    template=message.template or "",
+                    provider_id=session,
+                    status=status,
+                    error=error_name,
+                )
+            ]
+        if isinstance(message, SMSMessage):
+            message_id = receipt.message_id if isinstance(receipt, SMSSent) else ""
+            return [
+                OutgoingMessage(
+                    recipient=to,
+                    sender=message.sender,
+                    kind=MessageKind.SMS,
+                    provider_id=message_id,
+                    status=status,
+                    error=error_name,
+                    text=message.text if store_text else "",
+                )
+                for to in message.to
+            ]
+        assert isinstance(message, BulkBatch)
+        accepted: dict[int, str] = {}
+        rejected: dict[int, str] = {}
+        if isinstance(receipt, BulkResult):
+            accepted = {a.index: a.message_id for a in receipt.accepted}
+            rejected = {r.index: r.reason for r in receipt.rejected}
+        rows = []
+        for index, item in enumerate(message.messages):
+            if index in accepted:
+                row_status, row_error = str(MessageStatus.QUEUED), ""
+            elif index in rejected:
+                row_status, row_error = str(MessageStatus.ERROR), rejected[index][:64]
+            elif error is not None:
+                row_status, row_error = status, error_name
+            else:
+                row_status, row_error = str(MessageStatus.ERROR), "not accepted"
+            rows.append(
+                OutgoingMessage(
+                    recipient=item.to,
+                    sender=item.sender,
+                    kind=MessageKind.BULK,
+                    provider_id=accepted.get(index, ""),
+                    status=row_status,
+                    error=row_error,
+                    text=item.text if store_text else "",
+                )
+            )
+        return rows

@@ -1,0 +1,78 @@
+"""pytest fixtures that keep a Django test run from sending real SMS.
+
+Enable them in the project's top ``conftest.py``::
+
+    pytest_plugins = ["django_twofactor.pytest_plugin"]
+
+* ``_twofactor_locmem_backend`` (session, autouse): switches ``TWOFACTOR_NOTIFY['BACKEND']``
+  to ``locmem`` for the whole run, as Django's test runner does for e-mail;
+* ``sms_outbox``: the (emptied) list of messages sent during the test, on the locmem
+  backend;
+* ``sms_last_otp``: ``sms_last_otp(phone)`` gives the code last sent to a number.
+
+A test that means to reach the emulator overrides the setting (``settings`` fixture or
+``override_settings``) and gets that backend for its duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from twofactor_notify.models import Message
+
+__all__ = ["sms_last_otp", "sms_outbox"]
+
+
+def _django_configured() -> bool:
+    try:
+        from django.conf import settings
+
+        return bool(settings.configured)
+    except ImportError:
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _twofactor_locmem_backend() -> Iterator[None]:
+    """Switch the SMS backend to locmem for the session (when Django is configured)."""
+    if not _django_configured():
+        yield
+        return
+    from .test import setup_test_environment, teardown_test_environment
+
+    setup_test_environment()
+    try:
+        yield
+    finally:
+        teardown_test_environment()
+
+
+@pytest.fixture
+def sms_outbox() -> Iterator[list[Message]]:
+    """The locmem outbox, emptied, with the locmem backend in force for the test."""
+    from django.test import override_settings
+
+    from .backends import locmem
+    from .conf import SETTING_NAME
+    from .test import locmem_settings
+
+    with override_settings(**{SETTING_NAME: locmem_settings()}):
+        locmem.outbox = []
+        yield locmem.outbox
+    locmem.outbox = []
+
+
+@pytest.fixture
+def sms_last_otp(sms_outbox: list[Message]) -> Callable[[str], str | None]:
+    """``sms_last_otp(phone)``: the OTP last sent to ``phone`` on the locmem backend."""
+    from .backends import get_backend
+    from .backends.locmem import LocmemTransport
+
+    def last_otp(phone: str) -> str | None:
+        transport = get_backend().transport
+        assert isinstance(transport, LocmemTransport)
+        return transport.last_otp(phone)
+
+    return last_otp

@@ -1,0 +1,116 @@
+"""System checks on TWOFACTOR_NOTIFY (what ``manage.py check`` reports)."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from django_twofactor.checks import check_settings
+
+from .conftest import base_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def ids(**extra: Any) -> list[str]:
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(**extra)):
+        return [m.id for m in check_settings() if m.id]
+
+
+def test_the_test_settings_pass() -> None:
+    assert ids() == []
+
+
+def test_missing_api_key_for_2factor_backend() -> None:
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(BACKEND="2factor")):
+        (message,) = check_settings()
+    assert message.id == "django_twofactor.E001"
+    assert "API_KEY" in message.msg
+    assert message.hint and "console" in message.hint
+
+
+def test_api_key_not_needed_by_other_backends() -> None:
+    for backend in ("console", "locmem", "dummy"):
+        assert ids(BACKEND=backend) == []
+
+
+def test_malformed_api_key() -> None:
+    assert ids(BACKEND="2factor", API_KEY="short") == ["django_twofactor.E008"]
+
+
+def test_malformed_sender_id() -> None:
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(SENDER_ID="TOO-LONG-ID")):
+        (message,) = check_settings()
+    assert message.id == "django_twofactor.E002"
+    assert message.hint and "1 to 6 letters or digits" in message.hint
+
+
+def test_unknown_plugin_path() -> None:
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(PLUGINS=["no.such.module.Plugin"])):
+        (message,) = check_settings()
+    assert message.id == "django_twofactor.E003"
+    assert "no.such.module.Plugin" in message.msg
+
+
+def test_known_plugin_path_passes() -> None:
+    assert ids(PLUGINS=["django_twofactor.plugin.MessageLogPlugin"]) == []
+
+
+def test_missing_webhook_token_while_webhooks_are_routed() -> None:
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(WEBHOOK_TOKEN=None)):
+        (message,) = check_settings()
+    assert message.id == "django_twofactor.E004"
+    assert message.hint and "?token=" in message.hint
+
+
+def test_missing_webhook_token_without_webhook_urls_is_fine() -> None:
+    with override_settings(
+        ROOT_URLCONF="tests.django.urls_without_webhooks",
+        TWOFACTOR_NOTIFY=base_settings(WEBHOOK_TOKEN=None),
+    ):
+        assert [m.id for m in check_settings()] == []
+
+
+def test_short_webhook_token_warns() -> None:
+    assert ids(WEBHOOK_TOKEN="short") == ["django_twofactor.W002"]
+
+
+def test_unknown_backend() -> None:
+    assert ids(BACKEND="carrier-pigeon") == ["django_twofactor.E005"]
+    assert ids(BACKEND="django_twofactor.models.OutgoingMessage") == ["django_twofactor.E005"]
+
+
+def test_file_backend_needs_a_path() -> None:
+    assert ids(BACKEND="file") == ["django_twofactor.E006"]
+
+
+def test_phone_field_checked_when_auth_backend_enabled() -> None:
+    with override_settings(AUTHENTICATION_BACKENDS=["django_twofactor.auth.PhoneOTPBackend"]):
+        assert ids(PHONE_FIELD="username") == []
+        assert ids(PHONE_FIELD="phone") == ["django_twofactor.E007"]
+    assert ids(PHONE_FIELD="phone") == []  # backend not enabled: not checked
+
+
+def test_bad_template_unknown_key_and_wrong_type() -> None:
+    assert ids(OTP_TEMPLATE="../x") == ["django_twofactor.E009"]
+    assert ids(API_SECRET="x") == ["django_twofactor.W001"]
+    assert ids(TIMEOUT="soon") == ["django_twofactor.E010"]
+    with override_settings(TWOFACTOR_NOTIFY=["not", "a", "dict"]):
+        assert [m.id for m in check_settings()] == ["django_twofactor.E010"]
+
+
+def test_manage_py_check_reports_without_printing_secrets() -> None:
+    secret = "not-a-valid key but secret"
+    with override_settings(
+        TWOFACTOR_NOTIFY=base_settings(BACKEND="2factor", API_KEY=secret, SENDER_ID="!!")
+    ):
+        with pytest.raises(SystemCheckError) as info:
+            call_command("check", stdout=StringIO(), stderr=StringIO())
+    text = str(info.value)
+    assert "django_twofactor.E008" in text and "django_twofactor.E002" in text
+    assert secret not in text

@@ -1,0 +1,98 @@
+"""Management commands: twofactor_send_test, twofactor_status, twofactor_purge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from django_twofactor.models import ClickReport, DeliveryReport, OutgoingMessage
+from twofactor_notify.emulator import Emulator
+
+from .conftest import OTHER_PHONE, PHONE, base_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: Any, **options: Any) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO(), **options)
+    return out.getvalue()
+
+
+def test_send_test_otp_through_the_emulator_never_echoes_secrets(on_emulator: Emulator) -> None:
+    out = run("twofactor_send_test", "9876543210", "--otp")
+    assert f"OTP sent to {PHONE}" in out
+    code = on_emulator.last_otp(PHONE)
+    assert code is not None
+    assert on_emulator.api_key not in out and code not in out
+
+
+def test_send_test_sms(on_emulator: Emulator) -> None:
+    out = run("twofactor_send_test", PHONE, "--sms", "Hello from twofactor-notify")
+    assert "SMS queued to" in out
+    (record,) = on_emulator.messages(PHONE)
+    assert record.text == "Hello from twofactor-notify" and record.sender == "TFACTR"
+
+
+def test_send_test_errors_are_command_errors_without_secrets(on_emulator: Emulator) -> None:
+    on_emulator.inject("status", status=400, times=1)
+    with pytest.raises(CommandError) as info:
+        run("twofactor_send_test", PHONE, "--otp")
+    assert on_emulator.api_key not in str(info.value)
+    with pytest.raises(CommandError):
+        run("twofactor_send_test", PHONE)  # neither --otp nor --sms
+
+
+def test_status_lists_recent_messages(settings: Any) -> None:
+    run("twofactor_send_test", PHONE, "--otp")
+    run("twofactor_send_test", OTHER_PHONE, "--sms", "hi")
+    out = run("twofactor_status")
+    assert PHONE in out and OTHER_PHONE in out and "queued" in out
+    only = run("twofactor_status", "--phone", "98123 45678")
+    assert OTHER_PHONE in only and PHONE not in only
+    assert len(run("twofactor_status", "--limit", "1").strip().splitlines()) == 2
+    OutgoingMessage.objects.all().delete()
+    assert "No messages." in run("twofactor_status")
+    with pytest.raises(CommandError):
+        run("twofactor_status", "--phone", "nope")
+
+
+def make_rows(age_days: int) -> None:
+    then = timezone.now() - timedelta(days=age_days)
+    msg = OutgoingMessage.objects.create(recipient=PHONE, kind="sms")
+    rep = DeliveryReport.objects.create(
+        dedupe_key=f"d{age_days}", message_id="m", status="DELIVERED"
+    )
+    click = ClickReport.objects.create(dedupe_key=f"c{age_days}", phone=PHONE)
+    OutgoingMessage.objects.filter(pk=msg.pk).update(created_at=then)
+    DeliveryReport.objects.filter(pk=rep.pk).update(received_at=then)
+    ClickReport.objects.filter(pk=click.pk).update(received_at=then)
+
+
+def test_purge_dry_run_then_delete(settings: Any) -> None:
+    settings.TWOFACTOR_NOTIFY = base_settings(LOG_RETENTION_DAYS=30)
+    make_rows(age_days=45)
+    make_rows(age_days=5)
+    out = run("twofactor_purge", "--dry-run")
+    assert "Would delete 1 outgoing SMS" in out and "1 delivery reports" in out
+    assert OutgoingMessage.objects.count() == 2
+    out = run("twofactor_purge")
+    assert "Deleted 1 outgoing SMS older than 30 days" in out
+    assert OutgoingMessage.objects.count() == DeliveryReport.objects.count() == 1
+    assert ClickReport.objects.count() == 1
+    run("twofactor_purge", "--days", "1")
+    assert not OutgoingMessage.objects.exists() and not ClickReport.objects.exists()
+
+
+def test_purge_needs_a_retention(settings: Any) -> None:
+    settings.TWOFACTOR_NOTIFY = base_settings(LOG_RETENTION_DAYS=None)
+    with pytest.raises(CommandError, match="--days"):
+        run("twofactor_purge")
+    with pytest.raises(CommandError):
+        run("twofactor_purge", "--days", "-1")
