@@ -7,58 +7,62 @@ The names most programs need are importable from here::
 
 from __future__ import annotations
 
-from .client import DEFAULT_BASE_URL, TwoFactorClient
-from .codec import AESCodec, EncryptionCodec
-from .errors import (
-    APIConnectionError,
-    AuthenticationError,
-    BulkRequestError,
-    ConfigurationError,
-    DecryptionError,
-    InvalidInputError,
-    InvalidPhoneNumberError,
-    InvalidResponseError,
-    OTPError,
-    OutcomeUnknownError,
-    RateLimitedError,
-    RequestRejectedError,
-    RequestTimeoutError,
-    SendRefusedError,
-    ServerError,
-    TwoFactorError,
-    WebhookError,
-)
-from .hooks import hookimpl
-from .models import (
-    BulkAccepted,
-    BulkBatch,
-    BulkChunkFailure,
-    BulkMessage,
-    BulkRejection,
-    BulkResult,
-    ClickReport,
-    DeliveryLookup,
-    DeliveryReport,
-    DeliveryStatus,
-    Message,
-    OTPMessage,
-    OTPSent,
-    Receipt,
-    SMSMessage,
-    SMSSent,
-    Verification,
-    VerificationOutcome,
-)
-from .phone import normalize_phone
-from .ratelimit import RateLimiter
-from .transport import (
-    ConsoleTransport,
-    InMemoryTransport,
-    NullTransport,
-    Transport,
-    TwoFactorTransport,
-)
-from .webhooks import WebhookReceiver
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import DEFAULT_BASE_URL, TwoFactorClient
+    from .codec import AESCodec, EncryptionCodec
+    from .errors import (
+        APIConnectionError,
+        AuthenticationError,
+        BulkRequestError,
+        ConfigurationError,
+        DecryptionError,
+        InvalidInputError,
+        InvalidPhoneNumberError,
+        InvalidResponseError,
+        OTPError,
+        OutcomeUnknownError,
+        RateLimitedError,
+        RequestRejectedError,
+        RequestTimeoutError,
+        SendRefusedError,
+        ServerError,
+        TwoFactorError,
+        WebhookError,
+    )
+    from .hooks import hookimpl
+    from .models import (
+        BulkAccepted,
+        BulkBatch,
+        BulkChunkFailure,
+        BulkMessage,
+        BulkRejection,
+        BulkResult,
+        ClickReport,
+        DeliveryLookup,
+        DeliveryReport,
+        DeliveryStatus,
+        Message,
+        OTPMessage,
+        OTPSent,
+        Receipt,
+        SMSMessage,
+        SMSSent,
+        Verification,
+        VerificationOutcome,
+    )
+    from .phone import normalize_phone
+    from .ratelimit import RateLimiter
+    from .transport import (
+        ConsoleTransport,
+        InMemoryTransport,
+        NullTransport,
+        Transport,
+        TwoFactorTransport,
+    )
+    from .webhooks import WebhookReceiver
 
 __version__ = "0.1.0"
 
@@ -113,3 +117,70 @@ __all__ = [
     "hookimpl",
     "normalize_phone",
 ]
+
+
+# Names resolve on first use (PEP 562): importing the package, and with it the pytest plugin
+# that every test run of an installing project loads, stays cheap until a name is needed.
+_LAZY: dict[str, str] = {
+    "AESCodec": "codec",
+    "APIConnectionError": "errors",
+    "AuthenticationError": "errors",
+    "BulkAccepted": "models",
+    "BulkBatch": "models",
+    "BulkChunkFailure": "models",
+    "BulkMessage": "models",
+    "BulkRejection": "models",
+    "BulkRequestError": "errors",
+    "BulkResult": "models",
+    "ClickReport": "models",
+    "ConfigurationError": "errors",
+    "ConsoleTransport": "transport",
+    "DEFAULT_BASE_URL": "client",
+    "DecryptionError": "errors",
+    "DeliveryLookup": "models",
+    "DeliveryReport": "models",
+    "DeliveryStatus": "models",
+    "EncryptionCodec": "codec",
+    "InMemoryTransport": "transport",
+    "InvalidInputError": "errors",
+    "InvalidPhoneNumberError": "errors",
+    "InvalidResponseError": "errors",
+    "Message": "models",
+    "NullTransport": "transport",
+    "OTPError": "errors",
+    "OTPMessage": "models",
+    "OTPSent": "models",
+    "OutcomeUnknownError": "errors",
+    "RateLimitedError": "errors",
+    "RateLimiter": "ratelimit",
+    "Receipt": "models",
+    "RequestRejectedError": "errors",
+    "RequestTimeoutError": "errors",
+    "SMSMessage": "models",
+    "SMSSent": "models",
+    "SendRefusedError": "errors",
+    "ServerError": "errors",
+    "Transport": "transport",
+    "TwoFactorClient": "client",
+    "TwoFactorError": "errors",
+    "TwoFactorTransport": "transport",
+    "Verification": "models",
+    "VerificationOutcome": "models",
+    "WebhookError": "errors",
+    "WebhookReceiver": "webhooks",
+    "hookimpl": "hooks",
+    "normalize_phone": "phone",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
