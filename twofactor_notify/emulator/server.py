@@ -111,8 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
         logged = False
 
         def record() -> None:
-            # Written before a reset too: the client sees the RST at once and may read the log
-            # before this thread would reach the end of the request.
+            # Written before the answer (or the reset) goes out: the client may read the log as
+            # soon as it has its answer, before this thread would reach the end of the request.
             nonlocal logged
             if logged:
                 return
@@ -132,8 +132,9 @@ class _Handler(BaseHTTPRequestHandler):
             except _BodyTooLarge:
                 response = json_response(413, {"Status": "Error", "Details": "Body Too Large"})
                 self.close_connection = True
-                self._send(response)
                 status = response.status
+                record()
+                self._send(response)
                 return
             if action is not None and kind in ("status", "html"):
                 response = fault_response(action)
@@ -152,8 +153,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if kind == "truncated":
                 response = truncate(response)
-            self._send(response)
+            # Logged before the answer goes out: a client that has its answer may read the log.
             status = response.status
+            record()
+            self._send(response)
         finally:
             record()
 
