@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.apps import AppConfig
 
 
@@ -11,3 +13,6 @@ class OTPTwoFactorConfig(AppConfig):
     name = "otp_twofactor"
     verbose_name = "django-otp: 2Factor SMS"
     default_auto_field = "django.db.models.BigAutoField"
+    # An editable install can make the package look like a namespace package with two
+    # locations; naming the path keeps Django from refusing the app.
+    path = str(Path(__file__).resolve().parent)

@@ -1,0 +1,386 @@
+"""The django-otp device that delivers its tokens by SMS through 2Factor."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
+from django_otp.models import (
+    CooldownMixin,
+    GenerateNotAllowed,
+    SideChannelDevice,
+    ThrottlingMixin,
+    TimestampMixin,
+)
+
+from twofactor_notify.errors import (
+    InvalidInputError,
+    InvalidPhoneNumberError,
+    OutcomeUnknownError,
+    TwoFactorError,
+)
+from twofactor_notify.models import OTPSent, VerificationOutcome
+from twofactor_notify.phone import normalize_phone
+from twofactor_notify.transport import Transport
+
+from .conf import MODE_LOCAL, get_transport, settings
+from .errors import ChallengeDeliveryError
+
+__all__ = ["TwoFactorSMSDevice", "mask_number", "validate_number"]
+
+logger = logging.getLogger("otp_twofactor")
+
+#: Digits of a locally generated token (2Factor's custom-OTP endpoint takes 4 to 6).
+TOKEN_DIGITS = 6
+_TOKEN_HASH_SALT = "otp_twofactor.TwoFactorSMSDevice.token"  # noqa: S105 - a salt, not a secret
+
+
+def validate_number(value: str) -> None:
+    """Field validator: ``value`` must be a valid phone number (any form people type)."""
+    try:
+        normalize_phone(value, region=settings.OTP_TWOFACTOR_REGION)
+    except InvalidPhoneNumberError as exc:
+        raise ValidationError(
+            gettext("Enter a valid phone number (%(reason)s)."),
+            code="invalid_phone_number",
+            params={"reason": exc.message},
+        ) from None
+
+
+def mask_number(number: str) -> str:
+    """``+919876543210`` -> ``+91******3210``: enough for a person to recognise their phone."""
+    if len(number) <= 7:
+        return "*" * len(number)
+    return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
+class TwoFactorSMSDevice(
+    TimestampMixin,  # type: ignore[misc]  # django_otp ships no type hints
+    CooldownMixin,  # type: ignore[misc]
+    ThrottlingMixin,  # type: ignore[misc]
+    SideChannelDevice,  # type: ignore[misc]
+):
+    """A device that sends a one-time token by SMS through 2Factor.in.
+
+    It behaves like django-otp's ``EmailDevice``: :meth:`generate_challenge` sends a token
+    (no more often than ``OTP_TWOFACTOR_COOLDOWN_DURATION``), :meth:`verify_token` accepts it
+    once within ``OTP_TWOFACTOR_TOKEN_VALIDITY`` seconds, and failed verifications lock the
+    device out exponentially (``OTP_TWOFACTOR_THROTTLE_FACTOR``).
+
+    ``OTP_TWOFACTOR_MODE`` decides who makes the token:
+
+    * ``"local"``: the device draws 6 digits with :mod:`secrets`, sends them through 2Factor's
+      custom-OTP endpoint and stores only a keyed hash (HMAC-SHA256 with ``SECRET_KEY``) in
+      :attr:`token`;
+    * ``"remote"``: 2Factor generates the token (AUTOGEN) and checks it (VERIFY); the device
+      stores only 2Factor's session id in :attr:`otp_session_id`.
+
+    A token is consumed by a conditional ``UPDATE``, so two concurrent verifications of the
+    same token succeed at most once, with or without ``select_for_update``.
+
+    .. attribute:: number
+
+        The phone number, stored in E.164 form (``+919876543210``).
+    """
+
+    number: models.CharField[str, str] = models.CharField(
+        max_length=16,
+        validators=[validate_number],
+        help_text="The phone number that receives the tokens; stored in E.164 form.",
+    )
+    # Overrides SideChannelDevice.token: holds a 64-character keyed hash, never a token.
+    token: models.CharField[str | None, str | None] = models.CharField(
+        max_length=64,
+        blank=True,
+        null=True,
+        editable=False,
+        help_text="Keyed hash of the pending token (local mode); never the token itself.",
+    )
+    otp_session_id: models.CharField[str | None, str | None] = models.CharField(
+        max_length=128,
+        blank=True,
+        null=True,
+        editable=False,
+        help_text="2Factor's session id of the pending token (remote mode).",
+    )
+
+    # Fields inherited from django-otp's untyped mixins, as this class uses them.
+    valid_until: datetime
+    last_generated_timestamp: datetime | None
+
+    class Meta:
+        verbose_name = "2Factor SMS device"
+        verbose_name_plural = "2Factor SMS devices"
+
+    # ------------------------------------------------------------------ number
+
+    @property
+    def masked_number(self) -> str:
+        """The number with all but its first three and last four characters hidden."""
+        return mask_number(self.number or "")
+
+    def clean(self) -> None:
+        """Normalise :attr:`number` to E.164, or refuse it."""
+        super().clean()
+        self.number = self._normalized_number()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, normalising :attr:`number` (an invalid number raises ``ValidationError``)."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "number" in update_fields:
+            self.number = self._normalized_number()
+        super().save(*args, **kwargs)
+
+    def _normalized_number(self) -> str:
+        try:
+            return normalize_phone(self.number or "", region=settings.OTP_TWOFACTOR_REGION)
+        except InvalidPhoneNumberError as exc:
+            raise ValidationError(
+                {"number": gettext("Enter a valid phone number (%s).") % exc.message}
+            ) from None
+
+    # ------------------------------------------------------------------ django-otp hooks
+
+    def get_cooldown_duration(self) -> float:
+        """``OTP_TWOFACTOR_COOLDOWN_DURATION``."""
+        return settings.OTP_TWOFACTOR_COOLDOWN_DURATION
+
+    def get_throttle_factor(self) -> float:
+        """``OTP_TWOFACTOR_THROTTLE_FACTOR``."""
+        return settings.OTP_TWOFACTOR_THROTTLE_FACTOR
+
+    def get_transport(self) -> Transport:
+        """The transport this device sends through (override to pick one per device)."""
+        return get_transport()
+
+    def deliver_challenge(self, otp: str | None) -> OTPSent:
+        """Send the SMS: the given ``otp`` (local mode) or one 2Factor makes (``None``).
+
+        The one override point for delivery; it must raise on failure.
+        """
+        if settings.OTP_TWOFACTOR_NO_DELIVERY:
+            logger.info(
+                "OTP challenge of device %s kept in process (OTP_TWOFACTOR_NO_DELIVERY)",
+                self.persistent_id,
+            )
+        return self.get_transport().send_otp(
+            self.number,
+            otp=otp,
+            template=settings.OTP_TWOFACTOR_TEMPLATE,
+            metadata={"otp_device": self.persistent_id},
+        )
+
+    # ------------------------------------------------------------------ challenge
+
+    def generate_token(
+        self, length: int = TOKEN_DIGITS, valid_secs: int | None = None, commit: bool = True
+    ) -> str:
+        """Make a new token, store its hash and validity, and return the token itself.
+
+        (django-otp's version stores the token in clear; this one never does.)
+        """
+        token = f"{secrets.randbelow(10**length):0{length}d}"
+        seconds = settings.OTP_TWOFACTOR_TOKEN_VALIDITY if valid_secs is None else valid_secs
+        self.token = self._token_hash(token)
+        self.otp_session_id = None
+        self.valid_until = timezone.now() + timedelta(seconds=seconds)
+        if commit:
+            self.save(update_fields=["token", "otp_session_id", "valid_until"])
+        return token
+
+    def generate_challenge(self) -> str:
+        """Send a new token by SMS and return the message for the user.
+
+        While the cooldown runs, nothing is sent and the message says when the next one may
+        be asked for (as django-otp's ``EmailDevice`` does). Any pending token is void from
+        the moment a new one is asked for.
+
+        :raises ChallengeDeliveryError: the SMS could not be sent. No token is valid then and
+            the cooldown is given back -- except when the send timed out (the SMS may still
+            arrive): the cooldown then stays and, in local mode, the token sent stays valid.
+        :raises ConfigurationError: ``OTP_TWOFACTOR_MODE`` is neither local nor remote.
+        """
+        mode = settings.OTP_TWOFACTOR_MODE
+        allowed, data = self.generate_is_allowed()
+        if not allowed:
+            return self._cooldown_message(data)
+        now = timezone.now()
+        previous = self.last_generated_timestamp
+        if not self._claim_generation(now):
+            self.refresh_from_db(fields=["last_generated_timestamp"])
+            return self._cooldown_message(self.generate_is_allowed()[1])
+
+        token = f"{secrets.randbelow(10**TOKEN_DIGITS):0{TOKEN_DIGITS}d}"
+        valid_until = now + timedelta(seconds=settings.OTP_TWOFACTOR_TOKEN_VALIDITY)
+        try:
+            receipt = self.deliver_challenge(token if mode == MODE_LOCAL else None)
+        except TwoFactorError as exc:
+            if mode == MODE_LOCAL and isinstance(exc, OutcomeUnknownError):
+                # The SMS may well arrive; its token must then work.
+                self._update(token=self._token_hash(token), valid_until=valid_until)
+            raise self._delivery_failed(exc, now, previous, mode) from exc
+
+        if mode == MODE_LOCAL:
+            stored = {"token": self._token_hash(token), "otp_session_id": None}
+        else:
+            stored = {"token": None, "otp_session_id": receipt.session_id}
+        self._update(**stored, valid_until=valid_until)
+        return gettext(settings.OTP_TWOFACTOR_CHALLENGE_MESSAGE).format(number=self.masked_number)
+
+    def _claim_generation(self, now: datetime) -> bool:
+        """Start the cooldown and void the pending token, unless another request just did."""
+        rows = type(self).objects.filter(pk=self.pk)
+        if self.cooldown_enabled:
+            since = now - timedelta(seconds=self.get_cooldown_duration())
+            rows = rows.filter(
+                Q(last_generated_timestamp__isnull=True) | Q(last_generated_timestamp__lt=since)
+            )
+        claimed = rows.update(
+            last_generated_timestamp=now, token=None, otp_session_id=None, valid_until=now
+        )
+        if claimed:
+            self.last_generated_timestamp = now
+            self.token = self.otp_session_id = None
+            self.valid_until = now
+        return bool(claimed)
+
+    def _delivery_failed(
+        self, exc: TwoFactorError, now: datetime, previous: datetime | None, mode: str
+    ) -> ChallengeDeliveryError:
+        logger.warning(
+            "OTP challenge of device %s not delivered: %s: %s",
+            self.persistent_id,
+            type(exc).__name__,
+            exc,
+        )
+        if isinstance(exc, OutcomeUnknownError):
+            # The SMS may have gone out: the cooldown stays, so that asking again cannot
+            # deliver (and bill) it twice.
+            if mode == MODE_LOCAL:
+                text = gettext(
+                    "the SMS service did not answer in time. If the code arrives, enter it; "
+                    "otherwise ask for a new one in a moment."
+                )
+            else:
+                text = gettext(
+                    "the SMS service did not answer in time. Please ask for a new code in a moment."
+                )
+            return ChallengeDeliveryError(text, retry_allowed=False)
+        # Nothing was sent: give the cooldown back (unless another request took it since).
+        type(self).objects.filter(pk=self.pk, last_generated_timestamp=now).update(
+            last_generated_timestamp=previous
+        )
+        self.last_generated_timestamp = previous
+        return ChallengeDeliveryError(
+            gettext("the SMS could not be sent. Please try again in a moment.")
+        )
+
+    def _cooldown_message(self, data: dict[str, Any] | None) -> str:
+        if data and data.get("reason") == GenerateNotAllowed.COOLDOWN_DURATION_PENDING:
+            return gettext(
+                "Token generation cooldown period has not expired yet. Next generation allowed %s."
+            ) % naturaltime(data["next_generation_at"])
+        return gettext("Token generation is not allowed at this time")
+
+    # ------------------------------------------------------------------ verification
+
+    def verify_token(self, token: object) -> bool:
+        """Check ``token`` against the pending challenge; it is accepted at most once.
+
+        A wrong, expired or replayed token counts toward throttling. In remote mode a
+        2Factor outage makes this return ``False`` without counting a failure.
+        """
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        code = "" if token is None else str(token).strip()
+        now = timezone.now()
+        if self.otp_session_id:
+            result = self._verify_remote(code, now)
+        elif self.token:
+            result = self._verify_local(code, now)
+        else:
+            result = False
+        if result is False:
+            self._count_failure(now)
+        return bool(result)
+
+    def _verify_local(self, code: str, now: datetime) -> bool:
+        stored = self.token or ""
+        if not code or now >= self.valid_until:
+            return False
+        if not hmac.compare_digest(stored, self._token_hash(code)):
+            return False
+        return self._consume(now, token=stored)
+
+    def _verify_remote(self, code: str, now: datetime) -> bool | None:
+        session_id = self.otp_session_id or ""
+        if now >= self.valid_until:
+            return False
+        try:
+            verification = self.get_transport().verify_otp(code, session_id=session_id)
+        except InvalidInputError:
+            return False  # not 4-6 digits: refused before any request
+        except TwoFactorError as exc:
+            logger.warning(
+                "OTP verification of device %s failed: %s: %s",
+                self.persistent_id,
+                type(exc).__name__,
+                exc,
+            )
+            return None
+        if verification.matched:
+            return self._consume(now, otp_session_id=session_id)
+        if verification.outcome is not VerificationOutcome.MISMATCH:
+            # expired or unknown at 2Factor: the session is dead, stop asking about it
+            type(self).objects.filter(pk=self.pk, otp_session_id=session_id).update(
+                otp_session_id=None, valid_until=now
+            )
+            self.otp_session_id = None
+            self.valid_until = now
+        return False
+
+    def _consume(self, now: datetime, **pending: str) -> bool:
+        """Clear the pending challenge if it is still ``pending``; True for the one who did."""
+        done = {
+            "token": None,
+            "otp_session_id": None,
+            "valid_until": now,
+            "throttling_failure_count": 0,
+            "throttling_failure_timestamp": None,
+            "last_generated_timestamp": None,
+            "last_used_at": now,
+        }
+        claimed = (
+            type(self).objects.filter(pk=self.pk, valid_until__gt=now, **pending).update(**done)
+        )
+        if not claimed:
+            return False
+        for name, value in done.items():
+            setattr(self, name, value)
+        return True
+
+    def _count_failure(self, now: datetime) -> None:
+        type(self).objects.filter(pk=self.pk).update(
+            throttling_failure_count=F("throttling_failure_count") + 1,
+            throttling_failure_timestamp=now,
+        )
+        self.refresh_from_db(fields=["throttling_failure_count", "throttling_failure_timestamp"])
+
+    def _update(self, **values: Any) -> None:
+        type(self).objects.filter(pk=self.pk).update(**values)
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def _token_hash(self, token: str) -> str:
+        return salted_hmac(_TOKEN_HASH_SALT, f"{self.pk}:{token}", algorithm="sha256").hexdigest()

@@ -1,0 +1,113 @@
+"""End to end in headless Chromium: django-otp's login page, an SMS from the emulator.
+
+Uses Debian's ``chromium`` and ``chromedriver`` (installed by apt in CI); nothing is
+downloaded: the driver path is explicit and Selenium Manager is kept offline.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otp_twofactor.models import TwoFactorSMSDevice
+from twofactor_notify.emulator import Emulator
+
+from .conftest import NUMBER, PASSWORD, fresh, wrong_code
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+pytestmark = [
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason=f"needs {CHROMIUM} and {CHROMEDRIVER} (apt install chromium chromium-driver)",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    with tempfile.TemporaryDirectory(prefix="otp-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+        ):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        driver.set_page_load_timeout(30)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+def test_login_with_an_sms_token(
+    live_server: Any,
+    browser: Any,
+    emulator: Emulator,
+    device: TwoFactorSMSDevice,
+    settings: Any,
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    # a small lock-out, so the right code can follow the wrong one without waiting a second
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 0.01
+
+    def errors() -> str:
+        return str(browser.find_element(By.ID, "errors").text)
+
+    def press(button_id: str) -> None:
+        """Click a submit button and wait for the next page."""
+        page = browser.find_element(By.TAG_NAME, "html")
+        browser.find_element(By.ID, button_id).click()
+        WebDriverWait(browser, 15).until(staleness_of(page))
+
+    browser.get(f"{live_server.url}/otp/login/?next=/otp/whoami/")
+    browser.find_element(By.NAME, "username").send_keys("alice")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    press("log-in")
+    assert "Please enter your OTP token." in errors()
+
+    Select(browser.find_element(By.NAME, "otp_device")).select_by_value(device.persistent_id)
+    press("get-challenge")
+    assert "OTP Challenge: sent by SMS to +91******3210" in errors()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+
+    browser.find_element(By.NAME, "otp_token").send_keys(wrong_code(otp))
+    press("log-in")
+    assert "Invalid token." in errors()
+    assert fresh(device).throttling_failure_count == 1
+
+    token_field = browser.find_element(By.NAME, "otp_token")
+    token_field.clear()
+    token_field.send_keys(otp)
+    press("log-in")
+
+    assert browser.current_url == f"{live_server.url}/otp/whoami/"
+    assert browser.find_element(By.ID, "user").text == "alice"
+    assert browser.find_element(By.ID, "verified").text == "verified=True"
+    stored = fresh(device)
+    assert stored.throttling_failure_count == 0 and stored.last_used_at is not None
+    assert os.environ.get("SE_OFFLINE") == "true"

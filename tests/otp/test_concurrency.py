@@ -1,0 +1,127 @@
+"""Two verifications of the same token at once succeed at most once (PostgreSQL, threads).
+
+Each thread loads the device *before* the others verify (a barrier lines them up), so every
+thread holds the pending challenge in memory: only the database can decide who gets it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django_otp import verify_token as django_otp_verify_token
+
+from otp_twofactor.conf import no_delivery_transport
+from otp_twofactor.models import TwoFactorSMSDevice
+from twofactor_notify.models import Verification, VerificationOutcome
+from twofactor_notify.transport import InMemoryTransport
+
+from .conftest import NUMBER, fresh, wrong_code
+
+pytestmark = [
+    pytest.mark.skipif(
+        not os.environ.get("TWOFACTOR_TEST_DATABASE_URL"),
+        reason="needs PostgreSQL: set TWOFACTOR_TEST_DATABASE_URL "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/test)",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+THREADS = 8
+
+
+def _race(attempt: Callable[[TwoFactorSMSDevice], bool], device: TwoFactorSMSDevice) -> list[bool]:
+    assert connection.vendor == "postgresql"
+    barrier = threading.Barrier(THREADS)
+
+    def run(_: int) -> bool:
+        try:
+            mine = TwoFactorSMSDevice.objects.get(pk=device.pk)
+            barrier.wait(timeout=10)
+            return attempt(mine)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(pool.map(run, range(THREADS)))
+
+
+@pytest.fixture
+def no_delivery(settings: Any) -> None:
+    settings.OTP_TWOFACTOR_NO_DELIVERY = True
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 0
+
+
+def test_local_token_is_accepted_once(no_delivery: None, device: TwoFactorSMSDevice) -> None:
+    device.generate_challenge()
+    otp = no_delivery_transport().last_otp(NUMBER)
+    assert otp is not None
+
+    results = _race(lambda d: d.verify_token(otp), device)
+
+    assert results.count(True) == 1
+    assert fresh(device).token is None
+
+
+def test_local_token_is_accepted_once_through_django_otp(
+    no_delivery: None, device: TwoFactorSMSDevice
+) -> None:
+    # django_otp.verify_token: select_for_update inside a transaction, as its forms do
+    device.generate_challenge()
+    otp = no_delivery_transport().last_otp(NUMBER)
+    assert otp is not None
+    user = device.user
+
+    results = _race(
+        lambda d: django_otp_verify_token(user, d.persistent_id, otp) is not None, device
+    )
+
+    assert results.count(True) == 1
+
+
+def test_concurrent_failures_are_all_counted(no_delivery: None, device: TwoFactorSMSDevice) -> None:
+    device.generate_challenge()
+    otp = no_delivery_transport().last_otp(NUMBER)
+    assert otp is not None
+
+    results = _race(lambda d: d.verify_token(wrong_code(otp)), device)
+
+    assert results == [False] * THREADS
+    assert fresh(device).throttling_failure_count == THREADS
+
+
+class ForgivingTransport(InMemoryTransport):
+    """A 2Factor that would answer "OTP Matched" to every request with the right code.
+
+    Stands in for the real service so that only our side can stop a replay.
+    """
+
+    def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
+        with self._lock:
+            entry = self._sessions.get(session_id or "")
+        if entry is not None and entry[1] == code:
+            return Verification(VerificationOutcome.MATCHED, "OTP Matched")
+        return Verification(VerificationOutcome.MISMATCH, "OTP Mismatch")
+
+
+def test_remote_session_is_accepted_once(settings: Any, device: TwoFactorSMSDevice) -> None:
+    transport = ForgivingTransport(load_entrypoints=False)
+    settings.OTP_TWOFACTOR_TRANSPORT = transport
+    settings.OTP_TWOFACTOR_MODE = "remote"
+    device.generate_challenge()
+    otp = transport.last_otp(NUMBER)
+    assert otp is not None
+
+    def attempt(d: TwoFactorSMSDevice) -> bool:
+        with transaction.atomic():
+            return d.verify_token(otp)
+
+    results = _race(attempt, device)
+
+    assert results.count(True) == 1
+    assert fresh(device).otp_session_id is None

@@ -1,0 +1,210 @@
+"""Delivery: NO_DELIVERY, and what a failed send leaves behind (nothing usable, no secret)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from otp_twofactor.conf import no_delivery_transport
+from otp_twofactor.errors import ChallengeDeliveryError
+from otp_twofactor.models import TwoFactorSMSDevice
+from twofactor_notify.emulator import Emulator
+from twofactor_notify.errors import SendRefusedError
+from twofactor_notify.hooks import hookimpl
+from twofactor_notify.models import Message
+from twofactor_notify.transport import InMemoryTransport, Transport
+
+from .conftest import NUMBER, PASSWORD, RecordingTransport, fresh
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_no_delivery_keeps_the_sms_in_process(
+    emulator: Emulator,
+    emulator_transport: RecordingTransport,
+    device: TwoFactorSMSDevice,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    mode: str,
+) -> None:
+    settings.OTP_TWOFACTOR_MODE = mode
+    settings.OTP_TWOFACTOR_NO_DELIVERY = True
+    caplog.set_level(logging.INFO, logger="otp_twofactor")
+
+    assert device.generate_challenge() == "sent by SMS to +91******3210"
+
+    assert emulator_transport.sent == []  # nothing went to 2Factor
+    kept = no_delivery_transport()
+    assert len(kept.outbox) == 1
+    otp = kept.last_otp(NUMBER)
+    assert otp is not None
+    assert "OTP_TWOFACTOR_NO_DELIVERY" in caplog.text
+    assert otp not in caplog.text and NUMBER not in caplog.text
+    assert fresh(device).verify_token(otp) is True
+
+
+def _assert_nothing_pending(device: TwoFactorSMSDevice) -> None:
+    stored = fresh(device)
+    assert stored.token is None
+    assert stored.otp_session_id is None
+
+
+def _assert_secret_free(exc: ChallengeDeliveryError, *secrets: str) -> None:
+    text = f"{exc} {exc!r}"
+    for secret in (NUMBER, NUMBER[3:], *secrets):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_2factor_error_is_a_clear_error_and_leaves_no_valid_token(
+    emulator: Emulator,
+    device: TwoFactorSMSDevice,
+    settings: Any,
+    mode: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.OTP_TWOFACTOR_MODE = mode
+    settings.OTP_TWOFACTOR_COOLDOWN_DURATION = 0
+    device.generate_challenge()  # a pending token, which the failed challenge must void
+    old = emulator.last_otp(NUMBER)
+    assert old is not None
+    before = fresh(device).last_generated_timestamp
+    emulator.inject("status", status=503, match="/SMS/", times=1)
+
+    with pytest.raises(ChallengeDeliveryError) as caught:
+        device.generate_challenge()
+
+    assert str(caught.value) == "the SMS could not be sent. Please try again in a moment."
+    assert caught.value.retry_allowed is True
+    _assert_secret_free(caught.value, old)
+    assert old not in caplog.text
+    _assert_nothing_pending(device)
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 0
+    assert fresh(device).verify_token(old) is False
+    # nothing was sent, so the cooldown was given back: the user can ask again at once
+    assert fresh(device).last_generated_timestamp == before
+    settings.OTP_TWOFACTOR_COOLDOWN_DURATION = 60
+    assert fresh(device).generate_is_allowed()[0] is False  # (the first challenge's)
+    settings.OTP_TWOFACTOR_COOLDOWN_DURATION = 0
+    assert fresh(device).generate_challenge() == "sent by SMS to +91******3210"
+    new = emulator.last_otp(NUMBER)
+    assert new is not None
+    assert fresh(device).verify_token(new) is True
+
+
+def test_wrong_api_key_is_a_clear_error_without_the_key(
+    twofactor_emulator: Emulator, device: TwoFactorSMSDevice, settings: Any
+) -> None:
+    settings.OTP_TWOFACTOR_API_KEY = "wrong-key-0123456789"
+    settings.OTP_TWOFACTOR_BASE_URL = twofactor_emulator.url
+
+    with pytest.raises(ChallengeDeliveryError) as caught:
+        device.generate_challenge()
+
+    _assert_secret_free(caught.value, "wrong-key-0123456789")
+    assert caught.value.__cause__ is not None
+    assert type(caught.value.__cause__).__name__ == "AuthenticationError"
+    _assert_nothing_pending(device)
+
+
+@pytest.fixture
+def slow_client_transport(twofactor_emulator: Emulator, settings: Any) -> RecordingTransport:
+    from twofactor_notify.client import TwoFactorClient
+
+    client = TwoFactorClient(
+        twofactor_emulator.api_key, base_url=twofactor_emulator.url, timeout=0.5
+    )
+    transport = RecordingTransport(client, load_entrypoints=False)
+    settings.OTP_TWOFACTOR_TRANSPORT = transport
+    return transport
+
+
+def test_timed_out_send_keeps_cooldown_and_local_token(
+    twofactor_emulator: Emulator,
+    slow_client_transport: RecordingTransport,
+    device: TwoFactorSMSDevice,
+) -> None:
+    # 2Factor takes the request (the SMS goes out) but never answers
+    twofactor_emulator.inject("timeout", seconds=1.0, match="/SMS/", times=1)
+
+    with pytest.raises(ChallengeDeliveryError) as caught:
+        device.generate_challenge()
+
+    assert caught.value.retry_allowed is False
+    assert "If the code arrives, enter it" in str(caught.value)
+    # no second SMS while the first may still arrive
+    assert "cooldown" in fresh(device).generate_challenge()
+    otp = twofactor_emulator.last_otp(NUMBER)
+    assert otp is not None
+    _assert_secret_free(caught.value, otp)
+    assert fresh(device).verify_token(otp) is True
+
+
+def test_timed_out_send_in_remote_mode_leaves_nothing_pending(
+    twofactor_emulator: Emulator,
+    slow_client_transport: RecordingTransport,
+    device: TwoFactorSMSDevice,
+    settings: Any,
+) -> None:
+    settings.OTP_TWOFACTOR_MODE = "remote"
+    twofactor_emulator.inject("timeout", seconds=1.0, match="/SMS/", times=1)
+
+    with pytest.raises(ChallengeDeliveryError) as caught:
+        device.generate_challenge()
+
+    assert caught.value.retry_allowed is False
+    _assert_nothing_pending(device)
+    assert fresh(device).last_generated_timestamp is not None  # cooldown kept
+
+
+class RefuseEverything:
+    """A before_send plugin that refuses every message (like a send guard would)."""
+
+    @hookimpl
+    def before_send(self, message: Message, transport: Transport) -> None:
+        raise SendRefusedError("refused by policy", reason="test")
+
+
+def test_send_refused_by_a_plugin(device: TwoFactorSMSDevice, settings: Any) -> None:
+    settings.OTP_TWOFACTOR_TRANSPORT = InMemoryTransport(
+        plugins=[RefuseEverything()], load_entrypoints=False
+    )
+    with pytest.raises(ChallengeDeliveryError):
+        device.generate_challenge()
+    _assert_nothing_pending(device)
+
+
+def test_login_form_shows_the_delivery_error_not_a_500(
+    emulator: Emulator, device: TwoFactorSMSDevice, client: Client
+) -> None:
+    emulator.inject("status", status=500, match="/SMS/", times=1)
+    response = client.post(
+        "/otp/login/",
+        {
+            "username": "alice",
+            "password": PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_challenge": "1",
+        },
+    )
+    assert response.status_code == 200
+    assert (
+        "Error generating challenge: the SMS could not be sent. Please try again in a moment."
+        in response.content.decode()
+    )
+    _assert_nothing_pending(device)
+
+
+def test_failed_send_gives_the_cooldown_back(
+    emulator: Emulator, device: TwoFactorSMSDevice
+) -> None:
+    emulator.inject("html", status=502, match="/SMS/", times=1)
+    with pytest.raises(ChallengeDeliveryError):
+        device.generate_challenge()
+    assert fresh(device).last_generated_timestamp is None
+    assert fresh(device).generate_challenge() == "sent by SMS to +91******3210"
+    assert len(emulator.messages(NUMBER)) == 1

@@ -1,0 +1,131 @@
+"""Remote mode: 2Factor makes the token (AUTOGEN) and checks it (VERIFY); we keep a session id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from otp_twofactor.models import TwoFactorSMSDevice
+from twofactor_notify.emulator import Emulator
+from twofactor_notify.models import OTPMessage
+
+from .conftest import NUMBER, RecordingTransport, fresh, wrong_code
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def remote(settings: Any) -> None:
+    settings.OTP_TWOFACTOR_MODE = "remote"
+
+
+def test_challenge_uses_autogen_and_stores_only_the_session(
+    emulator: Emulator, emulator_transport: RecordingTransport, device: TwoFactorSMSDevice
+) -> None:
+    assert device.generate_challenge() == "sent by SMS to +91******3210"
+
+    assert len(emulator.messages(NUMBER)) == 1
+    (sent,) = emulator_transport.sent
+    assert isinstance(sent, OTPMessage) and sent.otp is None  # AUTOGEN: 2Factor makes it
+    stored = fresh(device)
+    assert stored.token is None
+    assert stored.otp_session_id == emulator.messages(NUMBER)[0].id
+
+
+def test_token_is_checked_by_2factor_and_accepted_once(
+    emulator: Emulator, emulator_transport: RecordingTransport, device: TwoFactorSMSDevice
+) -> None:
+    device.generate_challenge()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+
+    assert fresh(device).verify_token(otp) is True
+    (call,) = emulator_transport.verified
+    assert call.result.matched and call.session_id is not None
+    stored = fresh(device)
+    assert stored.otp_session_id is None
+    assert stored.last_used_at is not None
+    # replay: nothing to check against, refused without asking 2Factor
+    assert stored.verify_token(otp) is False
+    assert len(emulator_transport.verified) == 1
+
+
+def test_mismatch_counts_and_keeps_the_session(
+    emulator: Emulator, device: TwoFactorSMSDevice, settings: Any
+) -> None:
+    device.generate_challenge()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+
+    assert device.verify_token(wrong_code(otp)) is False
+    stored = fresh(device)
+    assert stored.throttling_failure_count == 1
+    assert stored.otp_session_id is not None
+    assert stored.verify_is_allowed()[0] is False  # locked out for a second
+
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 0
+    assert fresh(device).verify_token(otp) is True
+
+
+def test_malformed_code_is_refused_without_a_request(
+    emulator: Emulator,
+    emulator_transport: RecordingTransport,
+    device: TwoFactorSMSDevice,
+    settings: Any,
+) -> None:
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 0
+    device.generate_challenge()
+    assert device.verify_token("12ab56") is False
+    assert device.verify_token("../../x") is False
+    assert emulator_transport.verified == []
+    assert fresh(device).throttling_failure_count == 2
+
+
+@pytest.fixture
+def short_lived_otps(twofactor_emulator: Emulator) -> Iterator[None]:
+    ttl = twofactor_emulator.otp_ttl
+    twofactor_emulator.otp_ttl = -1.0  # already expired when sent
+    try:
+        yield
+    finally:
+        twofactor_emulator.otp_ttl = ttl
+
+
+def test_expired_at_2factor_counts_and_drops_the_session(
+    emulator: Emulator, device: TwoFactorSMSDevice, short_lived_otps: None
+) -> None:
+    device.generate_challenge()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+
+    assert device.verify_token(otp) is False
+    stored = fresh(device)
+    assert stored.throttling_failure_count == 1
+    assert stored.otp_session_id is None
+
+
+def test_2factor_outage_during_verify_is_not_counted(
+    emulator: Emulator, device: TwoFactorSMSDevice
+) -> None:
+    device.generate_challenge()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+    emulator.inject("status", status=503, match="/VERIFY/", times=1)
+
+    assert device.verify_token(otp) is False
+    stored = fresh(device)
+    assert stored.throttling_failure_count == 0
+    assert stored.otp_session_id is not None
+    assert stored.verify_token(otp) is True  # 2Factor is back
+
+
+def test_switching_mode_keeps_a_pending_challenge_verifiable(
+    emulator: Emulator, device: TwoFactorSMSDevice, settings: Any
+) -> None:
+    device.generate_challenge()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+    settings.OTP_TWOFACTOR_MODE = "local"  # verification follows what the device stored
+    assert fresh(device).verify_token(otp) is True
