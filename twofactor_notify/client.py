@@ -541,6 +541,7 @@ class TwoFactorClient:
                     request=label,
                 )
         if response.status_code >= 400 or str(body.get("Status", "")).lower() == "error":
+            self._raise_for_status(response, body, label)  # 429 (with Retry-After) and 5xx
             self._raise_api_error(response.status_code, body, label)
         details = body.get("Details")
         # The reference's sample keeps Details itself encrypted; decrypt it when it is.
@@ -573,6 +574,9 @@ class TwoFactorClient:
             if needle in lowered:
                 return Verification(outcome=outcome, details=details)
         self._raise_for_status(response, body, label)
+        if response.status_code >= 400 or _is_error_body(body):
+            # not a verification outcome: a refusal (bad API key, phone length...)
+            self._raise_api_error(response.status_code, body, label)
         raise InvalidResponseError(
             f"verification answer not understood: {details[:80]!r}",
             status=response.status_code,
@@ -592,6 +596,7 @@ class TwoFactorClient:
     ) -> dict[str, Any]:
         response = self._send(method, url, label=label, data=data, headers=headers, send=send)
         body = self._json(response, label)
+        self._raise_for_status(response, body, label)  # 429 (with Retry-After) and 5xx
         if response.status_code >= 400 or _is_error_body(body):
             self._raise_api_error(response.status_code, body, label)
         return body

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from .errors import ConfigurationError, RateLimitedError
@@ -31,9 +32,19 @@ class RateLimiter:
     Each call reserves the next free slot ``1/rate`` seconds after the previous one (with up
     to ``burst`` slots in hand) and sleeps until it arrives, so the long-run rate never exceeds
     ``rate`` and waiting callers are served in order.
+
+    ``clock`` and ``sleep`` (default :func:`time.monotonic` and :func:`time.sleep`) can be
+    replaced, for tests or for a cooperative scheduler.
     """
 
-    def __init__(self, rate: float, *, burst: int = 1) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate <= 0:
             raise ConfigurationError("rate limit must be a positive number of calls per second")
         if burst < 1:
@@ -41,8 +52,10 @@ class RateLimiter:
         self.rate = float(rate)
         self.burst = burst
         self._interval = 1.0 / self.rate
+        self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
-        self._next = time.monotonic()
+        self._next = clock()
 
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self.rate:g}, burst={self.burst})"
@@ -50,7 +63,7 @@ class RateLimiter:
     def acquire(self, timeout: float | None = None) -> None:
         """Reserve a slot and sleep until it comes."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             earliest = now - (self.burst - 1) * self._interval
             slot = max(self._next, earliest)
             wait = slot - now
@@ -60,4 +73,4 @@ class RateLimiter:
                 )
             self._next = slot + self._interval
         if wait > 0:
-            time.sleep(wait)
+            self._sleep(wait)

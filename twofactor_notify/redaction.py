@@ -75,20 +75,31 @@ def forget_secret(secret: str) -> None:
         _rebuild()
 
 
+# The OTP segment of a V1 path: /SMS/{phone}/{otp}[/{template}] and
+# /SMS/VERIFY[2|3]/{session id or phone}/{otp}. urllib3 logs request paths at DEBUG, and
+# OTPs are too short to register as secrets, so they are recognised by position instead.
+_V1_OTP = re.compile(r"(/SMS/(?:VERIFY[23]?/)?[^/\s\"?]+/)[0-9]{4,6}(?=$|[/\s\"?])")
+_OTP_MASK = "<otp>"
+
+
 def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``<redacted>``."""
-    pattern = _pattern
-    if pattern is None or not text:
+    """``text`` with every registered secret replaced by ``<redacted>``, and the OTP
+    segment of any V1 OTP path (``/SMS/{phone}/{otp}``, ``/SMS/VERIFY/{id}/{otp}``) by
+    ``<otp>``."""
+    if not text:
         return text
-    return pattern.sub(REDACTED, text)
+    pattern = _pattern
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
+    if "/SMS/" in text:
+        text = _V1_OTP.sub(r"\1" + _OTP_MASK, text)
+    return text
 
 
 class RedactingFilter(logging.Filter):
     """A logging filter that rewrites a record's message with secrets redacted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _pattern is None:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a broken format string is the caller's bug; don't hide the record
