@@ -1,0 +1,122 @@
+"""The ``twofactor-notify`` command line (also ``python -m twofactor_notify``).
+
+Commands: ``demo``, ``sandbox``, ``send-otp``, ``verify``, ``send-sms``, ``send-bulk``; see
+``docs/cli.md``. Each lives in its own module and registers its parser here. Expected
+failures print one line on stderr and exit non-zero (2: usage or configuration, nothing
+sent; 1: the API, the network, a failed verification, rejected rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import (
+    APIConnectionError,
+    AuthenticationError,
+    ConfigurationError,
+    InvalidInputError,
+    TwoFactorError,
+)
+from ..redaction import RedactingFilter
+from . import bulk, demo, otp, sandbox, sms
+from .connection import API_KEY_ENV, add_connection_options
+from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CommandError
+
+__all__ = ["PROG", "build_parser", "main"]
+
+PROG = "twofactor-notify"
+
+_HINTS: tuple[tuple[type[TwoFactorError], str], ...] = (
+    (AuthenticationError, f"check {API_KEY_ENV}"),
+    (APIConnectionError, "check the network, or --base-url"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Send OTPs and SMS through 2Factor.in, or try everything on a local "
+        "emulator: start with 'twofactor-notify demo'.",
+        epilog=f"Keys are read from {API_KEY_ENV} and TWOFACTOR_SECRET_KEY (or a hidden "
+        "prompt), never from arguments.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log requests to stderr (keys redacted)"
+    )
+    add_connection_options(parser, suppress=False)
+    parser.set_defaults(json=False)
+
+    connection = argparse.ArgumentParser(add_help=False)
+    add_connection_options(connection, suppress=True)
+    with_json = argparse.ArgumentParser(add_help=False, parents=[connection])
+    with_json.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    demo.register(commands, connection)
+    sandbox.register(commands, connection)
+    otp.register(commands, with_json)
+    sms.register(commands, with_json)
+    bulk.register(commands, with_json)
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    if not verbose:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())  # handler-level: covers every logger's records
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+
+
+def _fail(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def _describe(exc: TwoFactorError) -> str:
+    text = str(exc)  # our errors' text is secret-free by construction
+    for cls, hint in _HINTS:
+        if isinstance(exc, cls):
+            return f"{text} ({hint})"
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 success, 1 failure, 2 usage)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
+    _configure_logging(args.verbose)
+    try:
+        return int(args.handler(args))
+    except CommandError as exc:
+        _fail(exc.message)
+        return exc.exit_code
+    except (InvalidInputError, ConfigurationError) as exc:
+        # refused before any request (a bad number, OTP, sender, URL, key format...)
+        _fail(_describe(exc))
+        return EXIT_USAGE if exc.status is None else EXIT_FAILURE
+    except TwoFactorError as exc:
+        _fail(_describe(exc))
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_FAILURE  # the reader of our output went away (| head)
+    except OSError as exc:
+        _fail(
+            f"{exc.strerror or type(exc).__name__}" + (f": {exc.filename}" if exc.filename else "")
+        )
+        return EXIT_FAILURE

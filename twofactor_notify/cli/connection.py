@@ -1,0 +1,117 @@
+"""How a command reaches 2Factor: base URL, timeout and keys -> client and transport.
+
+Keys come only from the environment (``TWOFACTOR_API_KEY``, ``TWOFACTOR_SECRET_KEY``) or, on
+a terminal, from a hidden prompt: never from the command line, where ``ps`` and the shell
+history would keep them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Iterable
+
+from ..client import DEFAULT_BASE_URL, TwoFactorClient
+from ..transport import TwoFactorTransport
+from .errors import UsageError
+
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_TIMEOUT",
+    "SECRET_KEY_ENV",
+    "add_connection_options",
+    "api_key_from_environment",
+    "base_url",
+    "make_client",
+    "make_transport",
+    "stdin_is_terminal",
+]
+
+API_KEY_ENV = "TWOFACTOR_API_KEY"
+SECRET_KEY_ENV = "TWOFACTOR_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
+BASE_URL_ENV = "TWOFACTOR_BASE_URL"
+DEFAULT_TIMEOUT = 10.0
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Add ``--base-url`` and ``--timeout``.
+
+    The top-level parser gets real defaults; each subcommand gets them again with
+    ``suppress=True`` (no default), so they may be typed before or after the command name.
+    """
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=argparse.SUPPRESS if suppress else None,
+        help=f"API base URL, e.g. a sandbox's (env {BASE_URL_ENV}; default {DEFAULT_BASE_URL})",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=argparse.SUPPRESS if suppress else DEFAULT_TIMEOUT,
+        help=f"seconds to wait for each answer (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def base_url(args: argparse.Namespace) -> str:
+    """``--base-url``, else ``TWOFACTOR_BASE_URL``, else 2Factor's own URL."""
+    return str(args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+
+
+def stdin_is_terminal() -> bool:
+    """True when a person can answer a prompt."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def api_key_from_environment() -> str | None:
+    """``TWOFACTOR_API_KEY`` (stripped), or ``None`` when unset or empty."""
+    return os.environ.get(API_KEY_ENV, "").strip() or None
+
+
+def _api_key() -> str:
+    key = api_key_from_environment()
+    if key:
+        return key
+    if stdin_is_terminal():
+        key = getpass.getpass("2Factor API key (input hidden): ").strip()
+        if key:
+            return key
+    raise UsageError(
+        f"no API key: set {API_KEY_ENV} in the environment "
+        "(keys are never taken as command-line arguments)"
+    )
+
+
+def make_client(args: argparse.Namespace) -> TwoFactorClient:
+    """A client for the chosen base URL, with the keys from the environment or a prompt."""
+    secret_key = os.environ.get(SECRET_KEY_ENV, "").strip() or None
+    return TwoFactorClient(
+        _api_key(),
+        base_url=base_url(args),
+        timeout=args.timeout,
+        secret_key=secret_key,
+    )
+
+
+def make_transport(
+    args: argparse.Namespace, *, plugins: Iterable[object] = ()
+) -> TwoFactorTransport:
+    """A :class:`TwoFactorTransport` over :func:`make_client` (entry-point plugins load too)."""
+    return TwoFactorTransport(make_client(args), plugins=plugins)
