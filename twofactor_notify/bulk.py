@@ -144,9 +144,11 @@ def shift_indexes(result: BulkResult, offset: int) -> BulkResult:
     """The same result with every index moved by ``offset`` (chunk -> whole stream)."""
     if offset == 0:
         return result
+    # Direct construction: dataclasses.replace() costs ~2.5x as much per item, and a bulk
+    # stream shifts every accepted message.
     return BulkResult(
-        accepted=tuple(dataclasses.replace(a, index=a.index + offset) for a in result.accepted),
-        rejected=tuple(dataclasses.replace(r, index=r.index + offset) for r in result.rejected),
+        accepted=tuple(BulkAccepted(a.index + offset, a.message_id, a.to) for a in result.accepted),
+        rejected=tuple(BulkRejection(r.index + offset, r.to, r.reason) for r in result.rejected),
         failed_chunks=tuple(
             dataclasses.replace(f, start=f.start + offset) for f in result.failed_chunks
         ),

@@ -632,7 +632,7 @@ class TwoFactorClient:
                 )
                 retry = True
             except requests.exceptions.ReadTimeout:
-                error = _timeout_error(label, send)
+                error = _timeout_error(label, send=send, changes_state=not idempotent)
                 retry = idempotent
             except requests.exceptions.SSLError as exc:
                 error = APIConnectionError(
@@ -651,6 +651,13 @@ class TwoFactorClient:
                     error = OutcomeUnknownError(
                         "the connection broke before 2Factor answered; the message may have "
                         "been accepted, so it is not retried",
+                        request=label,
+                    )
+                    retry = False
+                elif not idempotent:
+                    error = OutcomeUnknownError(
+                        "the connection broke before 2Factor answered; the verification may "
+                        "have used the OTP up, so it is not retried",
                         request=label,
                     )
                     retry = False
@@ -775,11 +782,17 @@ def _bulk_error(status: int, body: Mapping[str, Any], label: str) -> TwoFactorEr
     )
 
 
-def _timeout_error(label: str, send: bool) -> TwoFactorError:
+def _timeout_error(label: str, *, send: bool, changes_state: bool) -> TwoFactorError:
     if send:
         return OutcomeUnknownError(
             "2Factor did not answer in time; the message may have been accepted, so it is "
             "not retried (check delivery reports before sending again)",
+            request=label,
+        )
+    if changes_state:
+        return OutcomeUnknownError(
+            "2Factor did not answer in time; the verification may have used the OTP up, so "
+            "it is not retried",
             request=label,
         )
     return RequestTimeoutError("2Factor did not answer in time", request=label)

@@ -148,10 +148,11 @@ class RequestTimeoutError(TwoFactorError):
 
 
 class OutcomeUnknownError(RequestTimeoutError):
-    """A send was transmitted but no answer came (timeout, reset mid-response).
+    """A call that changes state was transmitted but no answer came (timeout, reset).
 
-    2Factor may have accepted it: it is never retried automatically, because a retry could
-    deliver the SMS twice. Check delivery reports before sending again.
+    For a send, 2Factor may have accepted it: it is never retried automatically, because a
+    retry could deliver the SMS twice. Check delivery reports before sending again. For a
+    verification, the OTP may have been used up by the request whose answer was lost.
     """
 
 

@@ -23,7 +23,7 @@ Example::
     def test_login_sends_otp(twofactor_client, twofactor_last_otp):
         session = twofactor_client.send_otp("+919876543210")
         otp = twofactor_last_otp("9876543210")
-        assert twofactor_client.verify_otp(session.session_id, otp).matched
+        assert twofactor_client.verify_otp(otp, session_id=session.session_id).matched
 
 Point your own settings at ``twofactor_emulator.url`` / ``.api_key`` to exercise your app's
 configured client. Nothing is started unless a test asks for one of these fixtures.
@@ -65,8 +65,8 @@ def twofactor_emulator_server() -> Iterator[Emulator]:
 
 @pytest.fixture
 def twofactor_emulator(twofactor_emulator_server: Emulator) -> Emulator:
-    """The session's emulator, reset for this test."""
-    twofactor_emulator_server.reset()
+    """The session's emulator, reset for this test (state and settings)."""
+    twofactor_emulator_server.reset(settings=True)
     return twofactor_emulator_server
 
 

@@ -87,6 +87,14 @@ class Emulator:
         self._default = self._state.add_account(api_key or ids.new_api_key(), secret_key)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._initial_settings: dict[str, Any] = {
+            "otp_ttl": otp_ttl,
+            "latency_ms": latency_ms,
+            "callback_url": callback_url,
+            "delivery_delay": delivery_delay,
+            "sandbox_style_success": sandbox_style_success,
+        }
+        self._initial_outcomes = dict(outcomes) if outcomes else {"DELIVERED": 1.0}
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "not started"
@@ -235,9 +243,18 @@ class Emulator:
         """Wait until ``count`` callback POSTs were attempted; :class:`TimeoutError` if not."""
         return self._poster.wait(count, timeout)
 
-    def reset(self) -> None:
-        """Clear messages, OTP sessions, logs, deliveries, faults and outcome overrides;
-        accounts and settings stay."""
+    def reset(self, *, settings: bool = False) -> None:
+        """Clear messages, OTP sessions, logs, deliveries, faults and outcome overrides.
+
+        Accounts stay. Settings changed since construction (``otp_ttl``, ``latency_ms``,
+        ``callback_url``, ``delivery_delay``, ``sandbox_style_success``, the outcome mix) stay
+        too, unless ``settings=True`` puts them back as the constructor had them (the pytest
+        fixture does, so one test's settings never leak into the next).
+        """
+        if settings:
+            for name, value in self._initial_settings.items():
+                setattr(self, name, value)
+            self.set_outcomes(self._initial_outcomes)
         self._state.reset()
         self._scheduler.clear()
         self._poster.clear()

@@ -148,6 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reset()
                 return
             if action is not None and kind == "timeout":
+                record()  # before the hold: the next test's reset() must not see it land
                 app.stopping.wait(action.seconds)
                 self.close_connection = True
                 return
