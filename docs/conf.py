@@ -16,7 +16,7 @@ django.setup()
 
 project = "twofactor-notify"
 author = "twofactor-notify developers"
-copyright = "2026, twofactor-notify developers"  # noqa: A001 - Sphinx's name
+copyright = "2026, twofactor-notify developers"
 release = "0.1.0"
 
 extensions = [
