@@ -10,16 +10,35 @@ reported is returned as rejected "without a reason" rather than silently dropped
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .errors import InvalidInputError, OutcomeUnknownError, TwoFactorError
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidInputError,
+    OutcomeUnknownError,
+    SendRefusedError,
+    TwoFactorError,
+)
 from .models import BulkAccepted, BulkChunkFailure, BulkMessage, BulkRejection, BulkResult
 from .phone import bulk_form, normalize_phone
-from .validation import MAX_TEXT_LENGTH, validate_sender
+from .validation import MAX_BULK_CHUNK, MAX_TEXT_LENGTH, validate_sender
 
-__all__ = ["PreparedChunk", "chunk_failure", "parse_bulk_answer", "prepare_chunk", "shift_indexes"]
+__all__ = [
+    "PreparedChunk",
+    "chunk_failure",
+    "iter_chunk_results",
+    "merge_bulk_results",
+    "parse_bulk_answer",
+    "prepare_chunk",
+    "shift_indexes",
+]
+
+#: Errors that stop a bulk send: every later chunk would fail the same way.
+_FATAL = (AuthenticationError, ConfigurationError, SendRefusedError)
 
 _INDIAN_MOBILE = re.compile(r"\+91[6-9][0-9]{9}")
 _CALLBACK_FORMATS = frozenset({"json", "raw-url-encoded"})
@@ -165,4 +184,53 @@ def chunk_failure(exc: BaseException, *, start: int, count: int) -> BulkChunkFai
         error=type(exc).__name__,
         message=message,
         outcome_unknown=isinstance(exc, OutcomeUnknownError),
+    )
+
+
+def iter_chunk_results(
+    messages: Iterable[BulkMessage],
+    chunk_size: int,
+    send_chunk: Callable[[tuple[BulkMessage, ...]], BulkResult],
+) -> Iterator[BulkResult]:
+    """Read ``messages`` lazily in chunks, send each with ``send_chunk``, yield each result.
+
+    Indexes in the yielded results are positions in ``messages``. A chunk that fails with a
+    :class:`TwoFactorError` yields a :class:`BulkChunkFailure` and the next chunk still goes;
+    a refused key, a configuration error or a plugin's refusal stops the send, since every
+    later chunk would meet it too.
+    """
+    if not 1 <= chunk_size <= MAX_BULK_CHUNK:
+        raise InvalidInputError(
+            f"chunk_size must be between 1 and {MAX_BULK_CHUNK}", field="chunk_size"
+        )
+    iterator = iter(messages)
+    offset = 0
+    while chunk := tuple(itertools.islice(iterator, chunk_size)):
+        try:
+            result = send_chunk(chunk)
+        except _FATAL:
+            raise
+        except TwoFactorError as exc:
+            yield BulkResult(failed_chunks=(chunk_failure(exc, start=offset, count=len(chunk)),))
+        else:
+            yield shift_indexes(result, offset)
+        offset += len(chunk)
+
+
+def merge_bulk_results(results: Iterable[BulkResult]) -> BulkResult:
+    """Combine per-chunk results into one."""
+    accepted: list[BulkAccepted] = []
+    rejected: list[BulkRejection] = []
+    failed: list[BulkChunkFailure] = []
+    request_ids: list[str] = []
+    for r in results:
+        accepted.extend(r.accepted)
+        rejected.extend(r.rejected)
+        failed.extend(r.failed_chunks)
+        request_ids.extend(r.request_ids)
+    return BulkResult(
+        accepted=tuple(accepted),
+        rejected=tuple(rejected),
+        failed_chunks=tuple(failed),
+        request_ids=tuple(request_ids),
     )

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
-from .bulk import chunk_failure, parse_bulk_answer, prepare_chunk
+from .bulk import iter_chunk_results, merge_bulk_results, parse_bulk_answer, prepare_chunk
 from .codec import AESCodec, EncryptionCodec, EncryptionMode
 from .errors import (
     APIConnectionError,
@@ -56,7 +56,6 @@ from .models import (
 from .phone import DEFAULT_REGION, normalize_phone, r1_form, v1_path_form
 from .ratelimit import Limiter, RateLimiter
 from .redaction import REDACTED, forget_secret, install_log_filter, redact, register_secret
-from .transport import merge_bulk_results
 from .validation import (
     MAX_BULK_CHUNK,
     format_schedule_time,
@@ -404,31 +403,7 @@ class TwoFactorClient:
         memory stays flat. A request that fails yields a :class:`BulkChunkFailure` (with
         ``outcome_unknown`` set if it may have been accepted) and the next one still goes.
         """
-        import itertools
-
-        if not 1 <= chunk_size <= MAX_BULK_CHUNK:
-            raise InvalidInputError(
-                f"chunk_size must be between 1 and {MAX_BULK_CHUNK}", field="chunk_size"
-            )
-        from .bulk import shift_indexes
-
-        iterator = iter(messages)
-        offset = 0
-        while True:
-            chunk = tuple(itertools.islice(iterator, chunk_size))
-            if not chunk:
-                return
-            try:
-                result = self.send_bulk_chunk(chunk)
-            except (AuthenticationError, ConfigurationError):
-                raise
-            except TwoFactorError as exc:
-                yield BulkResult(
-                    failed_chunks=(chunk_failure(exc, start=offset, count=len(chunk)),)
-                )
-            else:
-                yield shift_indexes(result, offset)
-            offset += len(chunk)
+        return iter_chunk_results(messages, chunk_size, self.send_bulk_chunk)
 
     def send_bulk(
         self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK

@@ -30,7 +30,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import pluggy
 
-from .errors import InvalidInputError, SendRefusedError
+from .bulk import iter_chunk_results, merge_bulk_results
+from .errors import InvalidInputError
 from .hooks import _call_safely, make_plugin_manager
 from .models import (
     BulkAccepted,
@@ -190,18 +191,7 @@ class Transport(ABC):
         hooks. Indexes in the results are positions in ``messages``. A chunk that fails
         yields a result with a :class:`BulkChunkFailure` and the next chunk still goes.
         """
-        if not 1 <= chunk_size <= MAX_BULK_CHUNK:
-            raise InvalidInputError(
-                f"chunk_size must be between 1 and {MAX_BULK_CHUNK}", field="chunk_size"
-            )
-        iterator = iter(messages)
-        offset = 0
-        while True:
-            chunk = tuple(itertools.islice(iterator, chunk_size))
-            if not chunk:
-                return
-            yield self._send_chunk(chunk, offset)
-            offset += len(chunk)
+        return iter_chunk_results(messages, chunk_size, self._send_batch)
 
     def send_bulk(
         self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
@@ -278,17 +268,10 @@ class Transport(ABC):
                 message = self._prepare(result)
         return message
 
-    def _send_chunk(self, chunk: tuple[BulkMessage, ...], offset: int) -> BulkResult:
-        from .bulk import chunk_failure, shift_indexes
-
-        try:
-            receipt = self.send(BulkBatch(messages=chunk))
-        except SendRefusedError:
-            raise
-        except Exception as exc:
-            return BulkResult(failed_chunks=(chunk_failure(exc, start=offset, count=len(chunk)),))
+    def _send_batch(self, chunk: tuple[BulkMessage, ...]) -> BulkResult:
+        receipt = self.send(BulkBatch(messages=chunk))
         assert isinstance(receipt, BulkResult)
-        return shift_indexes(receipt, offset)
+        return receipt
 
     @abstractmethod
     def _deliver(self, message: Message) -> Receipt:
@@ -297,25 +280,6 @@ class Transport(ABC):
     @abstractmethod
     def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
         """Verify a validated code against a session id or an E.164 number."""
-
-
-def merge_bulk_results(results: Iterable[BulkResult]) -> BulkResult:
-    """Combine per-chunk results into one."""
-    accepted: list[Any] = []
-    rejected: list[Any] = []
-    failed: list[Any] = []
-    request_ids: list[str] = []
-    for r in results:
-        accepted.extend(r.accepted)
-        rejected.extend(r.rejected)
-        failed.extend(r.failed_chunks)
-        request_ids.extend(r.request_ids)
-    return BulkResult(
-        accepted=tuple(accepted),
-        rejected=tuple(rejected),
-        failed_chunks=tuple(failed),
-        request_ids=tuple(request_ids),
-    )
 
 
 class TwoFactorTransport(Transport):

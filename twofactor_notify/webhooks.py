@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -50,6 +51,8 @@ TOKEN_PARAM = "token"  # noqa: S105 - a parameter name, not a secret
 TOKEN_HEADER = "X-TwoFactor-Token"  # noqa: S105 - a header name
 _MAX_REPORTS = 500
 _MAX_FIELD = 256
+_INDIAN_MOBILE = re.compile(r"[6-9][0-9]{9}")
+_STRICT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 def check_token(given: str | None, expected: str | None) -> None:
@@ -113,6 +116,13 @@ def _time(record: Mapping[str, Any], key: str) -> datetime | None:
     text = _text(record, key)
     if not text:
         return None
+    if _STRICT_TIME.fullmatch(text):
+        # The form 2Factor sends: fromisoformat reads it ~50x faster than strptime and
+        # fails (ValueError) on the same out-of-range values.
+        try:
+            return datetime.fromisoformat(text).replace(tzinfo=IST)
+        except ValueError:
+            raise WebhookError(f"webhook field {key} is not a 'YYYY-MM-DD HH:MM:SS' time") from None
     try:
         return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST)
     except ValueError:
@@ -122,6 +132,10 @@ def _time(record: Mapping[str, Any], key: str) -> datetime | None:
 def _phone(raw: str) -> str:
     if not raw:
         return ""
+    # Fast path for what 2Factor sends (an Indian mobile, 10 digits): libphonenumber costs
+    # tens of microseconds a number and gives "+91" + the digits for every such number.
+    if _INDIAN_MOBILE.fullmatch(raw):
+        return "+91" + raw
     try:
         return normalize_phone(raw)
     except InvalidPhoneNumberError:

@@ -81,7 +81,11 @@ def test_login_with_an_sms_token(
         """Click a submit button and wait for the next page."""
         page = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.ID, button_id).click()
-        WebDriverWait(browser, 15).until(staleness_of(page))
+        WebDriverWait(browser, 30).until(staleness_of(page))
+        # and for the new page to be whole: under load the old one can go stale first
+        WebDriverWait(browser, 30).until(
+            lambda b: b.execute_script("return document.readyState") == "complete"
+        )
 
     browser.get(f"{live_server.url}/otp/login/?next=/otp/whoami/")
     browser.find_element(By.NAME, "username").send_keys("alice")
