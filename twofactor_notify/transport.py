@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("twofactor_notify.transport")
+_BEFORE_SEND_ARGS = ("message", "transport")
 
 
 class Transport(ABC):
@@ -257,8 +258,11 @@ class Transport(ABC):
         # pluggy's own call would hand every plugin the original message; a chain is needed so
         # that a plugin sees (and can refuse) what the plugins before it produced.
         for impl in reversed(self.plugin_manager.hook.before_send.get_hookimpls()):
-            kwargs: dict[str, Any] = {"message": message, "transport": self}
-            result = impl.function(*(kwargs[name] for name in impl.argnames))
+            if impl.argnames == _BEFORE_SEND_ARGS:  # the usual signature: skip the kwargs dict
+                result = impl.function(message, self)
+            else:
+                kwargs: dict[str, Any] = {"message": message, "transport": self}
+                result = impl.function(*(kwargs[name] for name in impl.argnames))
             if result is not None:
                 if not isinstance(result, OTPMessage | SMSMessage | BulkBatch):
                     raise TypeError(
