@@ -1,9 +1,10 @@
 """The delivery and click webhook views (CSRF-exempt POST, shared token).
 
 Order of work for each request: check the token (403), the size (413) and the body (400);
-store every report (once, by its dedupe key) and update the message log; answer only after
-that is committed; then fire the core ``on_delivery`` hook and send the Django signal. A
-receiver or plugin that raises is logged: the report is already stored.
+update the message log and store every report (once, by its dedupe key; see
+:func:`~django_twofactor.reports.store_delivery_report`); only then fire the core
+``on_delivery`` hook, send the Django signal and answer. A receiver or plugin that raises is
+logged: the report is already stored.
 """
 
 from __future__ import annotations
@@ -94,11 +95,10 @@ def delivery_webhook(request: HttpRequest) -> HttpResponse:
     except WebhookError as exc:
         return _error(exc)
     fresh = []
-    with transaction.atomic():
-        for report in reports:
-            row, created = store_delivery_report(report)
-            if created:
-                fresh.append((report, row))
+    for report in reports:  # each report stored on its own: one bad row loses no other
+        row, created = store_delivery_report(report)
+        if created:
+            fresh.append((report, row))
     if fresh:
         transport = get_backend().transport
         for report, row in fresh:

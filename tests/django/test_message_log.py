@@ -1,0 +1,81 @@
+"""How a delivery report moves the message log on (reports.update_message_log)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from django_twofactor.models import MessageKind, MessageStatus, OutgoingMessage
+from django_twofactor.reports import update_message_log
+from twofactor_notify.models import DeliveryReport, DeliveryStatus
+
+pytestmark = pytest.mark.django_db
+
+STAMP = datetime(2025, 11, 24, 14, 13, 8, tzinfo=UTC)
+
+
+def log(provider_id: str, recipient: str, status: str = MessageStatus.QUEUED) -> OutgoingMessage:
+    return OutgoingMessage.objects.create(
+        recipient=recipient,
+        sender="TFACTR",
+        kind=MessageKind.SMS,
+        provider_id=provider_id,
+        status=status,
+    )
+
+
+def report(message_id: str, to: str, status: str = "DELIVERED") -> DeliveryReport:
+    return DeliveryReport(
+        message_id=message_id,
+        status=DeliveryStatus.parse(status),
+        raw_status=status,
+        to=to,
+        status_at=STAMP,
+    )
+
+
+def status_of(row: OutgoingMessage) -> str:
+    row.refresh_from_db()
+    return row.status
+
+
+def test_a_shared_id_moves_only_the_reported_recipient() -> None:
+    first, second = log("r1-id", "+919876543210"), log("r1-id", "+919123456780")
+    assert update_message_log(report("r1-id", "+919123456780", "UNDELIVERED")) == 1
+    assert status_of(first) == MessageStatus.QUEUED
+    assert status_of(second) == "UNDELIVERED"
+    second.refresh_from_db()
+    assert second.status_at == STAMP
+
+
+def test_the_only_row_of_an_id_moves_even_if_its_number_is_written_differently() -> None:
+    row = log("bulk-id-1", "+919876543210")
+    assert update_message_log(report("bulk-id-1", "9876543210")) == 1
+    assert status_of(row) == MessageStatus.DELIVERED
+
+
+def test_a_shared_id_and_an_unknown_recipient_move_nothing() -> None:
+    first, second = log("r1-id", "+919876543210"), log("r1-id", "+919123456780")
+    assert update_message_log(report("r1-id", "+919000000001")) == 0
+    assert {status_of(first), status_of(second)} == {MessageStatus.QUEUED}
+
+
+def test_an_unknown_id_moves_nothing() -> None:
+    row = log("known", "+919876543210")
+    assert update_message_log(report("unknown", "+919876543210")) == 0
+    assert status_of(row) == MessageStatus.QUEUED
+
+
+def test_a_late_non_final_status_does_not_overwrite_a_final_one() -> None:
+    row = log("id-1", "+919876543210", status=MessageStatus.DELIVERED)
+    assert update_message_log(report("id-1", "+919876543210", "PENDING")) == 0
+    assert status_of(row) == MessageStatus.DELIVERED
+    assert update_message_log(report("id-1", "+919876543210", "FAILED")) == 1
+    assert status_of(row) == "FAILED"
+
+
+def test_a_report_without_a_recipient_moves_every_row_of_its_id() -> None:
+    first, second = log("r1-id", "+919876543210"), log("r1-id", "+919123456780")
+    assert update_message_log(report("r1-id", "")) == 2
+    assert {status_of(first), status_of(second)} == {MessageStatus.DELIVERED}
