@@ -361,11 +361,12 @@ class DeliveryStatus(enum.StrEnum):
     @classmethod
     def parse(cls, value: str) -> DeliveryStatus:
         """Map 2Factor's status string; unknown values become :attr:`OTHER`."""
-        text = (value or "").strip().upper().replace("_", "-")
-        for member in cls:
-            if member.value == text:
-                return member
-        return cls.OTHER
+        member = cls._value2member_map_.get(value)  # the usual case: exactly as documented
+        if member is None:
+            text = (value or "").strip().upper().replace("_", "-")
+            member = cls._value2member_map_.get(text, cls.OTHER)
+        assert isinstance(member, DeliveryStatus)
+        return member
 
     @property
     def final(self) -> bool:
