@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -165,6 +166,7 @@ class TwoFactorClient:
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+            _settle_environment(session, self.base_url)
         session.headers.setdefault("User-Agent", _USER_AGENT)
         self._session = session
         self._v1 = f"{self.base_url}/API/V1/{quote(api_key, safe='')}/SMS"
@@ -722,6 +724,22 @@ class TwoFactorClient:
         if not isinstance(details, str) or not details:
             raise InvalidResponseError("2Factor's answer has no Details id", body=dict(body))
         return details
+
+
+def _settle_environment(session: requests.Session, base_url: str) -> None:
+    """Read the environment's proxy and CA-bundle settings once, not on every request.
+
+    With ``trust_env`` on, requests looks up proxies (and ``no_proxy``), ``.netrc`` and the CA
+    bundle variables for every call: about a third of a call's CPU here. The client talks
+    to one host, so it resolves them for that host when it is created and turns the lookup
+    off. ``.netrc`` is not needed: 2Factor authenticates by the key in the URL.
+    """
+    proxies = requests.utils.get_environ_proxies(base_url)
+    session.proxies.update({k: v for k, v in proxies.items() if k != "no"})
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
 
 
 def _is_error_body(body: Mapping[str, Any]) -> bool:
