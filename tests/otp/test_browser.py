@@ -67,6 +67,7 @@ def test_login_with_an_sms_token(
     device: TwoFactorSMSDevice,
     settings: Any,
 ) -> None:
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -74,8 +75,21 @@ def test_login_with_an_sms_token(
     # a small lock-out, so the right code can follow the wrong one without waiting a second
     settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 0.01
 
-    def errors() -> str:
-        return str(browser.find_element(By.ID, "errors").text)
+    def shows(element_id: str, text: str) -> bool:
+        """Wait until the element holds ``text``; False if it never does.
+
+        Reading an element while the browser swaps documents can fail with a stale node
+        (WebDriverException), so such reads count as "not yet" rather than as failures.
+        """
+
+        def holds(driver: Any) -> bool:
+            return text in driver.find_element(By.ID, element_id).text
+
+        try:
+            WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(holds)
+        except TimeoutException:
+            return False
+        return True
 
     def press(button_id: str) -> None:
         """Click a submit button and wait for the next page."""
@@ -91,17 +105,17 @@ def test_login_with_an_sms_token(
     browser.find_element(By.NAME, "username").send_keys("alice")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     press("log-in")
-    assert "Please enter your OTP token." in errors()
+    assert shows("errors", "Please enter your OTP token.")
 
     Select(browser.find_element(By.NAME, "otp_device")).select_by_value(device.persistent_id)
     press("get-challenge")
-    assert "OTP Challenge: sent by SMS to +91******3210" in errors()
+    assert shows("errors", "OTP Challenge: sent by SMS to +91******3210")
     otp = emulator.last_otp(NUMBER)
     assert otp is not None
 
     browser.find_element(By.NAME, "otp_token").send_keys(wrong_code(otp))
     press("log-in")
-    assert "Invalid token." in errors()
+    assert shows("errors", "Invalid token.")
     assert fresh(device).throttling_failure_count == 1
 
     token_field = browser.find_element(By.NAME, "otp_token")
@@ -109,9 +123,9 @@ def test_login_with_an_sms_token(
     token_field.send_keys(otp)
     press("log-in")
 
-    assert browser.current_url == f"{live_server.url}/otp/whoami/"
+    assert shows("verified", "verified=True")
     assert browser.find_element(By.ID, "user").text == "alice"
-    assert browser.find_element(By.ID, "verified").text == "verified=True"
+    assert browser.current_url == f"{live_server.url}/otp/whoami/"
     stored = fresh(device)
     assert stored.throttling_failure_count == 0 and stored.last_used_at is not None
     assert os.environ.get("SE_OFFLINE") == "true"
