@@ -19,7 +19,6 @@ from .errors import (
     AuthenticationError,
     ConfigurationError,
     InvalidInputError,
-    OutcomeUnknownError,
     SendRefusedError,
     TwoFactorError,
 )
@@ -30,8 +29,10 @@ from .validation import MAX_BULK_CHUNK, MAX_TEXT_LENGTH, validate_sender
 __all__ = [
     "PreparedChunk",
     "chunk_failure",
+    "collect_bulk_results",
     "iter_chunk_results",
     "merge_bulk_results",
+    "note_chunk",
     "parse_bulk_answer",
     "prepare_chunk",
     "shift_indexes",
@@ -42,7 +43,7 @@ _FATAL = (AuthenticationError, ConfigurationError, SendRefusedError)
 
 _INDIAN_MOBILE = re.compile(r"\+91[6-9][0-9]{9}")
 _CALLBACK_FORMATS = frozenset({"json", "raw-url-encoded"})
-UNREPORTED_REASON = "not accepted by 2Factor (no reason reported)"
+UNMATCHED_REASON = "2Factor's answer does not say whether this message was accepted"
 
 
 @dataclasses.dataclass(slots=True)
@@ -100,17 +101,24 @@ def prepare_chunk(messages: Sequence[BulkMessage], *, region: str) -> PreparedCh
 
 
 def parse_bulk_answer(body: Mapping[str, Any], chunk: PreparedChunk) -> BulkResult:
-    """Map a successful bulk answer back to indexes within the chunk."""
-    accepted_raw = body.get("messages") or []
-    rejected_raw = body.get("rejectedSamples") or []
+    """Map a successful bulk answer back to indexes within the chunk.
+
+    Refusals carry their request index. Acceptances do not: 2Factor lists them in request
+    order. When the acceptances and the refusals account for every message sent, order
+    alone places them exactly. Otherwise (``rejectedSamples`` may be a sample, numbers may
+    come back masked) only an acceptance whose number matches is placed, and every message
+    left unplaced is reported as a failure with ``outcome_unknown``: a guess could call a
+    delivered message rejected, and invite a duplicate send.
+    """
+    accepted_raw = [m for m in _list(body.get("messages")) if isinstance(m, Mapping)]
     rejected = list(chunk.rejected)
-    refused_positions: set[int] = set()
-    for item in rejected_raw:
+    refused: set[int] = set()
+    for item in _list(body.get("rejectedSamples")):
         if not isinstance(item, Mapping):
             continue
         sent_index = item.get("index")
         if isinstance(sent_index, int) and 0 <= sent_index < len(chunk.positions):
-            refused_positions.add(sent_index)
+            refused.add(sent_index)
             rejected.append(
                 BulkRejection(
                     index=chunk.positions[sent_index],
@@ -118,45 +126,65 @@ def parse_bulk_answer(body: Mapping[str, Any], chunk: PreparedChunk) -> BulkResu
                     reason=str(item.get("reason", "rejected")),
                 )
             )
-    candidates = [i for i in range(len(chunk.positions)) if i not in refused_positions]
-    accepted: list[BulkAccepted] = []
-    cursor = 0
-    for item in accepted_raw:
-        if not isinstance(item, Mapping):
-            continue
-        to = str(item.get("smsTo", ""))
-        # walk forward to the next candidate with this recipient (order is kept by 2Factor)
-        probe = cursor
-        while probe < len(candidates) and chunk.payload[candidates[probe]]["smsTo"] != to:
-            probe += 1
-        if probe == len(candidates):  # masked or reformatted number: fall back to plain order
+    candidates = [i for i in range(len(chunk.positions)) if i not in refused]
+    placed: list[tuple[int, Mapping[str, Any]]] = []
+    if len(accepted_raw) == len(candidates):
+        placed = list(zip(candidates, accepted_raw, strict=True))
+    else:
+        cursor = 0
+        for item in accepted_raw:
+            to = str(item.get("smsTo", ""))
             probe = cursor
-        if probe >= len(candidates):
-            break
-        sent_index = candidates[probe]
-        cursor = probe + 1
-        accepted.append(
-            BulkAccepted(
-                index=chunk.positions[sent_index],
-                message_id=str(item.get("messageId", "")),
-                to=chunk.payload[sent_index]["smsTo"],
-            )
+            while probe < len(candidates) and chunk.payload[candidates[probe]]["smsTo"] != to:
+                probe += 1
+            if probe < len(candidates):
+                placed.append((candidates[probe], item))
+                cursor = probe + 1
+    accepted = [
+        BulkAccepted(
+            index=chunk.positions[sent_index],
+            message_id=str(item.get("messageId", "")),
+            to=chunk.payload[sent_index]["smsTo"],
         )
-    seen = {a.index for a in accepted} | {r.index for r in rejected}
-    for sent_index, position in enumerate(chunk.positions):
-        if position not in seen:
-            rejected.append(
-                BulkRejection(
-                    index=position, to=chunk.payload[sent_index]["smsTo"], reason=UNREPORTED_REASON
-                )
-            )
+        for sent_index, item in placed
+    ]
+    unplaced = sorted(set(candidates) - {sent_index for sent_index, _ in placed})
+    unknown = tuple(
+        BulkChunkFailure(
+            start=start,
+            count=count,
+            error="UnmatchedAnswer",
+            message=UNMATCHED_REASON,
+            outcome_unknown=True,
+        )
+        for start, count in _runs([chunk.positions[i] for i in unplaced])
+    )
     rejected.sort(key=lambda r: r.index)
     request_id = body.get("requestId")
     return BulkResult(
         accepted=tuple(accepted),
         rejected=tuple(rejected),
+        failed_chunks=unknown,
         request_ids=(str(request_id),) if request_id else (),
     )
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _runs(positions: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """``(start, count)`` of each run of consecutive positions (given in ascending order)."""
+    start = count = 0
+    for position in positions:
+        if count and position == start + count:
+            count += 1
+            continue
+        if count:
+            yield start, count
+        start, count = position, 1
+    if count:
+        yield start, count
 
 
 def shift_indexes(result: BulkResult, offset: int) -> BulkResult:
@@ -176,14 +204,43 @@ def shift_indexes(result: BulkResult, offset: int) -> BulkResult:
 
 
 def chunk_failure(exc: BaseException, *, start: int, count: int) -> BulkChunkFailure:
-    """Describe a chunk whose request failed as a whole (the error text is secret-free)."""
+    """Describe a request that failed as a whole (the error text is secret-free)."""
     message = exc.message if isinstance(exc, TwoFactorError) else type(exc).__name__
     return BulkChunkFailure(
         start=start,
         count=count,
         error=type(exc).__name__,
         message=message,
-        outcome_unknown=isinstance(exc, OutcomeUnknownError),
+        outcome_unknown=isinstance(exc, TwoFactorError) and exc.outcome_unknown,
+    )
+
+
+def note_chunk(exc: TwoFactorError, chunk: PreparedChunk) -> TwoFactorError:
+    """Record on ``exc`` which messages of its chunk were sent and which refused locally.
+
+    :func:`iter_chunk_results` reads it, so that a failed request marks only the messages it
+    carried as failed, and the ones refused before sending stay rejections.
+    """
+    # Only positions and local rejections: the payload holds message texts (and OTPs).
+    exc._bulk_chunk = (tuple(chunk.positions), tuple(chunk.rejected))  # type: ignore[attr-defined]
+    return exc
+
+
+def _failed_chunk_result(exc: TwoFactorError, size: int, offset: int) -> BulkResult:
+    noted: tuple[tuple[int, ...], tuple[BulkRejection, ...]] | None = getattr(
+        exc, "_bulk_chunk", None
+    )
+    if noted is None:  # nothing known about the chunk: all of it failed
+        return BulkResult(failed_chunks=(chunk_failure(exc, start=offset, count=size),))
+    positions, rejected = noted
+    return shift_indexes(
+        BulkResult(
+            rejected=rejected,
+            failed_chunks=tuple(
+                chunk_failure(exc, start=start, count=count) for start, count in _runs(positions)
+            ),
+        ),
+        offset,
     )
 
 
@@ -211,10 +268,27 @@ def iter_chunk_results(
         except _FATAL:
             raise
         except TwoFactorError as exc:
-            yield BulkResult(failed_chunks=(chunk_failure(exc, start=offset, count=len(chunk)),))
+            yield _failed_chunk_result(exc, len(chunk), offset)
         else:
             yield shift_indexes(result, offset)
         offset += len(chunk)
+
+
+def collect_bulk_results(results: Iterable[BulkResult]) -> BulkResult:
+    """Merge a stream of chunk results; an error that stops it carries what went before.
+
+    When a chunk raises (a refused key, the send guard's global limit...), the earlier
+    chunks were already sent: their merged result is attached to the error as
+    ``partial_result``, so the caller knows which messages went and does not resend them.
+    """
+    done: list[BulkResult] = []
+    try:
+        for result in results:
+            done.append(result)
+    except TwoFactorError as exc:
+        exc.partial_result = merge_bulk_results(done)
+        raise
+    return merge_bulk_results(done)
 
 
 def merge_bulk_results(results: Iterable[BulkResult]) -> BulkResult:

@@ -24,7 +24,13 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
-from .bulk import iter_chunk_results, merge_bulk_results, parse_bulk_answer, prepare_chunk
+from .bulk import (
+    collect_bulk_results,
+    iter_chunk_results,
+    note_chunk,
+    parse_bulk_answer,
+    prepare_chunk,
+)
 from .codec import AESCodec, EncryptionCodec, EncryptionMode
 from .errors import (
     APIConnectionError,
@@ -411,7 +417,7 @@ class TwoFactorClient:
         self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
     ) -> BulkResult:
         """Send any number of messages; one combined result (see :meth:`iter_bulk`)."""
-        return merge_bulk_results(self.iter_bulk(messages, chunk_size=chunk_size))
+        return collect_bulk_results(self.iter_bulk(messages, chunk_size=chunk_size))
 
     def send_bulk_chunk(self, messages: Sequence[BulkMessage]) -> BulkResult:
         """One ``R1/Bulk`` request of 1 to 1000 messages; indexes are positions in ``messages``.
@@ -428,14 +434,17 @@ class TwoFactorClient:
         if not chunk.payload:
             return BulkResult(rejected=tuple(chunk.rejected))
         payload = {"module": "TRANS_SMS", "apikey": self._api_key, "messages": chunk.payload}
-        body = self._request(
-            "POST",
-            f"{self.base_url}/API/R1/Bulk/",
-            label=f"POST /API/R1/Bulk/ ({len(chunk.payload)} messages)",
-            data=json.dumps(payload, separators=(",", ":")).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
-            send=True,
-        )
+        try:
+            body = self._request(
+                "POST",
+                f"{self.base_url}/API/R1/Bulk/",
+                label=f"POST /API/R1/Bulk/ ({len(chunk.payload)} messages)",
+                data=json.dumps(payload, separators=(",", ":")).encode("utf-8"),
+                headers={"Content-Type": "application/json"},
+                send=True,
+            )
+        except TwoFactorError as exc:
+            raise note_chunk(exc, chunk) from None
         return parse_bulk_answer(body, chunk)
 
     # ------------------------------------------------------------------ encrypted endpoints
@@ -495,17 +504,29 @@ class TwoFactorClient:
             send=send,
         )
         label = f"POST /API/R1/?module=ENC ({payload['module']})"
+        try:
+            return self._encrypted_answer(response, codec, label)
+        except TwoFactorError as error:
+            _flag_outcome(error, response.status_code, changes_state=send)
+            raise
+
+    def _encrypted_answer(
+        self, response: requests.Response, codec: EncryptionCodec, label: str
+    ) -> dict[str, Any]:
+        """Read an encrypted endpoint's answer: plaintext JSON errors, encrypted successes."""
+        if 300 <= response.status_code < 400:
+            self._raise_for_status(response, None, label)
         text = response.content.decode("utf-8", "replace").strip()
         try:
             body: Any = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
             if response.status_code >= 400:
                 self._raise_for_status(response, None, label)
             try:
                 body = json.loads(codec.decrypt(text))
-            except (DecryptionError, ValueError) as exc:
+            except (DecryptionError, ValueError, RecursionError) as exc:
                 raise DecryptionError(
                     f"2Factor's encrypted answer could not be read: {exc}",
                     status=response.status_code,
@@ -544,6 +565,13 @@ class TwoFactorClient:
         url = self._v1 + "/" + "/".join(quote(s, safe="") for s in segments)
         label = "GET /API/V1/<api-key>/SMS/" + "/".join(labels)
         response = self._send("GET", url, label=label, send=False, retry_reads=False)
+        try:
+            return self._verification(response, label)
+        except TwoFactorError as error:
+            _flag_outcome(error, response.status_code, changes_state=True)  # an OTP matches once
+            raise
+
+    def _verification(self, response: requests.Response, label: str) -> Verification:
         body = self._json(response, label)
         details = str(body.get("Details", ""))
         lowered = details.lower()
@@ -554,10 +582,11 @@ class TwoFactorClient:
         if response.status_code >= 400 or _is_error_body(body):
             # not a verification outcome: a refusal (bad API key, phone length...)
             self._raise_api_error(response.status_code, body, label)
+        shown = redact(details)
         raise InvalidResponseError(
-            f"verification answer not understood: {details[:80]!r}",
+            f"verification answer not understood: {shown[:80]!r}",
             status=response.status_code,
-            details=details,
+            details=shown,
             request=label,
         )
 
@@ -572,10 +601,14 @@ class TwoFactorClient:
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         response = self._send(method, url, label=label, data=data, headers=headers, send=send)
-        body = self._json(response, label)
-        self._raise_for_status(response, body, label)  # 429 (with Retry-After) and 5xx
-        if response.status_code >= 400 or _is_error_body(body):
-            self._raise_api_error(response.status_code, body, label)
+        try:
+            body = self._json(response, label)
+            self._raise_for_status(response, body, label)  # 429 (with Retry-After) and 5xx
+            if response.status_code >= 400 or _is_error_body(body):
+                self._raise_api_error(response.status_code, body, label)
+        except TwoFactorError as error:
+            _flag_outcome(error, response.status_code, changes_state=send)
+            raise
         return body
 
     def _send(
@@ -599,8 +632,15 @@ class TwoFactorClient:
                 self._limiter.acquire()
             started = time.perf_counter()
             try:
+                # Never follow a redirect: it would send the key (in the URL, the form or the
+                # Secret-Key header) to whatever host the Location names.
                 response = self._session.request(
-                    method, url, data=data, headers=headers, timeout=self.timeout
+                    method,
+                    url,
+                    data=data,
+                    headers=headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
                 )
             except requests.exceptions.ConnectTimeout:
                 error: TwoFactorError = APIConnectionError(
@@ -645,8 +685,18 @@ class TwoFactorClient:
                     )
                     retry = idempotent
             except requests.exceptions.RequestException as exc:
-                error = APIConnectionError(f"request failed: {_describe(exc)}", request=label)
-                retry = False
+                # The answer started but could not be read (cut short, undecodable) or an
+                # injected session gave up retrying: the request reached the server.
+                if send or not idempotent:
+                    error = OutcomeUnknownError(
+                        f"2Factor's answer could not be read ({_describe(exc)}); the call may "
+                        "have taken effect, so it is not retried",
+                        request=label,
+                    )
+                    retry = False
+                else:
+                    error = APIConnectionError(f"request failed: {_describe(exc)}", request=label)
+                    retry = idempotent
             else:
                 logger.debug(
                     "%s -> %s in %.1f ms",
@@ -664,7 +714,7 @@ class TwoFactorClient:
     def _json(self, response: requests.Response, label: str) -> dict[str, Any]:
         try:
             body = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             body = None
         if not isinstance(body, dict):
             self._raise_for_status(response, None, label)
@@ -682,15 +732,21 @@ class TwoFactorClient:
     ) -> None:
         """Raise for statuses whose meaning does not depend on the body (429, 5xx)."""
         status = response.status_code
-        details = str(body.get("Details", "")) if body else None
+        details = redact(str(body.get("Details", ""))) if body else None
         if status == 429:
-            retry_after = response.headers.get("Retry-After")
             raise RateLimitedError(
                 "2Factor's rate limit was reached (HTTP 429)",
                 status=status,
                 details=details,
                 request=label,
-                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+            )
+        if 300 <= status < 400:
+            raise InvalidResponseError(
+                f"2Factor answered with a redirect (HTTP {status}); it is not followed, because "
+                "following it would send the API key to another address",
+                status=status,
+                request=label,
             )
         if status >= 500:
             raise ServerError(
@@ -720,10 +776,40 @@ class TwoFactorClient:
         )
 
     def _details(self, body: Mapping[str, Any]) -> str:
+        """The id a successful send answers with (only sends call this)."""
         details = body.get("Details")
         if not isinstance(details, str) or not details:
-            raise InvalidResponseError("2Factor's answer has no Details id", body=dict(body))
+            # A success without its id: the message may well be queued. The body is not kept
+            # on the error: an AUTOGEN2 answer carries the OTP.
+            error = InvalidResponseError("2Factor's success answer has no Details id")
+            error.outcome_unknown = True
+            raise error
         return details
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header given in seconds; ``None`` for anything else."""
+    if not value or not value.isascii():
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # an HTTP date, or garbage
+    return seconds if 0 <= seconds < 86_400 else None
+
+
+def _flag_outcome(error: TwoFactorError, status: int, changes_state: bool) -> None:
+    """Mark an error on a state-changing call whose request may have taken effect.
+
+    A gateway error (500, 502, 504) can come after 2Factor queued the message, and a 2xx
+    whose body cannot be read is most likely a success we cannot see.
+    """
+    if not changes_state:
+        return
+    if (isinstance(error, ServerError) and status in (500, 502, 504)) or (
+        isinstance(error, InvalidResponseError) and 200 <= status < 300
+    ):
+        error.outcome_unknown = True
 
 
 def _settle_environment(session: requests.Session, base_url: str) -> None:

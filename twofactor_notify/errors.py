@@ -41,7 +41,21 @@ class TwoFactorError(Exception):
     :param request_id: 2Factor's ``requestId`` (bulk endpoint) when one came.
     :param body: the parsed JSON body of the answer, when there was one (already free of
         secrets: 2Factor does not echo keys).
+
+    Two attributes help a caller decide what to do next:
+
+    * ``outcome_unknown``: true when the call changed (or may have changed) state at 2Factor
+      before it failed: a send or verification whose answer was lost, cut short, unreadable,
+      or a gateway error (HTTP 500/502/504) after it went out. Do not resend such a message
+      blindly. Always true for :class:`OutcomeUnknownError`.
+    * ``partial_result``: for ``send_bulk``, the merged result of the chunks that went
+      through before this error stopped the send (``None`` otherwise).
     """
+
+    #: True when the failed call may have taken effect at 2Factor (see above).
+    outcome_unknown: bool = False
+    #: For a bulk send stopped by this error: what the earlier chunks achieved.
+    partial_result: Any = None
 
     def __init__(
         self,
@@ -148,12 +162,14 @@ class RequestTimeoutError(TwoFactorError):
 
 
 class OutcomeUnknownError(RequestTimeoutError):
-    """A call that changes state was transmitted but no answer came (timeout, reset).
+    """A call that changes state was transmitted but its answer was lost or unreadable.
 
     For a send, 2Factor may have accepted it: it is never retried automatically, because a
     retry could deliver the SMS twice. Check delivery reports before sending again. For a
     verification, the OTP may have been used up by the request whose answer was lost.
     """
+
+    outcome_unknown = True
 
 
 class SendRefusedError(TwoFactorError):

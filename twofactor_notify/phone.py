@@ -67,7 +67,25 @@ def _parse(raw: str, region: str) -> str:
         raise InvalidPhoneNumberError(
             "phone number is not a valid number for its country", field="phone"
         )
+    kind = phonenumbers.number_type(number)
+    if kind in _NO_SMS:
+        raise InvalidPhoneNumberError(
+            f"phone number is a {_NO_SMS[kind]} number, which cannot receive SMS", field="phone"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Number types that cannot receive an SMS. Premium-rate and shared-cost numbers are also
+# where SMS-pumping fraud sends its traffic.
+_NO_SMS = {
+    phonenumbers.PhoneNumberType.FIXED_LINE: "fixed-line",
+    phonenumbers.PhoneNumberType.TOLL_FREE: "toll-free",
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium-rate",
+    phonenumbers.PhoneNumberType.SHARED_COST: "shared-cost",
+    phonenumbers.PhoneNumberType.UAN: "universal access",
+    phonenumbers.PhoneNumberType.PAGER: "pager",
+    phonenumbers.PhoneNumberType.VOICEMAIL: "voicemail",
+}
 
 
 def _error_type_name(exc: phonenumbers.NumberParseException) -> str:

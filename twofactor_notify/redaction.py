@@ -30,13 +30,21 @@ _pattern: re.Pattern[str] | None = None
 
 #: Loggers whose records may contain request URLs.
 _LOGGERS = (
-    "urllib3.connectionpool",
+    # A filter on a logger sees only the records created on that very logger, so every
+    # logger that may print a URL is listed, not just the parents.
     "urllib3",
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
     "requests",
+    "werkzeug",  # the development server's access log prints ?token= callback URLs
     "twofactor_notify",
     "twofactor_notify.client",
     "twofactor_notify.transport",
     "twofactor_notify.webhooks",
+    "twofactor_notify.sends",
 )
 
 

@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import pluggy
 
-from .bulk import iter_chunk_results, merge_bulk_results
+from .bulk import collect_bulk_results, iter_chunk_results
 from .errors import InvalidInputError
 from .hooks import _call_safely, make_plugin_manager
 from .models import (
@@ -198,7 +198,7 @@ class Transport(ABC):
         self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
     ) -> BulkResult:
         """Send any number of bulk messages and return one combined :class:`BulkResult`."""
-        return merge_bulk_results(self.iter_bulk(messages, chunk_size=chunk_size))
+        return collect_bulk_results(self.iter_bulk(messages, chunk_size=chunk_size))
 
     def verify_otp(
         self, code: str, *, session_id: str | None = None, phone: str | None = None
@@ -268,6 +268,16 @@ class Transport(ABC):
                     raise TypeError(
                         f"before_send plugin {impl.plugin_name!r} returned a "
                         f"{type(result).__name__}; return a message or None"
+                    )
+                if isinstance(message, BulkBatch) and (
+                    not isinstance(result, BulkBatch)
+                    or len(result.messages) != len(message.messages)
+                ):
+                    # Results are reported by position: a batch of another size would pin
+                    # every later message's outcome on the wrong caller index.
+                    raise TypeError(
+                        f"before_send plugin {impl.plugin_name!r} changed a bulk batch's size; "
+                        "replace messages in place, or refuse the batch"
                     )
                 message = self._prepare(result)
         return message

@@ -51,6 +51,7 @@ TOKEN_PARAM = "token"  # noqa: S105 - a parameter name, not a secret
 TOKEN_HEADER = "X-TwoFactor-Token"  # noqa: S105 - a header name
 _MAX_REPORTS = 500
 _MAX_FIELD = 256
+_YEARS = (2000, 2100)
 _INDIAN_MOBILE = re.compile(r"[6-9][0-9]{9}")
 _STRICT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
@@ -83,7 +84,7 @@ def _records(body: bytes, content_type: str | None) -> list[Mapping[str, Any]]:
     if kind.endswith("json") or (not kind.endswith("urlencoded") and text_start in (b"{", b"[")):
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: absurd nesting
             raise WebhookError("webhook body is not valid JSON") from None
         items = data if isinstance(data, list) else [data]
         if not items or len(items) > _MAX_REPORTS:
@@ -109,6 +110,10 @@ def _text(record: Mapping[str, Any], key: str, *, required: bool = False) -> str
     text = str(value)
     if len(text) > _MAX_FIELD:
         raise WebhookError(f"webhook field {key} is too long")
+    if not text.isprintable():
+        # NUL and other control characters: no real report has them, and databases refuse
+        # some of them (PostgreSQL text cannot hold NUL).
+        raise WebhookError(f"webhook field {key} has control characters")
     return text
 
 
@@ -116,17 +121,20 @@ def _time(record: Mapping[str, Any], key: str) -> datetime | None:
     text = _text(record, key)
     if not text:
         return None
-    if _STRICT_TIME.fullmatch(text):
-        # The form 2Factor sends: fromisoformat reads it ~50x faster than strptime and
-        # fails (ValueError) on the same out-of-range values.
-        try:
-            return datetime.fromisoformat(text).replace(tzinfo=IST)
-        except ValueError:
-            raise WebhookError(f"webhook field {key} is not a 'YYYY-MM-DD HH:MM:SS' time") from None
+    bad = WebhookError(f"webhook field {key} is not a 'YYYY-MM-DD HH:MM:SS' time")
     try:
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST)
+        if _STRICT_TIME.fullmatch(text):
+            # The form 2Factor sends: fromisoformat reads it ~50x faster than strptime and
+            # fails (ValueError) on the same out-of-range values.
+            when = datetime.fromisoformat(text)
+        else:
+            when = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        raise WebhookError(f"webhook field {key} is not a 'YYYY-MM-DD HH:MM:SS' time") from None
+        raise bad from None
+    if not _YEARS[0] <= when.year <= _YEARS[1]:
+        # Year 1 or 9999 parse, then overflow when converted to UTC or stored.
+        raise WebhookError(f"webhook field {key} is out of range ({when.year})")
+    return when.replace(tzinfo=IST)
 
 
 def _phone(raw: str) -> str:

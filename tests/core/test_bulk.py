@@ -13,7 +13,7 @@ from twofactor_notify import (
     BulkRequestError,
     InvalidInputError,
 )
-from twofactor_notify.bulk import UNREPORTED_REASON, parse_bulk_answer, prepare_chunk
+from twofactor_notify.bulk import UNMATCHED_REASON, parse_bulk_answer, prepare_chunk
 from twofactor_notify.models import BulkResult
 
 from .conftest import wait_for_requests
@@ -143,7 +143,7 @@ def test_local_and_server_rejections_map_to_caller_indexes(emulator, client, wir
     msgs[3] = BulkMessage(to="+354 611 1234", text="short foreign", sender="TFACTR")  # theirs
     msgs[4] = BulkMessage(to=numbers(1, 4)[0], text="x", sender="TOOLONG")  # ours
     msgs[5] = BulkMessage(to=numbers(1, 5)[0], text="", sender="TFACTR")  # ours
-    msgs[6] = BulkMessage(to="+3545512345", text="short foreign", sender="TFACTR")  # theirs
+    msgs[6] = BulkMessage(to="+3548221234", text="short foreign", sender="TFACTR")  # theirs
     msgs[7] = BulkMessage(
         to=numbers(1, 7)[0], text="x", sender="TFACTR", callback_format="xml"
     )  # ours
@@ -165,7 +165,7 @@ def test_local_and_server_rejections_map_to_caller_indexes(emulator, client, wir
         numbers(1, 0)[0],
         numbers(1, 2)[0],
         "+3546111234",
-        "+3545512345",
+        "+3548221234",
     ]
     assert len(bulk_requests(emulator, 1)) == 1
     assert {r.to for r in emulator.messages()} == set(numbers(1, 0) + numbers(1, 2))
@@ -205,9 +205,10 @@ def _failing_on_second_request(emulator, fault, **params):
     [
         ("status", {"status": 503}, "ServerError", False),
         ("status", {"status": 429, "retry_after": 2}, "RateLimitedError", False),
-        ("html", {"status": 502}, "ServerError", False),
+        # a gateway's 502 and a cut-off 200 may follow an accepted request
+        ("html", {"status": 502}, "ServerError", True),
         ("reset_after", {}, "OutcomeUnknownError", True),
-        ("truncated", {}, "InvalidResponseError", False),
+        ("truncated", {}, "InvalidResponseError", True),
     ],
 )
 def test_failed_chunk_is_flagged_and_others_still_count(
@@ -374,11 +375,56 @@ def test_parse_answer_never_drops_an_unreported_message():
     }
     result = parse_bulk_answer(body, chunk)
     assert [(a.index, a.message_id) for a in result.accepted] == [(1, "r-2")]
-    assert [(r.index, r.reason) for r in result.rejected] == [
-        (0, UNREPORTED_REASON),
-        (2, UNREPORTED_REASON),
+    assert result.rejected == ()
+    # neither accepted nor refused: said to be unknown, never guessed
+    assert [(f.start, f.count, f.outcome_unknown) for f in result.failed_chunks] == [
+        (0, 1, True),
+        (2, 1, True),
     ]
+    assert {f.message for f in result.failed_chunks} == {UNMATCHED_REASON}
     assert result.total == 3
+
+
+def test_parse_answer_does_not_guess_when_numbers_come_back_masked():
+    # Messages 0, 1 and 3 were accepted; 2 was refused but not in the sample. With the
+    # numbers masked, order alone cannot say which message each acceptance belongs to.
+    chunk = prepare_chunk(messages(4), region="IN")
+    masked = "+91XXXXXXXXXX"
+    body = {
+        "success": True,
+        "requestId": "r",
+        "messages": [{"messageId": f"r-{n}", "smsTo": masked} for n in (1, 2, 4)],
+    }
+    result = parse_bulk_answer(body, chunk)
+    assert result.accepted == ()
+    assert [(f.start, f.count, f.outcome_unknown) for f in result.failed_chunks] == [(0, 4, True)]
+
+
+def test_parse_answer_places_masked_acceptances_when_the_counts_add_up():
+    chunk = prepare_chunk(messages(4), region="IN")
+    body = {
+        "success": True,
+        "requestId": "r",
+        "messages": [{"messageId": f"r-{n}", "smsTo": "+91XXXXXXXXXX"} for n in (1, 2, 4)],
+        "rejectedSamples": [{"index": 2, "phone": "+91XXXXXXXXXX", "reason": "format"}],
+    }
+    result = parse_bulk_answer(body, chunk)
+    assert [(a.index, a.message_id) for a in result.accepted] == [
+        (0, "r-1"),
+        (1, "r-2"),
+        (3, "r-4"),
+    ]
+    assert [(r.index, r.reason) for r in result.rejected] == [(2, "format")]
+    assert result.failed_chunks == ()
+
+
+@pytest.mark.parametrize("field", ["messages", "rejectedSamples"])
+def test_parse_answer_survives_fields_of_the_wrong_type(field):
+    chunk = prepare_chunk(messages(2), region="IN")
+    body = {"success": True, "requestId": "r", "messages": [], field: 5}
+    result = parse_bulk_answer(body, chunk)
+    assert result.total == 2
+    assert all(f.outcome_unknown for f in result.failed_chunks)
 
 
 def test_bulk_result_round_trips_through_json():

@@ -305,3 +305,17 @@ def test_model_details():
     report = MODELS[9]
     assert report.dedupe_key == "m:+9198:DLT-HEADER-REJECT"
     assert date(2025, 11, 24) == report.sent_at.date()
+
+
+@pytest.mark.parametrize(
+    ("number", "kind"),
+    [
+        ("+91 1800 180 1111", "toll-free"),
+        ("+91 22 2659 1234", "fixed-line"),
+    ],
+)
+def test_numbers_that_cannot_receive_sms_are_refused(number, kind):
+    with pytest.raises(InvalidPhoneNumberError) as info:
+        normalize_phone(number)
+    assert kind in info.value.message
+    assert info.value.field == "phone"

@@ -43,11 +43,15 @@ class CounterStore(Protocol):
 
 
 class InMemoryCounterStore:
-    """A thread-safe, per-process :class:`CounterStore` (fixed windows, expired keys pruned)."""
+    """A thread-safe, per-process :class:`CounterStore`.
+
+    Fixed windows; each key keeps its own window, so guards with different windows can share
+    a store (with different ``key_prefix``). Expired keys are pruned now and then.
+    """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._counts: dict[str, tuple[float, int]] = {}
+        self._counts: dict[str, tuple[float, float, int]] = {}  # key -> (start, window, n)
         self._lock = threading.Lock()
         self._ops = 0
 
@@ -58,18 +62,18 @@ class InMemoryCounterStore:
         """See :meth:`CounterStore.increment`."""
         now = self._clock()
         with self._lock:
-            started, count = self._counts.get(key, (now, 0))
+            started, _, count = self._counts.get(key, (now, window, 0))
             if now - started >= window:
                 started, count = now, 0
             count += amount
-            self._counts[key] = (started, count)
+            self._counts[key] = (started, window, count)
             self._ops += 1
             if self._ops % 1024 == 0:
-                self._prune(now, window)
+                self._prune(now)
             return count
 
-    def _prune(self, now: float, window: float) -> None:
-        stale = [k for k, (started, _) in self._counts.items() if now - started >= window]
+    def _prune(self, now: float) -> None:
+        stale = [k for k, (started, window, _) in self._counts.items() if now - started >= window]
         for k in stale:
             del self._counts[k]
 
@@ -122,9 +126,13 @@ class SendGuard:
             f"global_limit={self.global_limit}, window={self.window:g})"
         )
 
-    @hookimpl(tryfirst=True)
+    @hookimpl(trylast=True)
     def before_send(self, message: Message, transport: Transport) -> None:
-        """Refuse the message if it breaks a limit; count it otherwise."""
+        """Refuse the message if it breaks a limit; count it otherwise.
+
+        It runs last, so it judges the message as the other plugins left it: a plugin that
+        rewrites the recipient cannot send past the allowlist.
+        """
         recipients = message.recipients
         if isinstance(message, BulkBatch):
             recipients = tuple(self._bulk_number(r, transport) for r in recipients)
