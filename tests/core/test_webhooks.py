@@ -125,6 +125,10 @@ def test_parse_click_reference_form():
         json.dumps([{"SessionId": "x", "SmsStatus": "SENT"}] * 501).encode(),  # too many
         b"\xff\xfe\x00garbage",
         b"a=1&&&b",
+        json.dumps(dict(REFERENCE_REPORT, SessionId="abc\x00def")).encode(),  # NUL byte
+        json.dumps(dict(REFERENCE_REPORT, StatusAt="0001-01-01 00:00:00")).encode(),
+        json.dumps(dict(REFERENCE_REPORT, SentAt="9999-12-31 23:59:59")).encode(),
+        b"[" * 20_000 + b"]" * 20_000,  # nesting that would overflow the parser's stack
     ],
 )
 def test_malformed_delivery_bodies_are_400(body):
