@@ -5,10 +5,12 @@
 * ``POST <prefix>/delivery/`` — delivery reports (JSON object or list, or url-encoded);
 * ``POST <prefix>/click/`` — clicks on tracked links.
 
-2Factor does not sign its webhooks: register the URL with the shared token,
-``https://example.com/twofactor/delivery/?token=<TWOFACTOR_WEBHOOK_TOKEN>`` (or send it in
-the ``X-TwoFactor-Token`` header). The views answer at once with a small JSON body; the
-work after that is the ``on_delivery`` plugins' and signal receivers'.
+2Factor does not sign its webhooks: every request must carry the shared token, preferably
+in the ``X-TwoFactor-Token`` header (headers stay out of access logs); where only a URL can
+be registered, as in 2Factor's callback settings, in the query string:
+``https://example.com/twofactor/delivery/?token=<TWOFACTOR_WEBHOOK_TOKEN>``. When both are
+present the header is used. The views answer at once with a small JSON body; the work after
+that is the ``on_delivery`` plugins' and signal receivers'.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def _body() -> bytes:
 def _receive(kind: str) -> tuple[Response, int]:
     receiver = get_state().receiver
     header = request.headers.get(TOKEN_HEADER)
-    token = receiver.token_from(request.args, {TOKEN_HEADER: header} if header else {})
+    # the header (the preferred way) wins over ?token=
+    token = header if header else receiver.token_from(request.args, {})
     try:
         body = _body()
         if kind == "delivery":

@@ -10,18 +10,25 @@
 Secrets never go on the command line (where shell history and ``ps`` would keep them): the
 API key comes from the app's config; the code to verify comes from ``TWOFACTOR_OTP_CODE``
 in the environment or a hidden prompt, and is never printed.
+
+Standard output holds only the command's result (with ``--json``, exactly one JSON object):
+while a command runs, the ``console`` backend writes its lines to standard error.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import click
 from flask.cli import AppGroup
 
 from twofactor_notify.errors import TwoFactorError
+from twofactor_notify.transport import ConsoleTransport, Transport
 
 from .extension import get_state
 
@@ -39,6 +46,20 @@ _json_option = click.option(
 
 def _output(data: dict[str, Any], text: str, as_json: bool) -> None:
     click.echo(json.dumps(data, sort_keys=True) if as_json else text)
+
+
+@contextmanager
+def _cli_transport() -> Iterator[Transport]:
+    """The app's transport; a console transport writing to stdout writes to stderr meanwhile."""
+    transport = get_state().transport
+    if not isinstance(transport, ConsoleTransport) or transport.stream is not None:
+        yield transport
+        return
+    transport.stream = sys.stderr
+    try:
+        yield transport
+    finally:
+        transport.stream = None
 
 
 def _fail(exc: TwoFactorError, as_json: bool) -> NoReturn:
@@ -59,7 +80,8 @@ def _fail(exc: TwoFactorError, as_json: bool) -> NoReturn:
 def send_otp_command(phone: str, template: str | None, length: str, as_json: bool) -> None:
     """Send an OTP to PHONE and print the session id to verify it with."""
     try:
-        sent = get_state().transport.send_otp(phone, template=template, length=int(length))
+        with _cli_transport() as transport:
+            sent = transport.send_otp(phone, template=template, length=int(length))
     except TwoFactorError as exc:
         _fail(exc, as_json)
     _output(
@@ -81,7 +103,8 @@ def verify_command(session_id: str | None, phone: str | None, as_json: bool) -> 
         click.prompt("Code", hide_input=True, type=str)
     )
     try:
-        result = get_state().transport.verify_otp(code, session_id=session_id, phone=phone)
+        with _cli_transport() as transport:
+            result = transport.verify_otp(code, session_id=session_id, phone=phone)
     except TwoFactorError as exc:
         _fail(exc, as_json)
     _output(
@@ -112,9 +135,10 @@ def send_sms_command(
 ) -> None:
     """Send TEXT to one or more PHONES and print the message id."""
     try:
-        sent = get_state().transport.send_sms(
-            phones, text, sender=sender, promotional=promotional, pe_id=pe_id, ct_id=ct_id
-        )
+        with _cli_transport() as transport:
+            sent = transport.send_sms(
+                phones, text, sender=sender, promotional=promotional, pe_id=pe_id, ct_id=ct_id
+            )
     except TwoFactorError as exc:
         _fail(exc, as_json)
     _output(

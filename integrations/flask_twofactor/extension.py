@@ -12,7 +12,7 @@ import logging
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from twofactor_notify.transport import (
 from twofactor_notify.validation import MAX_BULK_CHUNK
 from twofactor_notify.webhooks import WebhookReceiver
 
+from .attempts import AttemptStore, MemoryAttemptStore
 from .config import TwoFactorConfig, load_config
 from .signals import SignalPlugin
 
@@ -59,12 +60,15 @@ class TwoFactorState:
     :ivar transport: the transport every send of this app goes through.
     :ivar receiver: the webhook receiver (token check, parsing, duplicate filter).
     :ivar signal_plugin: the core plugin that sends this app's blinker signals.
+    :ivar attempt_store: the phone login's default throttling counts, for this app only
+        (a :class:`~flask_twofactor.login.PhoneLogin` given no ``store`` uses it).
     """
 
     config: TwoFactorConfig
     transport: Transport
     receiver: WebhookReceiver
     signal_plugin: SignalPlugin
+    attempt_store: AttemptStore = field(default_factory=MemoryAttemptStore)
 
     @property
     def suppressed(self) -> bool:

@@ -21,16 +21,20 @@ What is kept in ``flask.session`` (signed, not encrypted, with Flask's default s
 the phone number, 2Factor's session id and an attempt counter — never the OTP: 2Factor
 verifies the code. Throttling works at two levels: per browser session (wrong codes per
 sent code, a pause between sends) and per phone number across sessions, in a small
-:class:`AttemptStore` (in-process by default), because a client can always drop its cookie.
+:class:`AttemptStore` (in-process and per app by default), because a client can always drop
+or replay its cookie.
+
+The per-phone and per-code limits *reserve before acting*: a code is counted as sent before
+it is sent, and a guess is counted as an attempt (and a failure) before it is checked; a
+match then clears the failures. Concurrent requests therefore cannot exceed the limits,
+provided the store's ``hit`` is atomic (see :mod:`flask_twofactor.attempts`).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from flask import current_app, session
 
@@ -38,7 +42,8 @@ from twofactor_notify.errors import InvalidInputError, RateLimitedError
 from twofactor_notify.models import OTPSent, VerificationOutcome
 from twofactor_notify.phone import normalize_phone
 
-from .extension import get_state
+from .attempts import AttemptStore, MemoryAttemptStore
+from .extension import TwoFactorState, get_state
 
 __all__ = [
     "PENDING_KEY",
@@ -63,59 +68,6 @@ class LoginThrottledError(RateLimitedError):
     """Too many codes requested or too many wrong codes; ``retry_after`` says when to retry."""
 
 
-class AttemptStore(Protocol):
-    """Counts events per key in a sliding window; shareable across processes (Redis, …)."""
-
-    def hit(self, key: str, window: float) -> int:
-        """Record one event for ``key``; return how many happened within ``window`` seconds."""
-        ...
-
-    def count(self, key: str, window: float) -> int:
-        """How many events for ``key`` happened within the last ``window`` seconds."""
-        ...
-
-    def reset(self, key: str) -> None:
-        """Forget every event of ``key``."""
-        ...
-
-
-class MemoryAttemptStore:
-    """An in-process :class:`AttemptStore` (per worker process), bounded to ``max_keys``."""
-
-    def __init__(self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic):
-        self.max_keys = max_keys
-        self._clock = clock
-        self._events: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, window: float) -> deque[float]:
-        events = self._events.setdefault(key, deque())
-        self._events.move_to_end(key)
-        horizon = self._clock() - window
-        while events and events[0] <= horizon:
-            events.popleft()
-        while len(self._events) > self.max_keys:
-            self._events.popitem(last=False)
-        return events
-
-    def hit(self, key: str, window: float) -> int:
-        """Record one event for ``key``; return the count within ``window``."""
-        with self._lock:
-            events = self._recent(key, window)
-            events.append(self._clock())
-            return len(events)
-
-    def count(self, key: str, window: float) -> int:
-        """The count of events for ``key`` within ``window``."""
-        with self._lock:
-            return len(self._recent(key, window))
-
-    def reset(self, key: str) -> None:
-        """Forget ``key``."""
-        with self._lock:
-            self._events.pop(key, None)
-
-
 class PhoneLogin:
     """Request an OTP for a phone, verify it, and mark the Flask session.
 
@@ -127,7 +79,10 @@ class PhoneLogin:
     :param max_sends: codes one phone may be sent per ``window`` (across sessions).
     :param max_failures: wrong codes one phone may receive per ``window`` (across sessions).
     :param window: the per-phone window, in seconds.
-    :param store: where the per-phone counts live (default in-process).
+    :param store: where the per-phone counts live. By default each app keeps an in-process
+        :class:`MemoryAttemptStore` in its extension state (shared by the app's
+        ``PhoneLogin`` objects, never by two apps); with several worker processes pass a
+        shared store whose ``hit`` is atomic.
     """
 
     def __init__(
@@ -149,7 +104,7 @@ class PhoneLogin:
         self.max_sends = max_sends
         self.max_failures = max_failures
         self.window = window
-        self.store: AttemptStore = store if store is not None else MemoryAttemptStore()
+        self.store: AttemptStore | None = store
 
     def __repr__(self) -> str:
         return f"PhoneLogin(max_attempts={self.max_attempts}, max_sends={self.max_sends})"
@@ -161,10 +116,14 @@ class PhoneLogin:
 
         Replaces a login in progress and clears an earlier verification.
 
+        The code is counted toward ``max_sends`` before it is sent (so concurrent requests
+        cannot send more), and stays counted if the send fails.
+
         :raises LoginThrottledError: asked again too soon, or too many codes for the phone.
         :raises InvalidPhoneNumberError: ``phone`` is not a valid number.
         """
         state = get_state()
+        store = self._store(state)
         e164 = normalize_phone(phone, region=state.config.region)
         pending = session.get(PENDING_KEY)
         now = time.time()
@@ -175,18 +134,18 @@ class PhoneLogin:
                     "a code was sent moments ago; wait before asking again",
                     retry_after=self.resend_interval - waited,
                 )
-        if self.store.count(self._key("send", e164), self.window) >= self.max_sends:
-            raise LoginThrottledError(
-                "too many codes were sent to this number; try again later",
-                retry_after=self.window,
-            )
-        failures = self.store.count(self._key("fail", e164), self.window)
+        failures = store.count(self._key("fail", e164), self.window)
         if failures >= self.max_failures:
             raise LoginThrottledError(
                 "too many wrong codes for this number; try again later", retry_after=self.window
             )
+        # reserve the send first: of concurrent requests, only max_sends get a number
+        if store.hit(self._key("send", e164), self.window) > self.max_sends:
+            raise LoginThrottledError(
+                "too many codes were sent to this number; try again later",
+                retry_after=self.window,
+            )
         sent = state.transport.send_otp(e164, template=self.template)
-        self.store.hit(self._key("send", e164), self.window)
         session.pop(VERIFIED_KEY, None)
         session[PENDING_KEY] = {
             "phone": sent.to or e164,
@@ -203,31 +162,47 @@ class PhoneLogin:
         and after too many attempts (the login in progress is then dropped: request a new
         code). On success the login in progress is cleared, ``session["twofactor_verified_phone"]``
         is set and ``on_verified`` is called.
+
+        Each call is counted, in the store, as an attempt on the code sent and as a failure
+        for the phone *before* the code is checked (a match clears the phone's failures), so
+        replaying one session cookie from many concurrent requests cannot make more than
+        ``max_attempts`` guesses per code nor ``max_failures`` per phone. A verification
+        that fails with a library error (2Factor unreachable) still counts.
         """
         pending = session.get(PENDING_KEY)
         if not isinstance(pending, dict) or not pending.get("session_id"):
             return False
+        state = get_state()
+        store = self._store(state)
         phone = str(pending["phone"])
+        session_id = str(pending["session_id"])
         attempts = int(pending.get("attempts", 0))
-        if attempts >= self.max_attempts or (
-            self.store.count(self._key("fail", phone), self.window) >= self.max_failures
+        if attempts >= self.max_attempts:
+            session.pop(PENDING_KEY, None)
+            return False
+        # reserve the attempt (per code, then per phone) before asking 2Factor
+        code_key = self._key("code", session_id)
+        used = store.hit(code_key, self.window)
+        if used > self.max_attempts or (
+            store.hit(self._key("fail", phone), self.window) > self.max_failures
         ):
             session.pop(PENDING_KEY, None)
             return False
-        pending = {**pending, "attempts": attempts + 1}
-        session[PENDING_KEY] = pending
+        last = used >= self.max_attempts or attempts + 1 >= self.max_attempts
+        session[PENDING_KEY] = {**pending, "attempts": attempts + 1}
         try:
-            result = get_state().transport.verify_otp(code, session_id=str(pending["session_id"]))
+            result = state.transport.verify_otp(code, session_id=session_id)
         except InvalidInputError:  # not 4-6 digits: never reaches 2Factor, still an attempt
-            return self._failed(phone, drop=attempts + 1 >= self.max_attempts)
+            return self._failed(drop=last)
         if not result:
             gone = result.outcome in (
                 VerificationOutcome.EXPIRED,
                 VerificationOutcome.UNKNOWN_SESSION,
             )
-            return self._failed(phone, drop=gone or attempts + 1 >= self.max_attempts)
+            return self._failed(drop=gone or last)
         session.pop(PENDING_KEY, None)
-        self.store.reset(self._key("fail", phone))
+        store.reset(self._key("fail", phone))
+        store.reset(code_key)
         if self.on_verified is not None and self.on_verified(phone) is False:
             return False
         session[VERIFIED_KEY] = phone
@@ -248,16 +223,24 @@ class PhoneLogin:
         """Forget the login in progress and the verification (call it on logout)."""
         clear_login()
 
-    def _failed(self, phone: str, *, drop: bool) -> bool:
-        self.store.hit(self._key("fail", phone), self.window)
+    def _failed(self, *, drop: bool) -> bool:
+        # the failure was counted when the attempt was reserved
         if drop:  # used up, expired or unknown: a new code is needed
             session.pop(PENDING_KEY, None)
         return False
 
-    def _key(self, kind: str, phone: str) -> str:
-        return f"{current_app.import_name}:{kind}:{phone}"
+    def _store(self, state: TwoFactorState | None = None) -> AttemptStore:
+        """The store given at construction, else the current app's own."""
+        if self.store is not None:
+            return self.store
+        return (state if state is not None else get_state()).attempt_store
+
+    def _key(self, kind: str, value: str) -> str:
+        # the app's name keeps apps apart in a store they share (e.g. one Redis)
+        return f"{current_app.import_name}:{kind}:{value}"
 
 
+#: The login the module-level functions use; its counts live in each app's own store.
 _default = PhoneLogin()
 
 
@@ -270,7 +253,7 @@ def verify_code(code: str, on_verified: Callable[[str], Any] | None = None) -> b
     """:meth:`PhoneLogin.verify_code` with the default settings and an optional callback."""
     if on_verified is None:
         return _default.verify_code(code)
-    login = PhoneLogin(on_verified=on_verified, store=_default.store)
+    login = PhoneLogin(on_verified=on_verified)  # same limits, same (per-app) store
     return login.verify_code(code)
 
 

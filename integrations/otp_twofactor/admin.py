@@ -33,7 +33,9 @@ else:
 class TwoFactorSMSDeviceAdmin(_DeviceAdmin):
     """Lists, searches and edits devices; never shows a pending token or session id.
 
-    Actions: send a test challenge (respects the cooldown) and reset the lock-out.
+    Actions: send a test challenge (respects the cooldown) and reset the lock-out; both need
+    the change permission on devices (a view-only staff user is not offered them, and the
+    admin refuses them if posted).
     """
 
     list_display = [
@@ -71,7 +73,7 @@ class TwoFactorSMSDeviceAdmin(_DeviceAdmin):
         """The phone number, partly hidden."""
         return device.masked_number
 
-    @admin.action(description="Send a test challenge by SMS")
+    @admin.action(description="Send a test challenge by SMS", permissions=["change"])
     def send_test_challenge(
         self, request: HttpRequest, queryset: QuerySet[TwoFactorSMSDevice]
     ) -> None:
@@ -84,7 +86,7 @@ class TwoFactorSMSDeviceAdmin(_DeviceAdmin):
             else:
                 self.message_user(request, f"{device}: {message}", level=messages.INFO)
 
-    @admin.action(description="Reset the failed-attempt lock-out")
+    @admin.action(description="Reset the failed-attempt lock-out", permissions=["change"])
     def reset_throttling(
         self, request: HttpRequest, queryset: QuerySet[TwoFactorSMSDevice]
     ) -> None:

@@ -178,7 +178,11 @@ def get_transport() -> Transport:
 
 
 def reset_transports() -> None:
-    """Close and forget the transports built by this module (called on settings changes)."""
+    """Close and forget the transports built by this module.
+
+    Called when a setting they depend on changes: ``OTP_TWOFACTOR_NO_DELIVERY``,
+    ``_TRANSPORT``, ``_API_KEY``, ``_BASE_URL`` or ``_REGION``.
+    """
     global _own_transport, _no_delivery
     with _lock:
         own, _own_transport = _own_transport, None
@@ -250,7 +254,20 @@ def _django_twofactor_transport() -> Transport | None:
     return None
 
 
+#: The settings the transports built here depend on; changing another ``OTP_TWOFACTOR_*``
+#: setting (a cooldown, a mode...) keeps them, and the codes pending in them.
+_TRANSPORT_SETTINGS = frozenset(
+    {
+        "OTP_TWOFACTOR_NO_DELIVERY",
+        "OTP_TWOFACTOR_TRANSPORT",
+        "OTP_TWOFACTOR_API_KEY",
+        "OTP_TWOFACTOR_BASE_URL",
+        "OTP_TWOFACTOR_REGION",
+    }
+)
+
+
 @receiver(setting_changed)
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith("OTP_TWOFACTOR_"):
+    if setting in _TRANSPORT_SETTINGS:
         reset_transports()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import traceback
 from datetime import datetime, timedelta
 from typing import Any
 
+import django.conf
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models import F, Q
+from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext
@@ -31,9 +33,10 @@ from twofactor_notify.errors import (
 )
 from twofactor_notify.models import OTPSent, VerificationOutcome
 from twofactor_notify.phone import normalize_phone
+from twofactor_notify.redaction import redact
 from twofactor_notify.transport import Transport
 
-from .conf import MODE_LOCAL, get_transport, settings
+from .conf import MODE_LOCAL, get_transport, no_delivery_transport, settings
 from .errors import ChallengeDeliveryError
 
 __all__ = ["TwoFactorSMSDevice", "mask_number", "validate_number"]
@@ -85,8 +88,12 @@ class TwoFactorSMSDevice(
     * ``"remote"``: 2Factor generates the token (AUTOGEN) and checks it (VERIFY); the device
       stores only 2Factor's session id in :attr:`otp_session_id`.
 
-    A token is consumed by a conditional ``UPDATE``, so two concurrent verifications of the
-    same token succeed at most once, with or without ``select_for_update``.
+    Each verification first reserves its attempt: it locks the device row
+    (``select_for_update`` in a short transaction), checks the lock-out against the stored
+    failure count and counts the attempt as a failure before comparing (a match clears the
+    count). Parallel guesses, or guesses through stale instances, therefore cannot get past
+    the lock-out. A token is consumed by a conditional ``UPDATE``, so two concurrent
+    verifications of the same token succeed at most once.
 
     .. attribute:: number
 
@@ -160,20 +167,32 @@ class TwoFactorSMSDevice(
         return settings.OTP_TWOFACTOR_THROTTLE_FACTOR
 
     def get_transport(self) -> Transport:
-        """The transport this device sends through (override to pick one per device)."""
+        """The transport this device sends through (override to pick one per device).
+
+        Not consulted while ``OTP_TWOFACTOR_NO_DELIVERY`` is true: the in-process
+        :func:`~otp_twofactor.conf.no_delivery_transport` is used then, whatever this returns.
+        """
         return get_transport()
+
+    def _transport(self) -> Transport:
+        """``OTP_TWOFACTOR_NO_DELIVERY``'s in-process transport, else :meth:`get_transport`."""
+        if settings.OTP_TWOFACTOR_NO_DELIVERY:
+            return no_delivery_transport()
+        return self.get_transport()
 
     def deliver_challenge(self, otp: str | None) -> OTPSent:
         """Send the SMS: the given ``otp`` (local mode) or one 2Factor makes (``None``).
 
-        The one override point for delivery; it must raise on failure.
+        The one override point for delivery; it must raise on failure. While
+        ``OTP_TWOFACTOR_NO_DELIVERY`` is true the SMS stays in process, even when
+        :meth:`get_transport` is overridden.
         """
         if settings.OTP_TWOFACTOR_NO_DELIVERY:
             logger.info(
                 "OTP challenge of device %s kept in process (OTP_TWOFACTOR_NO_DELIVERY)",
                 self.persistent_id,
             )
-        return self.get_transport().send_otp(
+        return self._transport().send_otp(
             self.number,
             otp=otp,
             template=settings.OTP_TWOFACTOR_TEMPLATE,
@@ -205,9 +224,12 @@ class TwoFactorSMSDevice(
         be asked for (as django-otp's ``EmailDevice`` does). Any pending token is void from
         the moment a new one is asked for.
 
-        :raises ChallengeDeliveryError: the SMS could not be sent. No token is valid then and
-            the cooldown is given back -- except when the send timed out (the SMS may still
-            arrive): the cooldown then stays and, in local mode, the token sent stays valid.
+        :raises ChallengeDeliveryError: the SMS could not be sent, whatever the cause (a
+            2Factor error, a plugin or transport bug: the cause is chained and logged, never
+            shown). No token is valid then and the cooldown is given back -- except when the
+            SMS may have gone out all the same (a timeout, or any error whose
+            ``outcome_unknown`` is true, such as a gateway error after the request reached
+            2Factor): the cooldown then stays and, in local mode, the token sent stays valid.
         :raises ConfigurationError: ``OTP_TWOFACTOR_MODE`` is neither local nor remote.
         """
         mode = settings.OTP_TWOFACTOR_MODE
@@ -224,8 +246,8 @@ class TwoFactorSMSDevice(
         valid_until = now + timedelta(seconds=settings.OTP_TWOFACTOR_TOKEN_VALIDITY)
         try:
             receipt = self.deliver_challenge(token if mode == MODE_LOCAL else None)
-        except TwoFactorError as exc:
-            if mode == MODE_LOCAL and isinstance(exc, OutcomeUnknownError):
+        except Exception as exc:
+            if mode == MODE_LOCAL and _may_have_been_sent(exc):
                 # The SMS may well arrive; its token must then work.
                 self._update(token=self._token_hash(token), valid_until=valid_until)
             raise self._delivery_failed(exc, now, previous, mode) from exc
@@ -255,27 +277,41 @@ class TwoFactorSMSDevice(
         return bool(claimed)
 
     def _delivery_failed(
-        self, exc: TwoFactorError, now: datetime, previous: datetime | None, mode: str
+        self, exc: Exception, now: datetime, previous: datetime | None, mode: str
     ) -> ChallengeDeliveryError:
-        logger.warning(
-            "OTP challenge of device %s not delivered: %s: %s",
-            self.persistent_id,
-            type(exc).__name__,
-            exc,
-        )
-        if isinstance(exc, OutcomeUnknownError):
+        if isinstance(exc, TwoFactorError):
+            # the library's errors are secret-free by construction
+            logger.warning(
+                "OTP challenge of device %s not delivered: %s: %s",
+                self.persistent_id,
+                type(exc).__name__,
+                exc,
+            )
+        else:
+            # a bug in a plugin, a transport or an override: the operator gets the traceback,
+            # with the registered secrets (API keys, webhook tokens) redacted; the user only
+            # a generic message
+            trace = "".join(traceback.format_exception(exc))
+            logger.error(
+                "OTP challenge of device %s not delivered: unexpected %s\n%s",
+                self.persistent_id,
+                type(exc).__name__,
+                redact(trace),
+            )
+        if _may_have_been_sent(exc):
             # The SMS may have gone out: the cooldown stays, so that asking again cannot
             # deliver (and bill) it twice.
+            if isinstance(exc, OutcomeUnknownError):
+                cause = gettext("the SMS service did not answer in time.")
+            else:
+                cause = gettext("the SMS service reported an error, but the SMS may still arrive.")
             if mode == MODE_LOCAL:
-                text = gettext(
-                    "the SMS service did not answer in time. If the code arrives, enter it; "
-                    "otherwise ask for a new one in a moment."
+                advice = gettext(
+                    "If the code arrives, enter it; otherwise ask for a new one in a moment."
                 )
             else:
-                text = gettext(
-                    "the SMS service did not answer in time. Please ask for a new code in a moment."
-                )
-            return ChallengeDeliveryError(text, retry_allowed=False)
+                advice = gettext("Please ask for a new code in a moment.")
+            return ChallengeDeliveryError(f"{cause} {advice}", retry_allowed=False)
         # Nothing was sent: give the cooldown back (unless another request took it since).
         type(self).objects.filter(pk=self.pk, last_generated_timestamp=now).update(
             last_generated_timestamp=previous
@@ -297,29 +333,72 @@ class TwoFactorSMSDevice(
     def verify_token(self, token: object) -> bool:
         """Check ``token`` against the pending challenge; it is accepted at most once.
 
-        A wrong, expired or replayed token counts toward throttling. In remote mode a
-        2Factor outage makes this return ``False`` without counting a failure.
+        The attempt is reserved first: the device row is locked and reloaded, the lock-out is
+        checked against what is stored (not against this instance, which may be stale), and
+        the attempt is counted as a failure before the token is compared. A match then clears
+        the count. So a wrong, expired or replayed token counts toward throttling, and
+        parallel guesses cannot slip past the lock-out. In remote mode a 2Factor outage
+        makes this return ``False`` and gives the reserved attempt back.
         """
-        allowed, _ = self.verify_is_allowed()
-        if not allowed:
-            return False
         code = "" if token is None else str(token).strip()
         now = timezone.now()
+        previous = self._reserve_attempt(now)
+        if previous is None:
+            return False
         if self.otp_session_id:
             result = self._verify_remote(code, now)
         elif self.token:
             result = self._verify_local(code, now)
         else:
             result = False
-        if result is False:
-            self._count_failure(now)
+        if result is None:
+            self._release_attempt(now, previous)
         return bool(result)
+
+    def _reserve_attempt(self, now: datetime) -> tuple[int, datetime | None] | None:
+        """Lock the row, reload it, and count this attempt unless the device is locked out.
+
+        Returns the failure count and timestamp as they were before (to give the attempt
+        back), or ``None`` when verification is not allowed now.
+        """
+        fields = [
+            "token",
+            "otp_session_id",
+            "valid_until",
+            "throttling_failure_count",
+            "throttling_failure_timestamp",
+        ]
+        with transaction.atomic():
+            stored = (
+                type(self).objects.select_for_update().filter(pk=self.pk).values(*fields).first()
+            )
+            if stored is None:  # deleted meanwhile
+                return None
+            for name in fields:
+                setattr(self, name, stored[name])
+            if not self.verify_is_allowed()[0]:
+                return None
+            previous = (self.throttling_failure_count, self.throttling_failure_timestamp)
+            self._update(throttling_failure_count=previous[0] + 1, throttling_failure_timestamp=now)
+        return previous
+
+    def _release_attempt(self, now: datetime, previous: tuple[int, datetime | None]) -> None:
+        """Give back an attempt reserved at ``now`` (unless another one was counted since)."""
+        count, timestamp = previous
+        type(self).objects.filter(
+            pk=self.pk,
+            throttling_failure_count=count + 1,
+            throttling_failure_timestamp=now,
+        ).update(throttling_failure_count=count, throttling_failure_timestamp=timestamp)
+        self.refresh_from_db(fields=["throttling_failure_count", "throttling_failure_timestamp"])
 
     def _verify_local(self, code: str, now: datetime) -> bool:
         stored = self.token or ""
         if not code or now >= self.valid_until:
             return False
-        if not hmac.compare_digest(stored, self._token_hash(code)):
+        # every candidate is compared (SECRET_KEY, then SECRET_KEY_FALLBACKS), in constant time
+        matches = [hmac.compare_digest(stored, digest) for digest in self._token_hashes(code)]
+        if not any(matches):
             return False
         return self._consume(now, token=stored)
 
@@ -328,7 +407,7 @@ class TwoFactorSMSDevice(
         if now >= self.valid_until:
             return False
         try:
-            verification = self.get_transport().verify_otp(code, session_id=session_id)
+            verification = self._transport().verify_otp(code, session_id=session_id)
         except InvalidInputError:
             return False  # not 4-6 digits: refused before any request
         except TwoFactorError as exc:
@@ -370,17 +449,22 @@ class TwoFactorSMSDevice(
             setattr(self, name, value)
         return True
 
-    def _count_failure(self, now: datetime) -> None:
-        type(self).objects.filter(pk=self.pk).update(
-            throttling_failure_count=F("throttling_failure_count") + 1,
-            throttling_failure_timestamp=now,
-        )
-        self.refresh_from_db(fields=["throttling_failure_count", "throttling_failure_timestamp"])
-
     def _update(self, **values: Any) -> None:
         type(self).objects.filter(pk=self.pk).update(**values)
         for name, value in values.items():
             setattr(self, name, value)
 
-    def _token_hash(self, token: str) -> str:
-        return salted_hmac(_TOKEN_HASH_SALT, f"{self.pk}:{token}", algorithm="sha256").hexdigest()
+    def _token_hash(self, token: str, secret: str | bytes | None = None) -> str:
+        return salted_hmac(
+            _TOKEN_HASH_SALT, f"{self.pk}:{token}", secret=secret, algorithm="sha256"
+        ).hexdigest()
+
+    def _token_hashes(self, token: str) -> list[str]:
+        """The hash of ``token`` under ``SECRET_KEY`` and each of ``SECRET_KEY_FALLBACKS``."""
+        fallbacks = getattr(django.conf.settings, "SECRET_KEY_FALLBACKS", None) or []
+        return [self._token_hash(token), *(self._token_hash(token, key) for key in fallbacks)]
+
+
+def _may_have_been_sent(exc: BaseException) -> bool:
+    """True when a failed send may have reached 2Factor all the same (``outcome_unknown``)."""
+    return isinstance(exc, TwoFactorError) and bool(exc.outcome_unknown)

@@ -10,8 +10,9 @@ from flask_twofactor import get_state
 from flask_twofactor.cli import OTP_CODE_ENV
 from flask_twofactor.testing import last_otp, record_messages
 from twofactor_notify.emulator import Emulator
+from twofactor_notify.transport import ConsoleTransport
 
-from .conftest import E164, PHONE
+from .conftest import E164, PHONE, AppFactory
 
 
 def test_send_otp_then_verify_with_a_hidden_prompt(app: Flask):
@@ -91,3 +92,31 @@ def test_cli_against_the_emulator(emulator_app: Flask, twofactor_emulator: Emula
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["outcome"] == "matched"
     assert twofactor_emulator.api_key not in sent.output + ok.output
+
+
+def test_json_output_stays_pure_with_the_console_backend(make_app: AppFactory):
+    app = make_app(TWOFACTOR_BACKEND="console", TWOFACTOR_SUPPRESS=False)
+    transport = get_state(app).transport
+    assert isinstance(transport, ConsoleTransport)
+    runner = app.test_cli_runner()
+
+    sent = runner.invoke(args=["twofactor", "send-otp", PHONE, "--json"])
+    assert sent.exit_code == 0, sent.output
+    data = json.loads(sent.stdout)  # the whole of stdout is one JSON object
+    assert data["ok"] is True and data["to"] == E164
+    assert "[twofactor] OTP to +919876543210" in sent.stderr  # the console line
+
+    sms = runner.invoke(args=["twofactor", "send-sms", PHONE, "--text", "Hello", "--json"])
+    assert sms.exit_code == 0, sms.output
+    assert json.loads(sms.stdout)["to"] == [E164]
+    assert "Hello" in sms.stderr
+
+    with app.app_context():
+        code = last_otp(PHONE)
+    assert code is not None
+    verified = runner.invoke(
+        args=["twofactor", "verify", "--session-id", data["session_id"], "--json"],
+        env={OTP_CODE_ENV: code},
+    )
+    assert json.loads(verified.stdout)["outcome"] == "matched"
+    assert transport.stream is None  # the app's console transport is left as it was

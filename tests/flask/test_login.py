@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask, jsonify, request, session
 
+from flask_twofactor import get_state
 from flask_twofactor.login import (
     PENDING_KEY,
     VERIFIED_KEY,
@@ -18,7 +24,8 @@ from flask_twofactor.login import (
     verified_phone,
     verify_code,
 )
-from flask_twofactor.testing import last_otp
+from flask_twofactor.testing import LiveServer, last_otp
+from twofactor_notify import hookimpl
 from twofactor_notify.emulator import Emulator
 
 from .conftest import E164, PHONE, AppFactory
@@ -210,3 +217,127 @@ def test_login_flow_against_the_emulator(emulator_app: Flask, twofactor_emulator
     assert code is not None
     assert client.post("/login/code", data={"code": wrong(code)}).get_json()["ok"] is False
     assert client.post("/login/code", data={"code": code}).get_json() == {"ok": True, "phone": E164}
+
+
+# --------------------------------------------------------------------------- concurrency
+
+THREADS = 16
+
+
+class SlowSend:
+    """2Factor takes a while to answer a send: time for concurrent requests to pile up."""
+
+    @hookimpl
+    def before_send(self, message: Any, transport: Any) -> None:
+        time.sleep(0.1)
+
+
+def _at_once(count: int, call: Callable[[int], Any]) -> list[Any]:
+    """Run ``call(i)`` for ``count`` threads released together."""
+    barrier = threading.Barrier(count)
+
+    def run(i: int) -> Any:
+        barrier.wait(timeout=10)
+        return call(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_concurrent_code_requests_cannot_exceed_max_sends(make_app: AppFactory):
+    app = make_app(TWOFACTOR_PLUGINS=[SlowSend()])
+    add_login_routes(app, PhoneLogin(resend_interval=0, max_sends=3))
+    outbox = get_state(app).transport.outbox  # type: ignore[attr-defined]
+
+    with LiveServer(app) as server:
+        statuses = _at_once(
+            THREADS,
+            lambda _: (
+                requests.post(
+                    f"{server.url}/login/phone", data={"phone": PHONE}, timeout=10
+                ).status_code
+            ),
+        )
+
+    assert sorted(statuses) == [200] * 3 + [429] * (THREADS - 3)
+    assert len(outbox) == 3
+
+
+@pytest.mark.parametrize(
+    ("max_attempts", "max_failures", "cap"),
+    [(3, 100, 3), (100, 4, 4)],
+    ids=["per-code", "per-phone"],
+)
+def test_concurrent_guesses_with_one_cookie_cannot_exceed_the_limits(
+    make_app: AppFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    max_attempts: int,
+    max_failures: int,
+    cap: int,
+):
+    app = make_app()
+    login = PhoneLogin(resend_interval=0, max_attempts=max_attempts, max_failures=max_failures)
+    add_login_routes(app, login)
+    transport = get_state(app).transport
+    checked: list[str] = []
+    real_verify = transport._verify
+
+    def slow_verify(code: str, *, session_id: str | None, phone: str | None) -> Any:
+        checked.append(code)
+        time.sleep(0.1)  # 2Factor's VERIFY takes a while
+        return real_verify(code, session_id=session_id, phone=phone)
+
+    monkeypatch.setattr(transport, "_verify", slow_verify)
+
+    with LiveServer(app) as server:
+        browser = requests.Session()
+        assert browser.post(f"{server.url}/login/phone", data={"phone": PHONE}).ok
+        cookie = browser.cookies["session"]  # replayed by every guess below
+        answers = _at_once(
+            THREADS,
+            lambda i: requests.post(
+                f"{server.url}/login/code",
+                data={"code": f"{i:06d}"},
+                cookies={"session": cookie},
+                timeout=10,
+            ).json(),
+        )
+
+    assert len(checked) == cap  # guesses that reached 2Factor
+    assert all(answer["ok"] is False for answer in answers)
+
+
+def test_memory_attempt_store_hit_is_atomic():
+    store = MemoryAttemptStore()
+    counts = _at_once(THREADS, lambda _: store.hit("key", 60))
+    assert sorted(counts) == list(range(1, THREADS + 1))
+
+
+def _sends(app: Flask, send: Callable[[str], Any], phone: str, tries: int) -> int:
+    """How many of ``tries`` code requests for ``phone`` went through on ``app``."""
+    sent = 0
+    for _ in range(tries):
+        with app.test_request_context():
+            try:
+                send(phone)
+            except LoginThrottledError:
+                continue
+            sent += 1
+    return sent
+
+
+def test_default_store_is_per_app(make_app: AppFactory):
+    # an app factory (or a test suite) makes new apps with the same import_name
+    first, second = make_app(), make_app()
+    second.import_name = first.import_name
+    assert get_state(first).attempt_store is not get_state(second).attempt_store
+
+    # a PhoneLogin without a store, shared by both apps
+    login = PhoneLogin(resend_interval=0, max_sends=2)
+    assert _sends(first, login.request_code, PHONE, 3) == 2
+    assert _sends(second, login.request_code, PHONE, 3) == 2  # not throttled by `first`
+
+    # the module-level helpers (the default PhoneLogin: max_sends=5) alike
+    other = "9876543219"
+    assert _sends(first, request_code, other, 6) == 5
+    assert _sends(second, request_code, other, 6) == 5

@@ -93,6 +93,15 @@ def test_url_encoded_report_with_header_token(hook_app: Flask, plugin: DeliveryP
     assert [r.status for r in plugin.reports] == [DeliveryStatus.UNDELIVERED]  # type: ignore[union-attr]
 
 
+def test_header_token_is_preferred_over_the_query(hook_app: Flask, plugin: DeliveryPlugin):
+    client = hook_app.test_client()
+    stale_url = "/twofactor/delivery/?token=an-old-token-left-in-the-url"
+    answer = client.post(stale_url, json=REPORT, headers={TOKEN_HEADER: WEBHOOK_TOKEN})
+    assert answer.status_code == 200, answer.get_json()
+    assert client.post(stale_url, json=REPORT).status_code == 403
+    assert len(plugin.reports) == 1
+
+
 def test_json_list_and_duplicates_handled_once(hook_app: Flask, plugin: DeliveryPlugin):
     client = hook_app.test_client()
     other = {**REPORT, "SessionId": "another-id", "SmsStatus": "FAILED"}
@@ -124,6 +133,10 @@ def test_click(hook_app: Flask, received: list[Any]):
     assert (click.phone, click.campaign_name, click.ip) == (E164, "sale", "1.2.3.4")
 
 
+#: JSON nested deeper than any parser's recursion limit, yet under the size limit.
+NESTED = b"[" * 30_000 + b"]" * 30_000
+
+
 @pytest.mark.parametrize(
     ("url", "kwargs", "status"),
     [
@@ -136,6 +149,12 @@ def test_click(hook_app: Flask, received: list[Any]):
         (DELIVERY, {"data": b"", "content_type": "application/json"}, 400),
         (DELIVERY, {"data": b"\xff\xfe", "content_type": "text/plain"}, 400),
         (DELIVERY, {"data": b"x" * (MAX_WEBHOOK_BYTES + 1)}, 413),
+        (DELIVERY, {"data": NESTED, "content_type": "application/json"}, 400),
+        (
+            f"/twofactor/click/?token={WEBHOOK_TOKEN}",
+            {"data": NESTED, "content_type": "application/json"},
+            400,
+        ),
     ],
     ids=[
         "no-token",
@@ -147,6 +166,8 @@ def test_click(hook_app: Flask, received: list[Any]):
         "empty",
         "not-utf8",
         "too-large",
+        "deeply-nested-json",
+        "click-deeply-nested-json",
     ],
 )
 def test_refusals(

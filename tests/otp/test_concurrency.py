@@ -125,3 +125,57 @@ def test_remote_session_is_accepted_once(settings: Any, device: TwoFactorSMSDevi
 
     assert results.count(True) == 1
     assert fresh(device).otp_session_id is None
+
+
+def test_parallel_guesses_cannot_skip_the_lock_out(
+    no_delivery: None, settings: Any, device: TwoFactorSMSDevice
+) -> None:
+    # every thread loaded the device before any guess failed; only one may get to guess
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 60
+    device.generate_challenge()
+    otp = no_delivery_transport().last_otp(NUMBER)
+    assert otp is not None
+    guesses = iter(f"{(int(otp) + i) % 10**6:06d}" for i in range(1, THREADS + 1))
+    lock = threading.Lock()
+
+    def guess(d: TwoFactorSMSDevice) -> bool:
+        with lock:
+            code = next(guesses)
+        return d.verify_token(code)
+
+    results = _race(guess, device)
+
+    assert results == [False] * THREADS
+    assert fresh(device).throttling_failure_count == 1  # one guess got through, not eight
+    assert fresh(device).verify_token(otp) is False  # locked out
+
+
+class CountingTransport(ForgivingTransport):
+    """Counts the verifications that reached "2Factor"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.verifications = 0
+
+    def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
+        with self._lock:
+            self.verifications += 1
+        return super()._verify(code, session_id=session_id, phone=phone)
+
+
+def test_parallel_remote_guesses_reach_2factor_once(
+    settings: Any, device: TwoFactorSMSDevice
+) -> None:
+    transport = CountingTransport(load_entrypoints=False)
+    settings.OTP_TWOFACTOR_TRANSPORT = transport
+    settings.OTP_TWOFACTOR_MODE = "remote"
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 60
+    device.generate_challenge()
+    otp = transport.last_otp(NUMBER)
+    assert otp is not None
+
+    results = _race(lambda d: d.verify_token(wrong_code(otp)), device)
+
+    assert results == [False] * THREADS
+    assert transport.verifications == 1
+    assert fresh(device).throttling_failure_count == 1

@@ -181,7 +181,7 @@ def test_send_refused_by_a_plugin(device: TwoFactorSMSDevice, settings: Any) -> 
 def test_login_form_shows_the_delivery_error_not_a_500(
     emulator: Emulator, device: TwoFactorSMSDevice, client: Client
 ) -> None:
-    emulator.inject("status", status=500, match="/SMS/", times=1)
+    emulator.inject("status", status=503, match="/SMS/", times=1)
     response = client.post(
         "/otp/login/",
         {
@@ -202,9 +202,148 @@ def test_login_form_shows_the_delivery_error_not_a_500(
 def test_failed_send_gives_the_cooldown_back(
     emulator: Emulator, device: TwoFactorSMSDevice
 ) -> None:
-    emulator.inject("html", status=502, match="/SMS/", times=1)
+    emulator.inject("html", status=503, match="/SMS/", times=1)
     with pytest.raises(ChallengeDeliveryError):
         device.generate_challenge()
     assert fresh(device).last_generated_timestamp is None
     assert fresh(device).generate_challenge() == "sent by SMS to +91******3210"
     assert len(emulator.messages(NUMBER)) == 1
+
+
+SECRET_IN_ERROR = "postgres://app:hunter2@db/prod"
+
+
+class CrashingPlugin:
+    """A buggy before_send plugin whose exception text holds a secret."""
+
+    @hookimpl
+    def before_send(self, message: Message, transport: Transport) -> None:
+        raise RuntimeError(f"plugin crashed: {SECRET_IN_ERROR}")
+
+
+class WrongReturnPlugin:
+    """A buggy before_send plugin returning something that is not a message."""
+
+    @hookimpl
+    def before_send(self, message: Message, transport: Transport) -> object:
+        return {"to": message.to}
+
+
+@pytest.mark.parametrize("plugin", [CrashingPlugin(), WrongReturnPlugin()])
+def test_unexpected_error_is_a_generic_delivery_error_and_gives_the_cooldown_back(
+    device: TwoFactorSMSDevice,
+    settings: Any,
+    client: Client,
+    caplog: pytest.LogCaptureFixture,
+    plugin: object,
+) -> None:
+    settings.OTP_TWOFACTOR_TRANSPORT = InMemoryTransport(plugins=[plugin], load_entrypoints=False)
+    form = {
+        "username": "alice",
+        "password": PASSWORD,
+        "otp_device": device.persistent_id,
+        "otp_challenge": "1",
+    }
+    page = client.post("/otp/login/", form).content.decode()
+
+    assert (
+        "Error generating challenge: the SMS could not be sent. Please try again in a moment."
+        in page
+    )
+    assert "hunter2" not in page and "plugin" not in page
+    assert "not delivered: unexpected" in caplog.text  # the operator gets the traceback
+    _assert_nothing_pending(device)
+    assert fresh(device).last_generated_timestamp is None  # nothing went: cooldown given back
+
+    with pytest.raises(ChallengeDeliveryError) as caught:
+        fresh(device).generate_challenge()
+    assert caught.value.retry_allowed is True
+    assert isinstance(caught.value.__cause__, (RuntimeError, TypeError))
+    assert "hunter2" not in f"{caught.value} {caught.value!r}"
+
+    fixed = InMemoryTransport(load_entrypoints=False)
+    settings.OTP_TWOFACTOR_TRANSPORT = fixed
+    assert fresh(device).generate_challenge() == "sent by SMS to +91******3210"
+    assert len(fixed.outbox) == 1
+
+
+def test_send_whose_outcome_is_unknown_keeps_cooldown_and_local_token(
+    emulator: Emulator, device: TwoFactorSMSDevice
+) -> None:
+    # 2Factor sends the SMS but its answer is cut short: an error with outcome_unknown
+    emulator.inject("truncated", match="/SMS/", times=1)
+
+    with pytest.raises(ChallengeDeliveryError) as caught:
+        device.generate_challenge()
+
+    assert getattr(caught.value.__cause__, "outcome_unknown", False) is True
+    assert caught.value.retry_allowed is False
+    assert "If the code arrives, enter it" in str(caught.value)
+    assert "cooldown" in fresh(device).generate_challenge()  # no second (billed) SMS
+    assert len(emulator.messages(NUMBER)) == 1
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+    _assert_secret_free(caught.value, otp)
+    assert fresh(device).verify_token(otp) is True
+
+
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_gateway_error_after_sending_keeps_the_cooldown(
+    emulator: Emulator, device: TwoFactorSMSDevice, settings: Any, mode: str
+) -> None:
+    # a 502 from 2Factor's gateway may come after the SMS went out (outcome_unknown)
+    settings.OTP_TWOFACTOR_MODE = mode
+    emulator.inject("html", status=502, match="/SMS/", times=1)
+
+    with pytest.raises(ChallengeDeliveryError) as caught:
+        device.generate_challenge()
+
+    assert caught.value.retry_allowed is False
+    assert fresh(device).last_generated_timestamp is not None
+    assert "cooldown" in fresh(device).generate_challenge()
+
+
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_no_delivery_wins_over_an_overridden_get_transport(
+    device: TwoFactorSMSDevice, settings: Any, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # what the docs suggest for a per-device transport: override get_transport()
+    per_device = InMemoryTransport(load_entrypoints=False)
+    monkeypatch.setattr(device, "get_transport", lambda: per_device)
+    settings.OTP_TWOFACTOR_MODE = mode
+    settings.OTP_TWOFACTOR_NO_DELIVERY = True
+
+    assert device.generate_challenge() == "sent by SMS to +91******3210"
+
+    assert per_device.outbox == []
+    kept = no_delivery_transport()
+    assert len(kept.outbox) == 1
+    otp = kept.last_otp(NUMBER)
+    assert otp is not None
+    assert device.verify_token(otp) is True  # (remote mode: verified by the same transport)
+
+
+def test_unexpected_error_log_redacts_registered_secrets(
+    device: TwoFactorSMSDevice, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from twofactor_notify.redaction import forget_secret, register_secret
+
+    secret = "registered-api-key-0123456789abcdef"
+    register_secret(secret)
+    try:
+
+        class LeakyPlugin:
+            @hookimpl
+            def before_send(self, message: Message, transport: Transport) -> None:
+                raise RuntimeError(f"could not reach https://2factor.in/API/V1/{secret}/SMS")
+
+        settings.OTP_TWOFACTOR_TRANSPORT = InMemoryTransport(
+            plugins=[LeakyPlugin()], load_entrypoints=False
+        )
+        with pytest.raises(ChallengeDeliveryError):
+            device.generate_challenge()
+    finally:
+        forget_secret(secret)
+
+    assert "RuntimeError" in caplog.text and "in before_send" in caplog.text  # traceback
+    assert secret not in caplog.text

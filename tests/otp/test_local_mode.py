@@ -191,3 +191,57 @@ def test_no_challenge_no_verification(
 
 def test_device_is_interactive(device: TwoFactorSMSDevice) -> None:
     assert device.is_interactive() is True
+
+
+@pytest.fixture
+def kept_otp(settings: Any, device: TwoFactorSMSDevice) -> str:
+    """A challenge kept in process (OTP_TWOFACTOR_NO_DELIVERY); its code."""
+    from otp_twofactor.conf import no_delivery_transport
+
+    settings.OTP_TWOFACTOR_NO_DELIVERY = True
+    device.generate_challenge()
+    otp = no_delivery_transport().last_otp(NUMBER)
+    assert otp is not None
+    return otp
+
+
+def test_stale_instance_cannot_skip_the_lock_out(
+    kept_otp: str, device: TwoFactorSMSDevice, settings: Any
+) -> None:
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 60
+    stale = fresh(device)  # loaded by a request before the wrong guess below
+    assert stale.verify_is_allowed()[0] is True
+
+    assert fresh(device).verify_token(wrong_code(kept_otp)) is False
+
+    # the stale copy still believes nothing failed; verify_token checks what is stored
+    assert stale.verify_token(kept_otp) is False
+    stored = fresh(device)
+    assert stored.token is not None  # not consumed
+    assert stored.throttling_failure_count == 1  # and the refused attempt is not counted
+    assert stale.verify_is_allowed()[0] is False  # the instance was refreshed
+
+
+def test_right_code_survives_secret_key_rotation(
+    kept_otp: str, device: TwoFactorSMSDevice, settings: Any
+) -> None:
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 0
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "rotated-secret-key-for-the-test-0123456789"
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+
+    assert fresh(device).verify_token(wrong_code(kept_otp)) is False
+    assert fresh(device).throttling_failure_count == 1
+    assert fresh(device).verify_token(kept_otp) is True  # hashed with the old key
+    assert fresh(device).throttling_failure_count == 0
+
+
+def test_code_hashed_with_a_dropped_key_is_refused(
+    kept_otp: str, device: TwoFactorSMSDevice, settings: Any
+) -> None:
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 0
+    settings.SECRET_KEY = "rotated-secret-key-for-the-test-0123456789"
+    settings.SECRET_KEY_FALLBACKS = []
+
+    assert fresh(device).verify_token(kept_otp) is False
+    assert fresh(device).throttling_failure_count == 1

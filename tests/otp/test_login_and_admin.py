@@ -162,3 +162,42 @@ def test_admin_action_reports_delivery_failure(
         follow=True,
     ).content.decode()
     assert "the SMS could not be sent" in page
+
+
+@pytest.fixture
+def view_only_client(db: None, client: Client) -> Client:
+    """A staff user who may only *view* devices."""
+    from django.contrib.auth.models import Permission
+
+    viewer = get_user_model().objects.create_user(  # type: ignore[attr-defined]
+        "viewer", "viewer@example.com", PASSWORD, is_staff=True
+    )
+    viewer.user_permissions.add(Permission.objects.get(codename="view_twofactorsmsdevice"))
+    client.force_login(viewer)
+    return client
+
+
+def test_admin_actions_need_the_change_permission(
+    settings: Any, view_only_client: Client, device: TwoFactorSMSDevice
+) -> None:
+    from otp_twofactor.conf import no_delivery_transport
+
+    settings.OTP_TWOFACTOR_NO_DELIVERY = True
+    TwoFactorSMSDevice.objects.filter(pk=device.pk).update(throttling_failure_count=30)
+
+    listing = view_only_client.get(ADMIN)
+    assert listing.status_code == 200
+    assert "+91******3210" in listing.content.decode()  # the viewer can see the list...
+    form = listing.context["action_form"]  # None when no action is left
+    offered = [choice for choice, _ in form.fields["action"].choices] if form else []
+    assert "send_test_challenge" not in offered  # ...but is not offered the actions
+    assert "reset_throttling" not in offered
+    assert "send_test_challenge" not in listing.content.decode()
+
+    picked = {"_selected_action": [device.pk], "index": 0}
+    for action in ("send_test_challenge", "reset_throttling"):
+        view_only_client.post(ADMIN, {**picked, "action": action}, follow=True)
+
+    assert fresh(device).throttling_failure_count == 30  # lock-out kept
+    assert no_delivery_transport().outbox == []  # no SMS sent
+    assert fresh(device).last_generated_timestamp is None

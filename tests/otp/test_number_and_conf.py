@@ -90,8 +90,31 @@ def test_api_key_builds_one_transport_per_configuration(
     assert device.generate_challenge() == "sent by SMS to +91******3210"
     assert len(twofactor_emulator.messages(NUMBER)) == 1
 
-    settings.OTP_TWOFACTOR_TOKEN_VALIDITY = 60  # any OTP_TWOFACTOR_* change rebuilds it
+    settings.OTP_TWOFACTOR_TOKEN_VALIDITY = 60  # not a transport setting: kept
+    assert conf.get_transport() is first
+    settings.OTP_TWOFACTOR_BASE_URL = twofactor_emulator.url + "/"  # a transport setting
     assert conf.get_transport() is not first
+
+
+def test_unrelated_setting_change_keeps_pending_no_delivery_codes(
+    settings: Any, device: TwoFactorSMSDevice
+) -> None:
+    settings.OTP_TWOFACTOR_NO_DELIVERY = True
+    settings.OTP_TWOFACTOR_MODE = "remote"  # the code lives in the in-process transport
+    kept = conf.no_delivery_transport()
+    device.generate_challenge()
+    otp = kept.last_otp(NUMBER)
+    assert otp is not None
+
+    settings.OTP_TWOFACTOR_COOLDOWN_DURATION = 30
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 2
+    settings.OTP_TWOFACTOR_CHALLENGE_MESSAGE = "code sent to {number}"
+
+    assert conf.no_delivery_transport() is kept
+    assert fresh(device).verify_token(otp) is True
+    settings.OTP_TWOFACTOR_NO_DELIVERY = False
+    settings.OTP_TWOFACTOR_NO_DELIVERY = True  # a transport setting: a fresh one
+    assert conf.no_delivery_transport() is not kept
 
 
 def test_no_delivery_wins_over_everything(settings: Any) -> None:
