@@ -245,8 +245,11 @@ class WebhookReceiver:
         return f"WebhookReceiver(transport={self.transport!r}, token=<redacted>)"
 
     def token_from(self, query: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
-        """The token a request carries: ``?token=`` or the ``X-TwoFactor-Token`` header."""
-        return query.get(TOKEN_PARAM) or headers.get(TOKEN_HEADER)
+        """The token a request carries: the ``X-TwoFactor-Token`` header, else ``?token=``.
+
+        The header is preferred: a query string ends up in access logs and error reports.
+        """
+        return headers.get(TOKEN_HEADER) or query.get(TOKEN_PARAM)
 
     def receive_delivery(
         self, body: bytes, content_type: str | None, token: str | None

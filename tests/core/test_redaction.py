@@ -219,3 +219,34 @@ def test_redact_hides_registered_secrets_and_v1_otp_segments(emulator, client):
         "/API/V1/x/SMS/9876543210/AUTOGEN3/Login"
     )
     assert "9876543210" in redact("/API/V1/x/SMS/VERIFY3/9876543210/7351")
+
+
+def test_log_filter_cleans_tracebacks_too(caplog) -> None:
+    import logging
+
+    from twofactor_notify import TwoFactorClient
+    from twofactor_notify.redaction import RedactingFilter
+
+    key = "0f98701b-feed-beef-cafe-0123456789ab"
+    with TwoFactorClient(key, base_url="http://127.0.0.1:9"):
+        logger = logging.getLogger("tests.redaction.traceback")
+        logger.addFilter(RedactingFilter())
+        try:
+            raise RuntimeError(f"GET /API/V1/{key}/SMS/9876543210/AUTOGEN failed")
+        except RuntimeError:
+            with caplog.at_level(logging.ERROR, logger=logger.name):
+                logger.exception("boom")
+        logger.filters.clear()
+    (record,) = [r for r in caplog.records if r.name == logger.name]
+    assert record.exc_text and key not in record.exc_text
+    assert "<redacted>" in record.exc_text
+    assert key not in caplog.text
+
+
+def test_webhook_token_prefers_the_header() -> None:
+    from twofactor_notify import InMemoryTransport
+    from twofactor_notify.webhooks import TOKEN_HEADER, WebhookReceiver
+
+    receiver = WebhookReceiver(InMemoryTransport(load_entrypoints=False), "t" * 20)
+    assert receiver.token_from({"token": "query"}, {TOKEN_HEADER: "header"}) == "header"
+    assert receiver.token_from({"token": "query"}, {}) == "query"
