@@ -59,8 +59,10 @@ class PhoneOTPBackend(BaseBackend):
       ``TWOFACTOR_NOTIFY['PHONE_FIELD']`` (which must hold E.164 numbers);
     * the code is verified by the OTP session id kept in ``request.session`` by the
       "request a code" view when it belongs to this number, else by number (VERIFY3);
-    * failures are counted per number; after ``LOGIN_MAX_ATTEMPTS`` the number is locked
-      out for ``LOGIN_LOCKOUT_SECONDS`` and every attempt fails without asking 2Factor;
+    * attempts are counted per number *before* the code is checked (so parallel requests
+      cannot slip past the limit); the attempt that reaches ``LOGIN_MAX_ATTEMPTS`` locks the
+      number out for ``LOGIN_LOCKOUT_SECONDS`` from then, and every attempt over the limit
+      fails without asking 2Factor; a successful login clears the count;
     * users are created only when ``CREATE_USERS`` is true; inactive users are refused;
     * a wrong, malformed or expired code, or a 2Factor outage, returns ``None``.
     """
@@ -83,12 +85,17 @@ class PhoneOTPBackend(BaseBackend):
         if throttle.is_locked_out(e164):
             logger.info("phone login refused: number locked out after failed attempts")
             return None
+        # Count the attempt before checking the code: a check made before counting would let
+        # parallel requests all pass it while none of them had been counted yet.
+        if throttle.record_attempt(e164) > config.login_max_attempts:
+            logger.info("phone login refused: number locked out after failed attempts")
+            return None
         verified = self._verify(request, e164, str(token))
         if verified is None:
-            return None  # 2Factor unreachable: not the caller's failure
-        if not verified:
-            throttle.record_failure(e164)
+            throttle.release_attempt(e164)  # 2Factor unreachable: not the caller's failure
             return None
+        if not verified:
+            return None  # the attempt stays counted
         throttle.clear_failures(e164)
         if request is not None and pending_login(request) is not None:
             request.session.pop(LOGIN_SESSION_KEY, None)

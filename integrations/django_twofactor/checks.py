@@ -13,6 +13,11 @@ django_twofactor.E007    ``PHONE_FIELD`` is not a field of the user model (auth 
 django_twofactor.E008    ``API_KEY`` does not look like a 2Factor API key
 django_twofactor.E009    ``OTP_TEMPLATE`` is not a valid template name
 django_twofactor.E010    ``TWOFACTOR_NOTIFY`` is not a dict, or a value has the wrong type
+django_twofactor.E011    ``WEBHOOK_TOKEN``, ``API_KEY`` or ``SECRET_KEY`` is not a string
+django_twofactor.E012    ``CACHE_ALIAS`` is not a cache in ``settings.CACHES``
+django_twofactor.E013    a limit (``LOGIN_MAX_ATTEMPTS``, ``LOGIN_LOCKOUT_SECONDS``,
+                         ``SEND_LIMIT``, ``SEND_WINDOW_SECONDS``, ``LOG_RETENTION_DAYS``)
+                         is under 1
 django_twofactor.W001    ``TWOFACTOR_NOTIFY`` has keys this app does not know (typo?)
 django_twofactor.W002    ``WEBHOOK_TOKEN`` is short (under 16 characters)
 ======================== ================================================================
@@ -65,7 +70,7 @@ def check_settings(
         ]
     try:
         config = TwoFactorSettings.from_mapping(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         return [
             Error(
                 f"settings.{SETTING_NAME} holds a value of the wrong type ({type(exc).__name__}).",
@@ -76,10 +81,14 @@ def check_settings(
         ]
     messages: list[CheckMessage] = []
     messages += _check_keys(config)
+    messages += _check_strings(raw or {})
+    messages += _check_limits(config)
+    messages += _check_cache(config)
     messages += _check_backend(config)
     messages += _check_values(config)
     messages += _check_plugins(config)
-    messages += _check_webhook(config)
+    if isinstance((raw or {}).get("WEBHOOK_TOKEN"), str | None):  # else E011 said it
+        messages += _check_webhook(config)
     messages += _check_phone_field(config)
     return messages
 
@@ -92,6 +101,66 @@ def _check_keys(config: TwoFactorSettings) -> list[CheckMessage]:
             f"{SETTING_NAME} has unknown keys: {', '.join(config.unknown_keys)}.",
             hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
             id=_id("W001"),
+        )
+    ]
+
+
+_STRING_KEYS = ("WEBHOOK_TOKEN", "API_KEY", "SECRET_KEY")
+_LIMITS = (
+    ("LOGIN_MAX_ATTEMPTS", "login_max_attempts"),
+    ("LOGIN_LOCKOUT_SECONDS", "login_lockout_seconds"),
+    ("SEND_LIMIT", "send_limit"),
+    ("SEND_WINDOW_SECONDS", "send_window_seconds"),
+    ("LOG_RETENTION_DAYS", "log_retention_days"),
+)
+
+
+def _check_strings(raw: Mapping[Any, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for key in _STRING_KEYS:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            # the type only: the value is a secret
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['{key}'] must be a string, not {type(value).__name__}.",
+                    hint="Read it from the environment as text, e.g. "
+                    f"os.environ['TWOFACTOR_{key}'] (decode bytes first)."
+                    + (
+                        " Until then every webhook request is refused."
+                        if key == "WEBHOOK_TOKEN"
+                        else ""
+                    ),
+                    id=_id("E011"),
+                )
+            )
+    return messages
+
+
+def _check_limits(config: TwoFactorSettings) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for key, attribute in _LIMITS:
+        value = getattr(config, attribute)
+        if value is not None and value < 1:
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['{key}'] = {value!r} must be at least 1.",
+                    hint="LOGIN_MAX_ATTEMPTS = 0 would refuse every login, SEND_LIMIT = 0 every "
+                    "code; see docs/django-settings.md for the defaults.",
+                    id=_id("E013"),
+                )
+            )
+    return messages
+
+
+def _check_cache(config: TwoFactorSettings) -> list[CheckMessage]:
+    if config.cache_alias in getattr(settings, "CACHES", {"default": {}}):
+        return []
+    return [
+        Error(
+            f"{SETTING_NAME}['CACHE_ALIAS'] = {config.cache_alias!r} is not in settings.CACHES.",
+            hint="Name one of the caches in settings.CACHES (the throttle counters live there).",
+            id=_id("E012"),
         )
     ]
 
@@ -176,6 +245,15 @@ def _check_values(config: TwoFactorSettings) -> list[CheckMessage]:
 def _check_plugins(config: TwoFactorSettings) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for spec in config.plugins:
+        if spec is None:
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['PLUGINS'] holds None.",
+                    hint="List plugin objects or their dotted paths.",
+                    id=_id("E003"),
+                )
+            )
+            continue
         if not isinstance(spec, str):
             continue
         try:

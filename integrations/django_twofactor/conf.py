@@ -8,6 +8,7 @@ is dropped when Django's ``setting_changed`` signal names ``TWOFACTOR_NOTIFY``, 
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -110,16 +111,24 @@ class TwoFactorSettings:
         return BACKEND_ALIASES.get(self.backend.lower(), self.backend)
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any] | None) -> TwoFactorSettings:
-        """Build from the raw setting; missing keys take :data:`DEFAULTS`."""
+    def from_mapping(cls, raw: Mapping[Any, Any] | None) -> TwoFactorSettings:
+        """Build from the raw setting; missing keys take :data:`DEFAULTS`.
+
+        Raises ``TypeError`` or ``ValueError`` (naming the key, never the value) when a
+        number is not a number. ``WEBHOOK_TOKEN`` that is not a string counts as unset, so
+        the webhooks refuse every request (the system checks report it: ``E011``).
+        """
         data = dict(DEFAULTS)
         data.update(raw or {})
-        unknown = tuple(sorted(k for k in (raw or {}) if k not in DEFAULTS))
+        unknown = tuple(
+            sorted(k if isinstance(k, str) else repr(k) for k in (raw or {}) if k not in DEFAULTS)
+        )
         plugins = data["PLUGINS"] or ()
         if isinstance(plugins, str):
             plugins = (plugins,)
         retention = data["LOG_RETENTION_DAYS"]
         rate = data["RATE_LIMIT"]
+        token = data["WEBHOOK_TOKEN"]
         return cls(
             backend=str(data["BACKEND"]),
             api_key=data["API_KEY"] or None,
@@ -127,27 +136,45 @@ class TwoFactorSettings:
             base_url=str(data["BASE_URL"]),
             sender_id=data["SENDER_ID"] or None,
             otp_template=data["OTP_TEMPLATE"] or None,
-            otp_length=int(data["OTP_LENGTH"]),
-            timeout=float(data["TIMEOUT"]),
+            otp_length=_int("OTP_LENGTH", data["OTP_LENGTH"]),
+            timeout=_float("TIMEOUT", data["TIMEOUT"]),
             region=str(data["REGION"]).upper(),
-            rate_limit=float(rate) if rate else None,
+            rate_limit=_float("RATE_LIMIT", rate) if rate else None,
             plugins=tuple(plugins),
             load_entrypoints=data["LOAD_ENTRYPOINTS"],
-            webhook_token=data["WEBHOOK_TOKEN"] or None,
+            webhook_token=token if isinstance(token, str) and token else None,
             file_path=str(data["FILE_PATH"]) if data["FILE_PATH"] else None,
             show_otp=bool(data["SHOW_OTP"]),
             log_messages=bool(data["LOG_MESSAGES"]),
             store_message_text=bool(data["STORE_MESSAGE_TEXT"]),
-            log_retention_days=int(retention) if retention is not None else None,
+            log_retention_days=(
+                _int("LOG_RETENTION_DAYS", retention) if retention is not None else None
+            ),
             phone_field=str(data["PHONE_FIELD"]),
             create_users=bool(data["CREATE_USERS"]),
-            login_max_attempts=int(data["LOGIN_MAX_ATTEMPTS"]),
-            login_lockout_seconds=int(data["LOGIN_LOCKOUT_SECONDS"]),
-            send_limit=int(data["SEND_LIMIT"]),
-            send_window_seconds=int(data["SEND_WINDOW_SECONDS"]),
+            login_max_attempts=_int("LOGIN_MAX_ATTEMPTS", data["LOGIN_MAX_ATTEMPTS"]),
+            login_lockout_seconds=_int("LOGIN_LOCKOUT_SECONDS", data["LOGIN_LOCKOUT_SECONDS"]),
+            send_limit=_int("SEND_LIMIT", data["SEND_LIMIT"]),
+            send_window_seconds=_int("SEND_WINDOW_SECONDS", data["SEND_WINDOW_SECONDS"]),
             cache_alias=str(data["CACHE_ALIAS"]),
             unknown_keys=unknown,
         )
+
+
+def _int(name: str, value: Any) -> int:
+    """``int(value)``; ``ValueError`` naming ``name`` for infinities and other non-integers."""
+    try:
+        return int(value)
+    except OverflowError:
+        raise ValueError(f"{SETTING_NAME}['{name}'] must be a whole number") from None
+
+
+def _float(name: str, value: Any) -> float:
+    """``float(value)``; ``ValueError`` naming ``name`` when it is not finite."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{SETTING_NAME}['{name}'] must be a finite number")
+    return number
 
 
 _lock = threading.Lock()

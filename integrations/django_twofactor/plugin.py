@@ -3,11 +3,18 @@
 Registered on the transport by every backend unless ``TWOFACTOR_NOTIFY['LOG_MESSAGES']`` is
 false. It writes one row per recipient after every send attempt; it never stores an OTP,
 and stores message text only when ``STORE_MESSAGE_TEXT`` is true.
+
+Values are cut to their column's ``max_length`` (a bulk item refused locally keeps the raw
+number or sender id it was given, which may be longer), and the rows of one send are written
+in one ``bulk_create`` inside a savepoint: a database error loses that send's log rows (the
+core logs it) but never breaks a transaction the caller has open.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from django.db import transaction
 
 from twofactor_notify.errors import OutcomeUnknownError, SendRefusedError
 from twofactor_notify.hooks import hookimpl
@@ -42,6 +49,27 @@ def _error_status(error: BaseException) -> str:
     return MessageStatus.ERROR
 
 
+_CUT_FIELDS = ("recipient", "sender", "template", "provider_id", "error", "kind", "status")
+
+
+def _fit(row: OutgoingMessage) -> None:
+    """Cut ``row``'s text values to their columns' ``max_length`` and drop NUL characters
+    (PostgreSQL refuses them), so that one odd value cannot fail a whole batch."""
+    meta = type(row)._meta
+    for name in _CUT_FIELDS:
+        value = getattr(row, name)
+        if not isinstance(value, str):
+            value = "" if value is None else str(value)
+        limit = getattr(meta.get_field(name), "max_length", None)
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        if limit is not None and len(value) > limit:
+            value = value[:limit]
+        setattr(row, name, value)
+    if "\x00" in row.text:
+        row.text = row.text.replace("\x00", "")
+
+
 class MessageLogPlugin:
     """``after_send``: record each recipient of each send in the message log."""
 
@@ -58,7 +86,12 @@ class MessageLogPlugin:
 
         rows = self.rows_for(message, receipt, error)
         if rows:
-            OutgoingMessage.objects.bulk_create(rows)
+            for row in rows:
+                _fit(row)
+            # A savepoint inside the caller's transaction (ATOMIC_REQUESTS…): a failure rolls
+            # back to it instead of leaving the caller's transaction unusable.
+            with transaction.atomic(using=OutgoingMessage.objects.db):
+                OutgoingMessage.objects.bulk_create(rows)
 
     def rows_for(
         self, message: Message, receipt: Receipt | None, error: BaseException | None

@@ -4,7 +4,10 @@ Three ways, like Django's own test set-up for e-mail (which switches ``EMAIL_BAC
 locmem and empties ``mail.outbox``):
 
 * the test runner: ``TEST_RUNNER = "django_twofactor.test.TwoFactorTestRunner"`` switches
-  ``TWOFACTOR_NOTIFY['BACKEND']`` to ``locmem`` for the whole run;
+  ``TWOFACTOR_NOTIFY['BACKEND']`` to ``locmem`` for the whole run, in the parallel workers
+  of ``test --parallel`` as well (also when they are started with ``spawn`` or
+  ``forkserver``, the default on macOS and Windows, where a worker imports the settings
+  afresh: :class:`TwoFactorParallelTestSuite` switches each worker as it starts);
 * :class:`TwoFactorTestMixin` for ``TestCase`` classes (locmem per test, empty outbox);
 * the pytest fixtures in :mod:`django_twofactor.pytest_plugin` (``sms_outbox``, and a
   session-wide switch to locmem).
@@ -18,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.test import override_settings
-from django.test.runner import DiscoverRunner
+from django.test.runner import DiscoverRunner, ParallelTestSuite
 
 from twofactor_notify.models import Message
 
@@ -27,6 +30,7 @@ from .backends import locmem as _locmem
 from .conf import SETTING_NAME, reset_settings
 
 __all__ = [
+    "TwoFactorParallelTestSuite",
     "TwoFactorTestMixin",
     "TwoFactorTestRunner",
     "locmem_settings",
@@ -69,8 +73,32 @@ def teardown_test_environment() -> None:
     reset_settings()
 
 
+def _setup_worker(*args: Any) -> None:
+    """``process_setup`` of a parallel test worker: switch it to locmem.
+
+    Django calls it in each worker started with ``spawn`` or ``forkserver``, before its own
+    ``django.setup()`` and ``setup_test_environment()`` (a forked worker inherits the switch
+    made in the parent). It lives at module level, importable without the app registry,
+    because ``multiprocessing`` pickles it by name.
+    """
+    setup_test_environment()
+
+
+class TwoFactorParallelTestSuite(ParallelTestSuite):
+    """Django's parallel suite whose workers use the locmem SMS backend.
+
+    Subclass it (and set your runner's ``parallel_test_suite``) to add your own per-worker
+    set-up: call :func:`setup_test_environment` from your ``process_setup``.
+    """
+
+    process_setup = _setup_worker
+
+
 class TwoFactorTestRunner(DiscoverRunner):
-    """Django's test runner, plus the SMS backend switched to locmem for the run."""
+    """Django's test runner, plus the SMS backend switched to locmem for the run (and in
+    every parallel worker)."""
+
+    parallel_test_suite = TwoFactorParallelTestSuite
 
     def setup_test_environment(self, **kwargs: Any) -> None:
         """Django's set-up, then :func:`setup_test_environment`."""

@@ -2,9 +2,11 @@
 
 Include them with ``include("django_twofactor.urls")`` or copy them. The first view never
 tells whether a number has an account: it answers the same way either way (a code is sent
-only to numbers with an active account, or to every number when ``CREATE_USERS`` is true),
-and it counts every request per number against ``SEND_LIMIT`` per ``SEND_WINDOW_SECONDS``
-so that nobody can run up the SMS bill on one number.
+only to numbers with an active account, or to every number when ``CREATE_USERS`` is true;
+a send that fails is logged and answered with the same redirect), and it counts every
+request per number against ``SEND_LIMIT`` per ``SEND_WINDOW_SECONDS`` so that nobody can
+run up the SMS bill on one number. The time a send takes is not hidden; see
+docs/django-auth.md.
 """
 
 from __future__ import annotations
@@ -86,10 +88,12 @@ class RequestCodeView(FormView):  # type: ignore[type-arg]
                     metadata={"purpose": "login"},
                 )
             except TwoFactorError as exc:
+                # Answer exactly as for a number without an account (the code step, no
+                # message): an error page shown only to account holders would tell anyone
+                # which numbers have an account. The person can ask for a new code there.
                 logger.warning("login code could not be sent: %s", type(exc).__name__)
-                form.add_error(None, _("We could not send a code right now. Please try again."))
-                return self.form_invalid(form)
-            session_id = sent.session_id
+            else:
+                session_id = sent.session_id
         remember_pending_login(self.request, phone, session_id)
         return HttpResponseRedirect(self.get_success_url())
 

@@ -15,6 +15,7 @@ from django_twofactor.auth import LOGIN_SESSION_KEY, PhoneOTPBackend
 from django_twofactor.backends import locmem
 from django_twofactor.throttle import failure_count, is_locked_out
 from twofactor_notify.emulator import Emulator
+from twofactor_notify.errors import RequestRejectedError
 
 from .conftest import OTHER_PHONE, PHONE, base_settings
 
@@ -216,3 +217,31 @@ def test_outage_returns_none_without_counting(user: User, on_emulator: Emulator)
     code = on_emulator.last_otp(PHONE)
     assert code is not None
     assert authenticate(None, phone=PHONE, token=code) == user
+
+
+class FailingSendTransport(locmem.LocmemTransport):
+    """Locmem, but 2Factor refuses every send (out of balance, DND, an outage...)."""
+
+    def _deliver(self, message: Any) -> Any:
+        raise RequestRejectedError("refused by 2Factor")
+
+
+class FailingSendBackend(locmem.SMSBackend):
+    """The locmem backend on :class:`FailingSendTransport`."""
+
+    def build_transport(self, **options: Any) -> FailingSendTransport:
+        return FailingSendTransport(**options)
+
+
+def test_a_failed_send_does_not_reveal_that_the_number_has_an_account(
+    settings: Any, user: User
+) -> None:
+    settings.TWOFACTOR_NOTIFY = base_settings(BACKEND=f"{__name__}.FailingSendBackend")
+    answers = {}
+    for phone in (PHONE, OTHER_PHONE):  # an account, and no account
+        client = Client()
+        answer = client.post(LOGIN, {"phone": phone})
+        page = client.get(VERIFY)
+        answers[phone] = (answer.status_code, answer.get("Location"), page.status_code)
+        assert client.session[LOGIN_SESSION_KEY]["phone"] == phone
+    assert answers[PHONE] == answers[OTHER_PHONE] == (302, VERIFY, 200)

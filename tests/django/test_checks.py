@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from django_twofactor.checks import check_settings
 
@@ -114,3 +114,36 @@ def test_manage_py_check_reports_without_printing_secrets() -> None:
     text = str(info.value)
     assert "django_twofactor.E008" in text and "django_twofactor.E002" in text
     assert secret not in text
+
+
+def test_odd_values_are_reported_not_crashed_on() -> None:
+    assert ids(LOG_RETENTION_DAYS=float("inf")) == ["django_twofactor.E010"]
+    assert ids(TIMEOUT=float("nan")) == ["django_twofactor.E010"]
+    with override_settings(TWOFACTOR_NOTIFY={**base_settings(), 1: 2}):
+        (message,) = check_settings()
+    assert message.id == "django_twofactor.W001" and "1" in message.msg
+
+
+def test_a_webhook_token_that_is_not_a_string() -> None:
+    token = b"0123456789abcdefgh"
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(WEBHOOK_TOKEN=token)):
+        (message,) = check_settings()
+        assert message.id == "django_twofactor.E011"
+        assert "bytes" in message.msg and "0123456789" not in message.msg + str(message.hint)
+        # and at run time the webhook refuses (403) instead of failing with a 500
+        answer = Client(raise_request_exception=False).post(
+            f"/twofactor/delivery/?token={token.decode()}", data="{}", content_type="text/json"
+        )
+        assert answer.status_code == 403
+    assert ids(WEBHOOK_TOKEN=12345678901234567) == ["django_twofactor.E011"]
+    assert ids(API_KEY=1234567890, BACKEND="console") == ["django_twofactor.E011"]
+
+
+def test_an_unknown_cache_alias() -> None:
+    assert ids(CACHE_ALIAS="nope") == ["django_twofactor.E012"]
+
+
+def test_limits_under_one() -> None:
+    assert ids(LOGIN_MAX_ATTEMPTS=0) == ["django_twofactor.E013"]
+    assert ids(SEND_LIMIT=0, SEND_WINDOW_SECONDS=-1) == ["django_twofactor.E013"] * 2
+    assert ids(LOG_RETENTION_DAYS=None) == []

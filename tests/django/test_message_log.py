@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
 
+from django_twofactor import send_mass_sms
 from django_twofactor.models import MessageKind, MessageStatus, OutgoingMessage
 from django_twofactor.reports import update_message_log
 from twofactor_notify.models import DeliveryReport, DeliveryStatus
+
+from .conftest import PHONE, requires_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +55,7 @@ def test_a_shared_id_moves_only_the_reported_recipient() -> None:
 
 
 def test_the_only_row_of_an_id_moves_even_if_its_number_is_written_differently() -> None:
+    # "9876543210" is not E.164: it may be the same number, so the id's only row moves
     row = log("bulk-id-1", "+919876543210")
     assert update_message_log(report("bulk-id-1", "9876543210")) == 1
     assert status_of(row) == MessageStatus.DELIVERED
@@ -79,3 +85,37 @@ def test_a_report_without_a_recipient_moves_every_row_of_its_id() -> None:
     first, second = log("r1-id", "+919876543210"), log("r1-id", "+919123456780")
     assert update_message_log(report("r1-id", "")) == 2
     assert {status_of(first), status_of(second)} == {MessageStatus.DELIVERED}
+
+
+def test_the_only_row_of_an_id_is_not_moved_by_a_report_for_another_e164_number() -> None:
+    row = log("otp-session-1", "+919876543210")
+    assert update_message_log(report("otp-session-1", "+919812345678", "FAILED")) == 0
+    assert status_of(row) == MessageStatus.QUEUED
+
+
+def test_a_bulk_item_refused_locally_still_gets_its_log_row() -> None:
+    # the raw number and sender id of an odd item can be longer than their columns
+    # (PostgreSQL and MySQL then refused the one INSERT of the whole batch)
+    raw_number, long_sender = "+91 98123 45678 (office phone)", "SENDERID-TOO-LONG-X"
+    result = send_mass_sms([(PHONE, "hello"), (raw_number, "hello", long_sender)])
+    assert result.total == 2
+    rows = list(OutgoingMessage.objects.order_by("id"))
+    assert len(rows) == 2  # no row lost with the batch
+    assert rows[0].recipient == PHONE
+    for row in rows:
+        for name in ("recipient", "sender", "provider_id", "error"):
+            limit = OutgoingMessage._meta.get_field(name).max_length
+            assert limit is not None and len(getattr(row, name)) <= limit, name
+    assert rows[1].sender == long_sender[:16]
+
+
+@requires_postgresql()
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_send_inside_a_transaction_never_breaks_it() -> None:
+    raw_number = "+91 98123 45678 (office phone)"  # longer than the recipient column
+    with transaction.atomic():  # e.g. ATOMIC_REQUESTS
+        send_mass_sms([(PHONE, "hello"), (raw_number, "hello", "SENDERID-TOO-LONG-X")])
+        assert User.objects.count() == 0  # the transaction is still usable
+        User.objects.create_user(username="after-the-send")
+    assert User.objects.filter(username="after-the-send").exists()
+    assert OutgoingMessage.objects.count() == 2

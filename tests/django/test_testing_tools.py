@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,3 +86,35 @@ def test_sms_outbox_fixture(sms_outbox: list[Any], sms_last_otp: Any) -> None:
     sent = send_otp(PHONE)
     assert [m.to for m in sms_outbox] == [PHONE]
     assert verify_otp(sms_last_otp(PHONE), session_id=sent.session_id)
+
+
+def test_parallel_spawned_workers_use_locmem() -> None:
+    """``manage.py test --parallel 2`` with ``spawn``: Django's worker set-up imports the
+    settings afresh, so each worker must switch to locmem itself."""
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOFACTOR_")}
+    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    env.update(PYTHONPATH=path, DJANGO_SETTINGS_MODULE="tests.django.spawn_project.settings")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "django",
+            "test",
+            "tests.django.spawn_project",
+            "--pattern=worker_*.py",
+            "--parallel=2",
+            "--noinput",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    workers = re.findall(r"worker pid=(\d+) backend=(\S+)", output)
+    assert len(workers) == 2, output
+    assert {backend for _, backend in workers} == {"django_twofactor.backends.locmem"}
+    assert str(os.getpid()) not in {pid for pid, _ in workers}  # they ran in workers
