@@ -121,7 +121,6 @@ def _time(record: Mapping[str, Any], key: str) -> datetime | None:
     text = _text(record, key)
     if not text:
         return None
-    bad = WebhookError(f"webhook field {key} is not a 'YYYY-MM-DD HH:MM:SS' time")
     try:
         if _STRICT_TIME.fullmatch(text):
             # The form 2Factor sends: fromisoformat reads it ~50x faster than strptime and
@@ -130,7 +129,7 @@ def _time(record: Mapping[str, Any], key: str) -> datetime | None:
         else:
             when = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        raise bad from None
+        raise WebhookError(f"webhook field {key} is not a 'YYYY-MM-DD HH:MM:SS' time") from None
     if not _YEARS[0] <= when.year <= _YEARS[1]:
         # Year 1 or 9999 parse, then overflow when converted to UTC or stored.
         raise WebhookError(f"webhook field {key} is out of range ({when.year})")
