@@ -76,9 +76,10 @@ def _parse(raw: str, region: str) -> str:
 
 
 # Number types that cannot receive an SMS. Premium-rate and shared-cost numbers are also
-# where SMS-pumping fraud sends its traffic.
+# where SMS-pumping fraud sends its traffic. Fixed lines are not refused: some countries
+# deliver SMS to them, and the metadata's fixed-line ranges are not exact enough to refuse
+# a user on.
 _NO_SMS = {
-    phonenumbers.PhoneNumberType.FIXED_LINE: "fixed-line",
     phonenumbers.PhoneNumberType.TOLL_FREE: "toll-free",
     phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium-rate",
     phonenumbers.PhoneNumberType.SHARED_COST: "shared-cost",

@@ -311,7 +311,9 @@ def test_model_details():
     ("number", "kind"),
     [
         ("+91 1800 180 1111", "toll-free"),
-        ("+91 22 2659 1234", "fixed-line"),
+        ("+91 1861 123456789", "premium-rate"),
+        ("+44 9012 345678", "premium-rate"),
+        ("+44 7640 123456", "pager"),
     ],
 )
 def test_numbers_that_cannot_receive_sms_are_refused(number, kind):
