@@ -147,5 +147,10 @@ def test_module_must_be_trans_sms(twofactor_emulator: Emulator) -> None:
 
 
 def test_body_must_be_an_object(twofactor_emulator: Emulator) -> None:
-    answer = requests.post(f"{twofactor_emulator.url}/API/R1/Bulk", data=json.dumps([1]), timeout=5)
+    answer = requests.post(
+        f"{twofactor_emulator.url}/API/R1/Bulk",
+        data=json.dumps([1]),
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
     assert _validation_error(answer) == [{"error": "Request body must be a JSON object"}]

@@ -10,6 +10,9 @@ from .conftest import Receiver
 
 
 def api(emu: Emulator, method: str, name: str, **kwargs: object) -> requests.Response:
+    """A call of the inspection API as a script makes it (JSON content type on writes)."""
+    if method != "GET":
+        kwargs.setdefault("headers", {"Content-Type": "application/json"})
     return requests.request(method, f"{emu.url}/__emulator__/{name}", timeout=5, **kwargs)  # type: ignore[arg-type]
 
 

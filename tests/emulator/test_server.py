@@ -36,7 +36,10 @@ def test_chunked_body(twofactor_emulator: Emulator) -> None:
         }
     ).encode()
     answer = requests.post(
-        f"{twofactor_emulator.url}/API/R1/Bulk/", data=iter([body[:10], body[10:]]), timeout=5
+        f"{twofactor_emulator.url}/API/R1/Bulk/",
+        data=iter([body[:10], body[10:]]),
+        headers={"Content-Type": "application/json"},
+        timeout=5,
     )
     assert answer.json()["messageCount"] == 1
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 from ..emulator import DEFAULT_PORT, Emulator
+from ..emulator.cli import exposure_warning
 from .connection import API_KEY_ENV, BASE_URL_ENV, SECRET_KEY_ENV
 from .errors import EXIT_OK, CommandError
 
@@ -54,6 +56,13 @@ def register(
         "--latency", metavar="MS", type=_latency, default=0.0, help="added to every answer"
     )
     sandbox.add_argument("--callback-url", metavar="URL", help="where delivery reports go")
+    sandbox.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients may use besides localhost and IP addresses (repeatable)",
+    )
     sandbox.set_defaults(handler=run_sandbox)
 
 
@@ -81,14 +90,18 @@ def run_sandbox(args: argparse.Namespace) -> int:
         port=args.port,
         latency_ms=args.latency,
         callback_url=args.callback_url,
+        allowed_hosts=args.allow_host,
     )
     try:
         emulator.start()
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         raise CommandError(
-            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+            f"cannot listen on {args.host}:{args.port}: {getattr(exc, 'strerror', None) or exc}"
         ) from None
     stop = threading.Event()
+    warning = exposure_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     try:
         with _stop_on_sigterm(stop):
             # The emulator's keys are random and local-only: showing them is the point.

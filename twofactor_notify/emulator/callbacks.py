@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +118,8 @@ class DeliveryAttempt:
 
 
 _STOP = object()
+#: Callback attempts kept by default (the oldest are forgotten).
+DEFAULT_MAX_DELIVERIES = 10_000
 
 
 class CallbackPoster:
@@ -125,17 +128,30 @@ class CallbackPoster:
     :param workers: number of posting threads.
     :param queue_size: callbacks that may wait; beyond it a callback is dropped and logged.
     :param timeout: seconds per POST.
+    :param max_attempts: attempts kept for :meth:`attempts` (the oldest are forgotten;
+        :meth:`wait` counts every attempt made).
     """
 
-    def __init__(self, *, workers: int = 2, queue_size: int = 100_000, timeout: float = 2.0):
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        queue_size: int = 100_000,
+        timeout: float = 2.0,
+        max_attempts: int = DEFAULT_MAX_DELIVERIES,
+    ):
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
         self.workers = workers
         self.timeout = timeout
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
-        self._attempts: list[DeliveryAttempt] = []
+        self._attempts: deque[DeliveryAttempt] = deque(maxlen=max_attempts)
+        self._made = 0  # attempts since the last clear(), kept or not
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._generation = 0
         self._started = False
+        self._closed = False
 
     @property
     def generation(self) -> int:
@@ -143,8 +159,10 @@ class CallbackPoster:
         return self._generation
 
     def submit(self, callback: Callback) -> bool:
-        """Queue a callback; ``False`` (and a logged failure) when the queue is full."""
-        self._ensure_started()
+        """Queue a callback; ``False`` (and a logged failure) when the queue is full, and
+        ``False`` (nothing recorded) after :meth:`stop`."""
+        if self._closed or not self._ensure_started():
+            return False
         try:
             self._queue.put_nowait(callback)
         except queue.Full:
@@ -157,16 +175,24 @@ class CallbackPoster:
         with self._cond:
             return list(self._attempts)
 
+    @property
+    def made(self) -> int:
+        """Attempts made since the last :meth:`clear` (including those no longer kept)."""
+        with self._cond:
+            return self._made
+
     def wait(self, count: int, timeout: float = 5.0) -> list[DeliveryAttempt]:
-        """Block until at least ``count`` attempts were made; :class:`TimeoutError` if not."""
+        """Block until at least ``count`` attempts were made; :class:`TimeoutError` if not.
+
+        Returns the attempts kept (at most ``max_attempts``, the latest).
+        """
         deadline = time.monotonic() + timeout
         with self._cond:
-            while len(self._attempts) < count:
+            while self._made < count:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(
-                        f"{len(self._attempts)} callback(s) made within {timeout}s, "
-                        f"expected {count}"
+                        f"{self._made} callback(s) made within {timeout}s, expected {count}"
                     )
                 self._cond.wait(remaining)
             return list(self._attempts)
@@ -176,6 +202,7 @@ class CallbackPoster:
         with self._cond:
             self._generation += 1
             self._attempts.clear()
+            self._made = 0
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -185,11 +212,18 @@ class CallbackPoster:
                 self._queue.put_nowait(item)
                 break
 
+    def open(self) -> None:
+        """Accept callbacks again after :meth:`stop` (workers start on the next one)."""
+        with self._cond:
+            self._closed = False
+
     def stop(self) -> None:
-        """Stop the workers (queued callbacks are dropped)."""
+        """Stop the workers (queued callbacks are dropped); later callbacks are refused
+        until :meth:`open`."""
         with self._cond:
             threads, self._threads = self._threads, []
             self._started = False
+            self._closed = True
             self._generation += 1
         for _ in threads:
             try:
@@ -199,12 +233,14 @@ class CallbackPoster:
         for thread in threads:
             thread.join(timeout=self.timeout + 1.0)
 
-    def _ensure_started(self) -> None:
+    def _ensure_started(self) -> bool:
         if self._started:
-            return
+            return True
         with self._cond:
+            if self._closed:
+                return False
             if self._started:
-                return
+                return True
             self._started = True
             for n in range(self.workers):
                 thread = threading.Thread(
@@ -212,6 +248,7 @@ class CallbackPoster:
                 )
                 thread.start()
                 self._threads.append(thread)
+        return True
 
     def _work(self) -> None:
         session = requests.Session()
@@ -249,4 +286,5 @@ class CallbackPoster:
             if callback.generation != self._generation:
                 return
             self._attempts.append(attempt)
+            self._made += 1
             self._cond.notify_all()

@@ -6,15 +6,32 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from .emulator import Emulator
+from .server import is_loopback_host
 
-__all__ = ["DEFAULT_PORT", "main", "serve_forever"]
+__all__ = ["DEFAULT_PORT", "exposure_warning", "main", "serve_forever"]
 
 #: Port of the standalone emulator unless told otherwise.
 DEFAULT_PORT = 8765
+PROG = "python -m twofactor_notify.emulator"
+
+
+class ListenError(Exception):
+    """The emulator could not bind its address (busy port, unknown host...)."""
+
+
+def exposure_warning(host: str) -> str | None:
+    """The warning to show when ``host`` is not a loopback interface, else ``None``."""
+    if is_loopback_host(host):
+        return None
+    return (
+        f"warning: listening on {host}, not only on this machine: anyone who can reach it can "
+        "read the messages and OTPs it holds, reset it and inject faults (the emulator has no "
+        "authentication). Use --host 127.0.0.1 unless you need it reachable."
+    )
 
 
 def serve_forever(
@@ -27,12 +44,15 @@ def serve_forever(
     secret_key: str | None = None,
     otp_ttl: float = 180.0,
     sandbox_style_success: bool = False,
+    allowed_hosts: Iterable[str] = (),
     banner: TextIO | None = None,
 ) -> None:
     """Run an emulator until interrupted (Ctrl-C or SIGTERM).
 
     Prints a banner with the URL, the API key and the secret key to ``banner`` (stdout by
     default): the one place the emulator ever shows its keys.
+
+    :raises ListenError: the address could not be bound (the message says why).
     """
     out = banner if banner is not None else sys.stdout
     emulator = Emulator(
@@ -44,12 +64,21 @@ def serve_forever(
         latency_ms=latency_ms,
         callback_url=callback_url,
         sandbox_style_success=sandbox_style_success,
+        allowed_hosts=allowed_hosts,
     )
-    done = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
-    emulator.start()
     try:
+        emulator.start()
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
+    done = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        warning = exposure_warning(host)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
         print(f"2Factor emulator running at {emulator.url}", file=out)
         print(f"  API key:    {emulator.api_key}", file=out)
         print(f"  Secret key: {emulator.secret_key}", file=out)
@@ -62,35 +91,87 @@ def serve_forever(
         pass
     finally:
         emulator.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be 0 to 65535 (0: any free port)")
+    return value
+
+
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number >= 0")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = _milliseconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and run :func:`serve_forever`."""
+    """Parse the command line and run :func:`serve_forever`.
+
+    Returns 0 after a clean stop, 1 when the address cannot be bound (one line on stderr);
+    a bad argument exits 2 (argparse).
+    """
     parser = argparse.ArgumentParser(
-        prog="python -m twofactor_notify.emulator",
+        prog=PROG,
         description="A local, stateful 2Factor.in API emulator.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (0: any)")
-    parser.add_argument("--latency", type=float, default=0.0, metavar="MS", help="added latency")
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"TCP port (default {DEFAULT_PORT}; 0: any)",
+    )
+    parser.add_argument(
+        "--latency", type=_milliseconds, default=0.0, metavar="MS", help="added latency"
+    )
     parser.add_argument("--callback-url", default=None, help="where delivery reports go")
     parser.add_argument("--api-key", default=None, help="API key (random by default)")
     parser.add_argument("--secret-key", default=None, help="secret key (random by default)")
-    parser.add_argument("--otp-ttl", type=float, default=180.0, help="OTP validity, seconds")
+    parser.add_argument("--otp-ttl", type=_seconds, default=180.0, help="OTP validity, seconds")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients may use besides localhost and IP addresses (repeatable)",
+    )
     parser.add_argument(
         "--sandbox-style-success",
         action="store_true",
         help='answer matched OTPs with "Status": "Success"',
     )
     args = parser.parse_args(argv)
-    serve_forever(
-        args.host,
-        args.port,
-        args.latency,
-        args.callback_url,
-        api_key=args.api_key,
-        secret_key=args.secret_key,
-        otp_ttl=args.otp_ttl,
-        sandbox_style_success=args.sandbox_style_success,
-    )
+    try:
+        serve_forever(
+            args.host,
+            args.port,
+            args.latency,
+            args.callback_url,
+            api_key=args.api_key,
+            secret_key=args.secret_key,
+            otp_ttl=args.otp_ttl,
+            sandbox_style_success=args.sandbox_style_success,
+            allowed_hosts=args.allow_host,
+        )
+    except ListenError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
+        return 1
     return 0

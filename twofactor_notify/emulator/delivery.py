@@ -31,6 +31,7 @@ class DeliveryScheduler:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._closed = False
 
     def schedule(self, records: Sequence[MessageRecord]) -> None:
         """Plan reports for those of ``records`` that carry a callback URL."""
@@ -39,6 +40,8 @@ class DeliveryScheduler:
             return
         when = min(rec.status_at for rec in due)
         with self._cond:
+            if self._closed:
+                return
             self._ensure_started()
             heapq.heappush(self._heap, (when, next(self._seq), self.poster.generation, due))
             self._cond.notify()
@@ -54,9 +57,15 @@ class DeliveryScheduler:
         with self._cond:
             self._heap.clear()
 
-    def stop(self) -> None:
-        """Stop the scheduler thread."""
+    def open(self) -> None:
+        """Accept work again after :meth:`stop`."""
         with self._cond:
+            self._closed = False
+
+    def stop(self) -> None:
+        """Stop the scheduler thread; later batches are ignored until :meth:`open`."""
+        with self._cond:
+            self._closed = True
             self._stopping = True
             self._heap.clear()
             self._cond.notify_all()

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
 from . import ids
-from .callbacks import CallbackPoster, DeliveryAttempt
+from .callbacks import DEFAULT_MAX_DELIVERIES, CallbackPoster, DeliveryAttempt
 from .context import Context
 from .delivery import DeliveryScheduler
 from .faults import Fault, FaultBook
 from .numbers import inspection_key
-from .requestlog import RequestLog, RequestLogEntry
+from .requestlog import RequestLog, RequestLogEntry, redact
 from .router import route
 from .routes import inspection
 from .server import EmulatorHTTPServer
-from .state import Account, EmulatorState, MessageRecord
+from .state import DEFAULT_MAX_MESSAGES, Account, EmulatorState, MessageRecord
 from .wire import Request, Response
 
 __all__ = ["Emulator"]
@@ -48,6 +48,13 @@ class Emulator:
     :param callback_workers: threads posting callbacks.
     :param callback_queue_size: callbacks that may wait before new ones are dropped.
     :param request_log_size: request log entries kept.
+    :param max_messages: messages kept for inspection (and OTP sessions); beyond it the
+        oldest are forgotten. Memory stays bounded however many messages go through.
+    :param max_deliveries: callback attempts kept for :attr:`deliveries` (the oldest are
+        forgotten; :meth:`wait_for_deliveries` counts every attempt).
+    :param allowed_hosts: host names, besides ``localhost`` and IP addresses, that the
+        ``Host`` header may carry (e.g. a container's service name); see
+        :mod:`~twofactor_notify.emulator.server` for why the header is checked.
     """
 
     def __init__(
@@ -68,18 +75,32 @@ class Emulator:
         callback_workers: int = 2,
         callback_queue_size: int = 100_000,
         request_log_size: int = 10_000,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.host = host
         self.port = port
         self.latency_ms = latency_ms
+        self.seed = seed
+        self.allowed_hosts: Collection[str] = frozenset(
+            name.strip().lower().rstrip(".") for name in allowed_hosts
+        )
         self.faults = FaultBook(seed)
         self.stopping = threading.Event()
         self._state = EmulatorState(
-            otp_ttl=otp_ttl, delivery_delay=delivery_delay, outcomes=outcomes, seed=seed
+            otp_ttl=otp_ttl,
+            delivery_delay=delivery_delay,
+            outcomes=outcomes,
+            seed=seed,
+            max_messages=max_messages,
         )
         self._state.callback_url = callback_url
         self._poster = CallbackPoster(
-            workers=callback_workers, queue_size=callback_queue_size, timeout=callback_timeout
+            workers=callback_workers,
+            queue_size=callback_queue_size,
+            timeout=callback_timeout,
+            max_attempts=max_deliveries,
         )
         self._scheduler = DeliveryScheduler(self._poster)
         self._ctx = Context(self._state, self._scheduler, sandbox_style_success)
@@ -180,6 +201,8 @@ class Emulator:
             return self
         self.stopping = threading.Event()
         self._server = EmulatorHTTPServer((self.host, self.port), self)
+        self._poster.open()
+        self._scheduler.open()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -191,11 +214,13 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving and stop the callback threads."""
+        """Stop serving: close the listening socket and every open connection (kept-alive
+        ones too), stop the callback threads; callbacks are refused until :meth:`start`."""
         server, self._server = self._server, None
         self.stopping.set()
         if server is not None:
             server.shutdown()
+            server.close_connections(timeout=2.0)
             server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
@@ -236,11 +261,13 @@ class Emulator:
 
     @property
     def deliveries(self) -> list[DeliveryAttempt]:
-        """Callback POSTs made (delivery reports and clicks), in completion order."""
+        """Callback POSTs made (delivery reports and clicks), in completion order; the latest
+        ``max_deliveries`` only."""
         return self._poster.attempts()
 
     def wait_for_deliveries(self, count: int, timeout: float = 5.0) -> list[DeliveryAttempt]:
-        """Wait until ``count`` callback POSTs were attempted; :class:`TimeoutError` if not."""
+        """Wait until ``count`` callback POSTs were attempted (since the last reset);
+        :class:`TimeoutError` if not."""
         return self._poster.wait(count, timeout)
 
     def reset(self, *, settings: bool = False) -> None:
@@ -249,7 +276,8 @@ class Emulator:
         Accounts stay. Settings changed since construction (``otp_ttl``, ``latency_ms``,
         ``callback_url``, ``delivery_delay``, ``sandbox_style_success``, the outcome mix) stay
         too, unless ``settings=True`` puts them back as the constructor had them (the pytest
-        fixture does, so one test's settings never leak into the next).
+        fixture does, so one test's settings never leak into the next). The outcome and
+        fault-rate RNGs restart from ``seed``, so a reset run draws as a fresh one.
         """
         if settings:
             for name, value in self._initial_settings.items():
@@ -260,6 +288,7 @@ class Emulator:
         self._poster.clear()
         self._log.clear()
         self.faults.clear()
+        self.faults.reseed(self.seed)
 
     # ------------------------------------------------------------------ faults and clicks
 
@@ -311,3 +340,8 @@ class Emulator:
     def log_request(self, entry: RequestLogEntry) -> None:
         """Keep a request log entry (called by the server threads)."""
         self._log.add(entry)
+
+    def redact(self, path: str, query: str = "") -> str:
+        """``path?query`` with every account's API key and secret key hidden, however the
+        request spelled the path (called by the server threads before logging)."""
+        return redact(path, query, self._state.secrets())

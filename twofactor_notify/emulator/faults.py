@@ -24,6 +24,7 @@ A :class:`Fault` applies to API requests (never to ``/__emulator__/``) whose pat
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import threading
 from dataclasses import asdict, dataclass, field
@@ -59,18 +60,65 @@ class Fault:
     fired: int = 0
 
     def __post_init__(self) -> None:
+        # Checked and coerced here, once: a bad value (``"300"``, ``"abc"``) reaching the
+        # request path would break every later request, not just the call that added it.
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {sorted(FAULT_KINDS)}")
-        if self.times is not None and self.times < 1:
-            raise ValueError("times must be at least 1 (or None for unlimited)")
-        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
-            raise ValueError("rate must be between 0 and 1")
+        if self.times is not None:
+            self.times = _whole("times", self.times, minimum=1)
+        if self.rate is not None:
+            self.rate = _number("rate", self.rate)
+            if not 0.0 <= self.rate <= 1.0:
+                raise ValueError("rate must be between 0 and 1")
+        if self.match is not None and not isinstance(self.match, str):
+            raise ValueError("match must be a string (a part of the path) or null")
+        self.latency_ms = _number("latency_ms", self.latency_ms)
+        self.seconds = _number("seconds", self.seconds)
         if self.status is None:
             self.status = 502 if self.kind == "html" else 503
+        self.status = _whole("status", self.status, minimum=100)
+        if self.status > 599:
+            raise ValueError("status must be an HTTP status from 100 to 599")
+        if self.retry_after is not None:
+            self.retry_after = _whole("retry_after", self.retry_after, minimum=0)
+        for name in ("body", "content_type"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} must be a string or null")
+        if self.content_type is not None and any(c in self.content_type for c in "\r\n"):
+            raise ValueError("content_type must be one line")
 
     def to_dict(self) -> dict[str, Any]:
         """The fault as JSON-ready data."""
         return asdict(self)
+
+
+def _number(name: str, value: object) -> float:
+    """``value`` as a finite float >= 0 (numeric strings accepted); ``ValueError`` if not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name} must be a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{name} must be a number >= 0")
+    return number
+
+
+def _whole(name: str, value: object, *, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (digit strings accepted); ``ValueError`` if not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name} must be a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{name} must be a whole number")
+    try:
+        number = int(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}")
+    return number
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +141,14 @@ class FaultBook:
         self._rng = random.Random(seed)
 
     def add(self, kind: str, **params: Any) -> Fault:
-        """Add a fault (see :class:`Fault` for the parameters) and return it."""
+        """Add a fault (see :class:`Fault` for the parameters) and return it.
+
+        :raises ValueError: an unknown kind or a bad parameter value.
+        :raises TypeError: an unknown parameter.
+        """
+        internal = sorted({"id", "fired"} & params.keys())
+        if internal:
+            raise TypeError(f"{', '.join(internal)} cannot be set")
         fault = Fault(kind, **params)
         with self._lock:
             self._faults.append(fault)
@@ -103,6 +158,11 @@ class FaultBook:
         """Remove every fault."""
         with self._lock:
             self._faults.clear()
+
+    def reseed(self, seed: int | None) -> None:
+        """Restart the ``rate`` RNG from ``seed`` (a reset run draws as a fresh one does)."""
+        with self._lock:
+            self._rng.seed(seed)
 
     def active(self) -> list[Fault]:
         """The faults still in force."""

@@ -6,20 +6,27 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RequestLog", "RequestLogEntry", "redact"]
+__all__ = ["REDACTED", "RequestLog", "RequestLogEntry", "redact"]
 
-_V1_KEY = re.compile(r"^(/API/V1/)[^/?]+")
-_QUERY_KEY = re.compile(r"(?i)((?:^|&)apikey=)[^&]*")
+REDACTED = "<redacted>"
+_V1_KEY = re.compile(r"(?i)^(/+API/+V1/+)[^/?]+")
+_QUERY_KEY = re.compile(r"(?i)((?:^|[&;])apikey=)[^&]*")
 
 
-def redact(path: str, query: str = "") -> str:
-    """``path?query`` with the V1 path key and any ``apikey=`` value replaced."""
-    clean = _V1_KEY.sub(r"\1<redacted>", path)
+def redact(path: str, query: str = "", secrets: Iterable[str] = ()) -> str:
+    """``path?query`` with the V1 path key, any ``apikey=`` value and every one of
+    ``secrets`` (the emulator passes its accounts' API and secret keys, longest first)
+    replaced: the patterns alone miss near-miss paths (``/api/v1/``, ``%61pikey=``...)."""
+    clean = _V1_KEY.sub(r"\1" + REDACTED, path)
     if query:
-        clean += "?" + _QUERY_KEY.sub(r"\1<redacted>", query)
+        clean += "?" + _QUERY_KEY.sub(r"\1" + REDACTED, query)
+    for secret in secrets:
+        if secret and secret in clean:
+            clean = clean.replace(secret, REDACTED)
     return clean
 
 

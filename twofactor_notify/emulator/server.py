@@ -2,31 +2,77 @@
 
 Every API request goes: draw faults -> (maybe reset before reading the body) -> read body ->
 route (or a fault's canned answer) -> global and injected latency -> (maybe reset, hold or
-truncate) -> answer in one write -> log with the key redacted. ``/__emulator__/`` requests
+truncate) -> answer in one write -> log with the keys redacted. ``/__emulator__/`` requests
 skip faults, latency and the request log.
+
+Browsers are kept out of the inspection API (it can reset state, inject faults and show
+OTPs): its requests must not carry an ``Origin`` header, its POST/PUT/PATCH/DELETE requests
+must say ``Content-Type: application/json`` (a cross-site "simple" request cannot), and its
+``Host`` must be ``localhost``, an IP address or an allowed name (a DNS-rebinding page
+carries its own domain name). On a loopback-bound server the ``Host`` rule covers every
+request. :meth:`EmulatorHTTPServer.close_connections` ends kept-alive connections on stop.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import logging
 import socket
 import struct
 import threading
 import time
+from collections.abc import Collection
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from .faults import FaultBook, fault_response, truncate
-from .requestlog import RequestLogEntry, redact
+from .requestlog import RequestLogEntry
 from .wire import Request, Response, json_response
 
-__all__ = ["EmulatorHTTPServer", "ServerApp"]
+__all__ = ["EmulatorHTTPServer", "ServerApp", "host_allowed", "is_loopback_host"]
 
 log = logging.getLogger("twofactor_notify.emulator.server")
 
 INSPECTION_PREFIX = "/__emulator__/"
 MAX_BODY = 32 * 1024 * 1024
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.1``, ``::1``)."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(header: str | None, allowed: Collection[str] = ()) -> bool:
+    """Whether a ``Host`` header may reach the emulator: none at all, ``localhost``, an IP
+    literal (a DNS-rebinding attack needs a domain name) or one of ``allowed``."""
+    if not header:
+        return True
+    value = header.strip().lower()
+    if value.startswith("["):
+        name = value[1 : value.find("]")] if "]" in value else value
+    else:
+        name = value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    name = name.rstrip(".")
+    if name == "localhost" or name.endswith(".localhost") or name in allowed:
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _media_type(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
 
 
 class ServerApp(Protocol):
@@ -35,6 +81,7 @@ class ServerApp(Protocol):
     faults: FaultBook
     latency_ms: float
     stopping: threading.Event
+    allowed_hosts: Collection[str]
 
     def handle_api(self, request: Request) -> Response:
         """Answer an API request."""
@@ -48,9 +95,14 @@ class ServerApp(Protocol):
         """Keep a (redacted) request log entry."""
         ...
 
+    def redact(self, path: str, query: str = "") -> str:
+        """``path?query`` with every key hidden."""
+        ...
+
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
-    """One thread per connection, keep-alive, a deep accept backlog."""
+    """One thread per connection, keep-alive, a deep accept backlog; the connections are
+    tracked so that :meth:`close_connections` can end the kept-alive ones."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -58,10 +110,54 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], app: ServerApp) -> None:
         self.app = app
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        self._connections_lock = threading.Lock()
+        self._closing = False
         super().__init__(address, _Handler)
+        #: Bound to a loopback address: the ``Host`` check then covers every request.
+        self.loopback = is_loopback_host(str(self.server_address[0]))
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve a new connection from its own (tracked) thread."""
+        thread = threading.Thread(
+            target=self._serve_connection,
+            args=(request, client_address),
+            name="2factor-emulator-connection",
+            daemon=True,
+        )
+        with self._connections_lock:
+            if self._closing:
+                self.shutdown_request(request)
+                return
+            self._connections[request] = thread
+        thread.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.pop(request, None)
+
+    def close_connections(self, timeout: float = 2.0) -> None:
+        """Refuse new connections, end the open ones (kept-alive included) and wait up to
+        ``timeout`` seconds for their threads."""
+        with self._connections_lock:
+            self._closing = True
+            open_ = list(self._connections.items())
+        for sock, _ in open_:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for _, thread in open_:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class _BodyTooLarge(Exception):
+    pass
+
+
+class _BadRequest(Exception):
     pass
 
 
@@ -94,14 +190,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         app = self.server.app
+        if app.stopping.is_set():  # stopping: drop the request unanswered
+            self.close_connection = True
+            return
         path, _, query = self.path.partition("?")
-        if path.startswith(INSPECTION_PREFIX):
-            try:
-                request = self._request(path, query)
-            except _BodyTooLarge:
-                self._send(json_response(413, {"error": "body too large"}))
-                return
-            self._send(app.handle_inspection(request))
+        inspection = path.startswith(INSPECTION_PREFIX)
+        if (inspection or self.server.loopback) and not host_allowed(
+            self.headers.get("Host"), app.allowed_hosts
+        ):
+            self.close_connection = True
+            self._send(json_response(403, {"error": "Host not allowed"}))
+            return
+        if inspection:
+            self._serve_inspection(app, path, query)
             return
         started = time.perf_counter()
         plan = app.faults.draw(path)
@@ -118,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             logged = True
             duration = (time.perf_counter() - started) * 1000.0
-            clean = redact(path, query)
+            clean = app.redact(path, query)
             app.log_request(RequestLogEntry(self.command, clean, status, duration, kind))
             log.debug("%s %s -> %s (%.1f ms)", self.command, clean, status, duration)
 
@@ -129,8 +230,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             try:
                 request = self._request(path, query)
-            except _BodyTooLarge:
-                response = json_response(413, {"Status": "Error", "Details": "Body Too Large"})
+            except (_BodyTooLarge, _BadRequest) as exc:
+                if isinstance(exc, _BodyTooLarge):
+                    response = json_response(413, {"Status": "Error", "Details": "Body Too Large"})
+                else:
+                    response = json_response(400, {"Status": "Error", "Details": "Bad Request"})
                 self.close_connection = True
                 status = response.status
                 record()
@@ -161,12 +265,38 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             record()
 
+    def _serve_inspection(self, app: ServerApp, path: str, query: str) -> None:
+        refusal: Response | None = None
+        if self.headers.get("Origin") is not None:
+            refusal = json_response(403, {"error": "browser (Origin) requests are refused"})
+        elif self.command in _STATE_CHANGING and (
+            _media_type(self.headers.get("Content-Type")) != "application/json"
+        ):
+            refusal = json_response(415, {"error": "Content-Type must be application/json"})
+        if refusal is not None:
+            self.close_connection = True  # the body, if any, is left unread
+            self._send(refusal)
+            return
+        try:
+            request = self._request(path, query)
+        except _BodyTooLarge:
+            self.close_connection = True
+            self._send(json_response(413, {"error": "body too large"}))
+            return
+        except _BadRequest:
+            self.close_connection = True
+            self._send(json_response(400, {"error": "malformed request body"}))
+            return
+        self._send(app.handle_inspection(request))
+
     @staticmethod
     def _route(app: ServerApp, request: Request) -> Response:
         try:
             return app.handle_api(request)
         except Exception:
-            log.exception("emulator route failed for %s %s", request.method, redact(request.path))
+            log.exception(
+                "emulator route failed for %s %s", request.method, app.redact(request.path)
+            )
             return json_response(500, {"Status": "Error", "Details": "Emulator Internal Error"})
 
     # ------------------------------------------------------------------ socket work
@@ -181,7 +311,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(headers.get("content-length", "0") or "0")
         except ValueError:
-            length = 0
+            raise _BadRequest from None
+        if length < 0:
+            raise _BadRequest
         if length > MAX_BODY:
             raise _BodyTooLarge
         return self.rfile.read(length) if length > 0 else b""
@@ -191,7 +323,14 @@ class _Handler(BaseHTTPRequestHandler):
         total = 0
         while True:
             size_line = self.rfile.readline(1024)
-            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            if not size_line:
+                raise _BadRequest  # the body ended before its last chunk
+            try:
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _BadRequest from None
+            if size < 0:
+                raise _BadRequest
             if size == 0:
                 while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass

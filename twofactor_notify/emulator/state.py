@@ -12,10 +12,12 @@ import random
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+from urllib.parse import quote
 
 from . import ids
 from .clock import format_ist, to_datetime
@@ -31,6 +33,11 @@ __all__ = [
 ]
 
 PENDING = "PENDING"
+#: Messages kept by default; older ones are forgotten, oldest first.
+DEFAULT_MAX_MESSAGES = 100_000
+#: Seconds an expired (or used) OTP session is kept, so verifying it answers "OTP Expired"
+#: rather than "No Entry Exists"; after that it is forgotten.
+SESSION_GRACE = 600.0
 
 
 @dataclass(slots=True)
@@ -173,6 +180,10 @@ class OutcomePicker:
         """Forget every per-number override."""
         self._overrides.clear()
 
+    def reseed(self, seed: int | None) -> None:
+        """Restart the RNG from ``seed``."""
+        self._rng.seed(seed)
+
     def pick(self, e164: str) -> str:
         """The outcome of one message to ``e164``."""
         if self._overrides:
@@ -191,6 +202,8 @@ class EmulatorState:
     :param delivery_delay: seconds between sending and the delivery status.
     :param outcomes: weighted delivery outcomes (default all ``DELIVERED``).
     :param seed: seed of the outcome RNG.
+    :param max_messages: messages kept (and OTP sessions); beyond it the oldest are
+        forgotten, in O(1) per message.
     """
 
     def __init__(
@@ -200,20 +213,31 @@ class EmulatorState:
         delivery_delay: float = 0.05,
         outcomes: Mapping[str, float] | None = None,
         seed: int | None = None,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
     ) -> None:
+        if max_messages < 1:
+            raise ValueError("max_messages must be at least 1")
         self.otp_ttl = otp_ttl
         self.delivery_delay = delivery_delay
+        self.seed = seed
+        self.max_messages = max_messages
         self.outcomes = OutcomePicker(outcomes, seed)
         self.callback_url: str | None = None
         self._lock = threading.RLock()
         self._accounts: dict[str, Account] = {}
         self._by_secret: dict[str, Account] = {}
         self._by_label: dict[str, Account] = {}
+        self._secrets: tuple[str, ...] = ()
         self._sessions: dict[str, OTPSession] = {}
+        self._session_order: deque[str] = deque()
         self._latest_session: dict[tuple[str, str], str] = {}
-        self._messages: list[MessageRecord] = []
+        self._messages: deque[MessageRecord] = deque()
+        # key -> records oldest first; _dropped[key] leading entries are already forgotten
+        # (cut off in one go once they are half the list: O(1) amortised per message).
         self._by_phone: dict[str, list[MessageRecord]] = {}
         self._by_id: dict[str, list[MessageRecord]] = {}
+        self._dropped_phone: dict[str, int] = {}
+        self._dropped_id: dict[str, int] = {}
 
     # ------------------------------------------------------------------ accounts
 
@@ -232,7 +256,13 @@ class EmulatorState:
             self._accounts[api_key] = account
             self._by_secret[account.secret_key] = account
             self._by_label[label] = account
+            self._secrets = _secret_forms(self._accounts.values())
             return account
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every account's API key and secret key (and their percent-encoded forms), longest
+        first: what a log line must never show."""
+        return self._secrets
 
     def account(self, api_key: str) -> Account | None:
         """The account of an API key, if any (compared in constant time per account)."""
@@ -255,13 +285,38 @@ class EmulatorState:
 
     def open_session(self, account: Account, phone: str, otp: str) -> OTPSession:
         """Record an OTP sent to ``phone`` and return its new session."""
-        session = OTPSession(
-            ids.new_session_id(), account.label, phone, otp, time.time() + self.otp_ttl
-        )
+        now = time.time()
+        session = OTPSession(ids.new_session_id(), account.label, phone, otp, now + self.otp_ttl)
         with self._lock:
             self._sessions[session.session_id] = session
+            self._session_order.append(session.session_id)
             self._latest_session[(account.label, phone)] = session.session_id
+            self._prune_sessions(now)
         return session
+
+    def _prune_sessions(self, now: float) -> None:
+        """Forget the oldest sessions while there are too many or they expired long ago.
+
+        Sessions are opened in time order, so the oldest is at the head: each call looks at
+        the head only until it finds one to keep (O(1) amortised per session).
+        """
+        order = self._session_order
+        sessions = self._sessions
+        while order:
+            session = sessions.get(order[0])
+            if (
+                session is not None
+                and len(sessions) <= self.max_messages
+                and session.expires_at + SESSION_GRACE > now
+            ):
+                return
+            order.popleft()
+            if session is None:
+                continue
+            del sessions[session.session_id]
+            key = (session.account, session.phone)
+            if self._latest_session.get(key) == session.session_id:
+                del self._latest_session[key]
 
     def verify_session(self, account: Account, session_id: str, otp: str) -> VerifyResult:
         """Check ``otp`` against a session; a match uses the session up."""
@@ -309,19 +364,42 @@ class EmulatorState:
                     by_id[rec.id] = [rec]
                 else:
                     id_list.append(rec)
+            excess = len(self._messages) - self.max_messages
+            if excess > 0:
+                self._forget_oldest(excess)
         return batch
+
+    def _forget_oldest(self, count: int) -> None:
+        """Drop the ``count`` oldest messages from the log and both indexes (lock held)."""
+        popleft = self._messages.popleft
+        by_phone, dropped_phone = self._by_phone, self._dropped_phone
+        by_id, dropped_id = self._by_id, self._dropped_id
+        for _ in range(count):
+            old = popleft()
+            # the common case inline: the only record of its number / id
+            key = old.to
+            if len(by_phone[key]) == 1:
+                del by_phone[key]
+            else:
+                _drop_first(by_phone, dropped_phone, key)
+            key = old.id
+            if len(by_id[key]) == 1:
+                del by_id[key]
+            else:
+                _drop_first(by_id, dropped_id, key)
 
     def messages(self, phone: str | None = None) -> list[MessageRecord]:
         """Every message, or those to ``phone`` (any typed form), oldest first."""
         with self._lock:
             if phone is None:
                 return list(self._messages)
-            return list(self._by_phone.get(inspection_key(phone), ()))
+            key = inspection_key(phone)
+            return self._by_phone.get(key, [])[self._dropped_phone.get(key, 0) :]
 
     def messages_by_id(self, message_id: str) -> list[MessageRecord]:
         """The records of one id (an R1 id covers every recipient of the request)."""
         with self._lock:
-            return list(self._by_id.get(message_id, ()))
+            return self._by_id.get(message_id, [])[self._dropped_id.get(message_id, 0) :]
 
     def last_otp(self, phone: str) -> str | None:
         """The OTP most recently sent to ``phone`` (any typed form), or ``None``."""
@@ -334,8 +412,48 @@ class EmulatorState:
         """Forget sessions, messages and outcome overrides; keep accounts."""
         with self._lock:
             self._sessions.clear()
+            self._session_order.clear()
             self._latest_session.clear()
             self._messages.clear()
             self._by_phone.clear()
             self._by_id.clear()
+            self._dropped_phone.clear()
+            self._dropped_id.clear()
             self.outcomes.clear_overrides()
+            self.outcomes.reseed(self.seed)
+
+    def session_count(self) -> int:
+        """OTP sessions currently kept."""
+        with self._lock:
+            return len(self._sessions)
+
+
+def _drop_first(index: dict[str, list[MessageRecord]], dropped: dict[str, int], key: str) -> None:
+    """Forget the oldest record filed under ``key``.
+
+    Short lists lose their head at once; long ones (a number that got thousands of
+    messages) count dropped heads and cut them off together when they are half the list,
+    so no single message costs more than O(1) amortised.
+    """
+    records = index.get(key)
+    if records is None:
+        return
+    skip = dropped.get(key, 0) + 1
+    if skip >= len(records):
+        del index[key]
+        dropped.pop(key, None)
+    elif skip * 2 >= len(records) or len(records) <= 16:
+        del records[:skip]
+        dropped.pop(key, None)
+    else:
+        dropped[key] = skip
+
+
+def _secret_forms(accounts: Iterable[Account]) -> tuple[str, ...]:
+    forms: set[str] = set()
+    for account in accounts:
+        for value in (account.api_key, account.secret_key):
+            if value:
+                forms.add(value)
+                forms.add(quote(value, safe=""))
+    return tuple(sorted(forms, key=len, reverse=True))

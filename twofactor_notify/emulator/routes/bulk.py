@@ -1,10 +1,10 @@
 """``POST /API/R1/Bulk/``: up to 1000 messages in one JSON request.
 
-Request-level problems (unparsable JSON, bad key, wrong module, a missing/empty/oversized
-``messages`` array) answer the reference's ``ValidationError`` body with HTTP 400. Problems
-of one message reject that message only, listed in ``rejectedSamples`` with its 0-based
-``index``; the others are accepted. Accepted message ``n`` (1-based position in the request)
-gets the id ``{requestId}-{n}``.
+Request-level problems (a media type other than ``application/json``, unparsable JSON, bad
+key, wrong module, a missing/empty/oversized ``messages`` array) answer the reference's
+``ValidationError`` body with HTTP 400. Problems of one message reject that message only,
+listed in ``rejectedSamples`` with its 0-based ``index``; the others are accepted. Accepted
+message ``n`` (1-based position in the request) gets the id ``{requestId}-{n}``.
 
 Kept to one cheap pass per message: the benchmark pushes 100,000 messages through it.
 """
@@ -65,9 +65,20 @@ def handle(request: Request, ctx: Context) -> Response:
         return validation_error(
             request_id, [{"error": f"HTTP {request.method} is not supported on this endpoint"}], 405
         )
+    media_type = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        return validation_error(
+            request_id,
+            [
+                {
+                    "error": "Failed to parse request body as JSON",
+                    "details": "Content-Type must be application/json",
+                }
+            ],
+        )
     try:
         data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return validation_error(
             request_id, [{"error": "Failed to parse request body as JSON", "details": str(exc)}]
         )

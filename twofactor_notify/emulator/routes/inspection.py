@@ -16,6 +16,9 @@ POST     ``click``                   ``{"target": id or phone, "ip": ...}``
 POST     ``outcome``                 ``{"phone": ..., "status": "UNDELIVERED" or null}``
 POST     ``config``                  ``{"callback_url", "latency_ms", "sandbox_style_success"}``
 =======  ==========================  ==================================================
+
+POST, PUT and DELETE need ``Content-Type: application/json``; requests with an ``Origin``
+header (browsers) are refused (see :mod:`~twofactor_notify.emulator.server`).
 """
 
 from __future__ import annotations
@@ -100,10 +103,18 @@ def handle(request: Request, emulator: Emulator) -> Response:
             emulator.set_outcome(phone, status)
             return json_response(200, {"phone": phone, "status": status})
         if key == ("POST", "config"):
+            url = body.get("callback_url")
+            if url is not None and not isinstance(url, str):
+                return _error(400, "callback_url must be a string or null")
+            latency = body.get("latency_ms", 0.0)
+            if isinstance(latency, bool) or not isinstance(latency, (int, float)):
+                return _error(400, "latency_ms must be a number")
+            if not 0 <= latency < float("inf"):
+                return _error(400, "latency_ms must be a number >= 0")
             if "callback_url" in body:
-                emulator.callback_url = body["callback_url"]
+                emulator.callback_url = url
             if "latency_ms" in body:
-                emulator.latency_ms = float(body["latency_ms"])
+                emulator.latency_ms = float(latency)
             if "sandbox_style_success" in body:
                 emulator.sandbox_style_success = bool(body["sandbox_style_success"])
             return json_response(200, {"config": "updated"})
