@@ -247,6 +247,17 @@ class Transport(ABC):
                 sender=message.sender or self.default_sender or "",
             )
         if isinstance(message, BulkBatch):
+            # Numbers are checked per message by the client (a bad one becomes a rejection,
+            # not an error for the batch); only an empty sender is filled in here.
+            sender = self.default_sender
+            if sender and any(not m.sender for m in message.messages):
+                return dataclasses.replace(
+                    message,
+                    messages=tuple(
+                        m if m.sender else dataclasses.replace(m, sender=sender)
+                        for m in message.messages
+                    ),
+                )
             return message
         raise InvalidInputError(
             f"cannot send a {type(message).__name__}; expected OTPMessage, SMSMessage or BulkBatch",

@@ -394,3 +394,18 @@ def test_twofactor_transport_verify_and_close(emulator, make_client):
         pass
     with pytest.raises(ConfigurationError):
         client.send_otp(A)
+
+
+def test_the_default_sender_fills_empty_bulk_senders() -> None:
+    from twofactor_notify import BulkMessage, InMemoryTransport
+
+    transport = InMemoryTransport(default_sender="MYBRND", load_entrypoints=False)
+    result = transport.send_bulk(
+        [
+            BulkMessage(to="+919876543210", text="a", sender=""),
+            BulkMessage(to="+919876543211", text="b", sender="OTHERS"),
+        ]
+    )
+    assert len(result.accepted) == 2
+    (batch,) = transport.outbox
+    assert [m.sender for m in batch.messages] == ["MYBRND", "OTHERS"]

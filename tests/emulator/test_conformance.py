@@ -7,6 +7,7 @@ times) compared by shape. docs/emulator.md lists which test id covers which exam
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -187,3 +188,13 @@ def test_every_documented_example_has_a_driver(reference_examples: list[dict[str
     documented = {(req["name"], ex["name"]) for req in reference_examples for ex in req["examples"]}
     assert documented == set(DRIVERS)
     assert len(documented) == 28
+
+
+def test_the_kept_copy_of_the_examples_matches_the_reference() -> None:
+    """The copy kept with the tests must not drift from shared/ (when shared/ is there)."""
+    from .conftest import KEPT_EXAMPLES, SHARED_EXAMPLES
+
+    kept = json.loads(KEPT_EXAMPLES.read_text(encoding="utf-8"))
+    if not SHARED_EXAMPLES.is_file():
+        pytest.skip("shared/ is not beside this clone: nothing to compare the copy with")
+    assert kept == json.loads(SHARED_EXAMPLES.read_text(encoding="utf-8"))

@@ -244,7 +244,9 @@ def _run_live(args: argparse.Namespace, console: Console) -> int:
         return EXIT_FAILURE
     ask = stdin_is_terminal()
     console.line()
-    with TwoFactorTransport(make_client(args), load_entrypoints=False) as transport:
+    # Real, billed sends: installed plugins (a send guard, an audit log) apply, as they do
+    # to the other commands.
+    with TwoFactorTransport(make_client(args)) as transport:
         run = _Run(console, transport)
 
         def read_code(sent: OTPSent) -> str:
