@@ -69,7 +69,6 @@ def test_login_with_an_sms_token(
 ) -> None:
     from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     # a small lock-out, so the right code can follow the wrong one without waiting a second
@@ -95,9 +94,19 @@ def test_login_with_an_sms_token(
         """Click a submit button and wait for the next page."""
         page = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.ID, button_id).click()
-        WebDriverWait(browser, 30).until(staleness_of(page))
+
+        def replaced(_: Any) -> bool:
+            # Selenium's staleness_of only knows StaleElementReferenceException; Chrome may
+            # report the replaced page as "Node ... does not belong to the document" instead.
+            try:
+                page.is_enabled()
+            except WebDriverException:
+                return True
+            return False
+
+        WebDriverWait(browser, 30).until(replaced)
         # and for the new page to be whole: under load the old one can go stale first
-        WebDriverWait(browser, 30).until(
+        WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
             lambda b: b.execute_script("return document.readyState") == "complete"
         )
 
