@@ -11,31 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..emulator import DEFAULT_PORT, Emulator
-from ..emulator.cli import exposure_warning
+from ..emulator.cli import exposure_warning, milliseconds_argument, port_argument
 from .connection import API_KEY_ENV, BASE_URL_ENV, SECRET_KEY_ENV
 from .errors import EXIT_OK, CommandError
 
 __all__ = ["register"]
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be 0 to 65535 (0: any free port)")
-    return value
-
-
-def _latency(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
 
 
 def register(
@@ -50,10 +30,17 @@ def register(
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     sandbox.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})"
+        "--port",
+        type=port_argument,
+        default=DEFAULT_PORT,
+        help=f"TCP port (default {DEFAULT_PORT})",
     )
     sandbox.add_argument(
-        "--latency", metavar="MS", type=_latency, default=0.0, help="added to every answer"
+        "--latency",
+        metavar="MS",
+        type=milliseconds_argument,
+        default=0.0,
+        help="added to every answer",
     )
     sandbox.add_argument("--callback-url", metavar="URL", help="where delivery reports go")
     sandbox.add_argument(

@@ -12,7 +12,14 @@ from typing import TextIO
 from .emulator import Emulator
 from .server import is_loopback_host
 
-__all__ = ["DEFAULT_PORT", "exposure_warning", "main", "serve_forever"]
+__all__ = [
+    "DEFAULT_PORT",
+    "exposure_warning",
+    "main",
+    "milliseconds_argument",
+    "port_argument",
+    "serve_forever",
+]
 
 #: Port of the standalone emulator unless told otherwise.
 DEFAULT_PORT = 8765
@@ -95,7 +102,8 @@ def serve_forever(
             signal.signal(signal.SIGTERM, previous)
 
 
-def _port(text: str) -> int:
+def port_argument(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (0: any free port)."""
     try:
         value = int(text)
     except ValueError:
@@ -105,7 +113,8 @@ def _port(text: str) -> int:
     return value
 
 
-def _milliseconds(text: str) -> float:
+def milliseconds_argument(text: str) -> float:
+    """An argparse type: a finite number of milliseconds, 0 or more."""
     try:
         value = float(text)
     except ValueError:
@@ -116,7 +125,7 @@ def _milliseconds(text: str) -> float:
 
 
 def _seconds(text: str) -> float:
-    value = _milliseconds(text)
+    value = milliseconds_argument(text)
     if value == 0:
         raise argparse.ArgumentTypeError("must be more than 0")
     return value
@@ -135,12 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument(
         "--port",
-        type=_port,
+        type=port_argument,
         default=DEFAULT_PORT,
         help=f"TCP port (default {DEFAULT_PORT}; 0: any)",
     )
     parser.add_argument(
-        "--latency", type=_milliseconds, default=0.0, metavar="MS", help="added latency"
+        "--latency", type=milliseconds_argument, default=0.0, metavar="MS", help="added latency"
     )
     parser.add_argument("--callback-url", default=None, help="where delivery reports go")
     parser.add_argument("--api-key", default=None, help="API key (random by default)")
