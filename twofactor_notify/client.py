@@ -11,13 +11,14 @@ whose answer did not come raises :class:`OutcomeUnknownError` and is never retri
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import logging
 import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -787,14 +788,24 @@ class TwoFactorClient:
         return details
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header given in seconds; ``None`` for anything else."""
+def _retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header, given in seconds or as an HTTP date.
+
+    ``None`` for anything else, and for waits over a day (a broken or hostile header).
+    """
     if not value or not value.isascii():
         return None
     try:
         seconds = float(value)
     except ValueError:
-        return None  # an HTTP date, or garbage
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        seconds = max(seconds, 0.0)
     return seconds if 0 <= seconds < 86_400 else None
 
 

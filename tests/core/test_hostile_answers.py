@@ -249,3 +249,16 @@ def test_a_shared_counter_store_keeps_each_windows_counts() -> None:
         store.increment(f"minute:{i}", 1)
     assert hourly == [1, 2, 3]
     assert store.increment("hourly:n", 3600) == 4
+
+
+def test_retry_after_as_an_http_date(peer) -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    server = peer(lambda _: answer("429 Too Many Requests", b"{}", f"Retry-After: {later}"))
+    with client_for(server.url) as client:
+        with pytest.raises(RateLimitedError) as info:
+            client.send_otp("9876543210")
+    assert info.value.retry_after is not None
+    assert 100 < info.value.retry_after <= 120
