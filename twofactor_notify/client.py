@@ -11,6 +11,7 @@ whose answer did not come raises :class:`OutcomeUnknownError` and is never retri
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.utils
 import json
 import logging
@@ -558,14 +559,14 @@ class TwoFactorClient:
     def _get_v1(
         self, segments: Sequence[str], labels: Sequence[str], *, send: bool
     ) -> dict[str, Any]:
-        url = self._v1 + "/" + "/".join(quote(s, safe="") for s in segments)
         label = "GET /API/V1/<api-key>/SMS/" + "/".join(labels)
-        return self._request("GET", url, label=label, send=send)
+        return self._request("GET", _V1Path(tuple(segments)), label=label, send=send)
 
     def _verify(self, segments: Sequence[str], labels: Sequence[str]) -> Verification:
-        url = self._v1 + "/" + "/".join(quote(s, safe="") for s in segments)
         label = "GET /API/V1/<api-key>/SMS/" + "/".join(labels)
-        response = self._send("GET", url, label=label, send=False, retry_reads=False)
+        response = self._send(
+            "GET", _V1Path(tuple(segments)), label=label, send=False, retry_reads=False
+        )
         try:
             return self._verification(response, label)
         except TwoFactorError as error:
@@ -594,7 +595,7 @@ class TwoFactorClient:
     def _request(
         self,
         method: str,
-        url: str,
+        url: str | _V1Path,
         *,
         label: str,
         send: bool,
@@ -615,7 +616,7 @@ class TwoFactorClient:
     def _send(
         self,
         method: str,
-        url: str,
+        url: str | _V1Path,
         *,
         label: str,
         send: bool,
@@ -632,12 +633,15 @@ class TwoFactorClient:
             if self._limiter is not None:
                 self._limiter.acquire()
             started = time.perf_counter()
+            # A V1 URL carries the API key: it is built here only, and cleared before an
+            # error leaves this frame (error reporters capture frames' local variables).
+            target = self._v1_url(url) if isinstance(url, _V1Path) else url
             try:
                 # Never follow a redirect: it would send the key (in the URL, the form or the
                 # Secret-Key header) to whatever host the Location names.
                 response = self._session.request(
                     method,
-                    url,
+                    target,
                     data=data,
                     headers=headers,
                     timeout=self.timeout,
@@ -707,10 +711,14 @@ class TwoFactorClient:
                 )
                 return response
             logger.debug("%s failed: %s", label, type(error).__name__)
+            target = ""
             if not retry or attempt >= self.connect_retries:
                 raise error
             attempt += 1
             time.sleep(min(0.1 * 2**attempt, 1.0))
+
+    def _v1_url(self, path: _V1Path) -> str:
+        return self._v1 + "/" + "/".join(quote(s, safe="") for s in path.segments)
 
     def _json(self, response: requests.Response, label: str) -> dict[str, Any]:
         try:
@@ -786,6 +794,13 @@ class TwoFactorClient:
             error.outcome_unknown = True
             raise error
         return details
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _V1Path:
+    """The path segments of a V1 call after ``/API/V1/{key}/SMS/``: the URL without the key."""
+
+    segments: tuple[str, ...]
 
 
 def _retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

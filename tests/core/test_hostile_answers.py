@@ -17,6 +17,7 @@ import pytest
 
 from twofactor_notify import (
     APIConnectionError,
+    AuthenticationError,
     BulkMessage,
     InMemoryTransport,
     InvalidResponseError,
@@ -262,3 +263,35 @@ def test_retry_after_as_an_http_date(peer) -> None:
             client.send_otp("9876543210")
     assert info.value.retry_after is not None
     assert 100 < info.value.retry_after <= 120
+
+
+def _frame_locals(exc: BaseException) -> list[str]:
+    """repr() of every local of every frame an error reporter would capture."""
+    shown = []
+    tb = exc.__traceback__
+    while tb is not None:
+        shown += [repr(v) for v in tb.tb_frame.f_locals.values()]
+        tb = tb.tb_next
+    return shown
+
+
+@pytest.mark.parametrize("call", ["send_otp", "verify_otp"])
+def test_no_frame_of_a_raised_error_holds_the_key(closed_port: int, call: str) -> None:
+    with client_for(f"http://127.0.0.1:{closed_port}") as client:
+        with pytest.raises(APIConnectionError) as info:
+            if call == "send_otp":
+                client.send_otp("9876543210")
+            else:
+                client.verify_otp("123456", session_id="abc-123")
+    leaked = [v for v in _frame_locals(info.value) if API_KEY in v]
+    assert leaked == []
+
+
+def test_no_frame_of_an_api_error_holds_the_key(peer) -> None:
+    server = peer(
+        lambda _: answer("400 Bad Request", b'{"Status":"Error","Details":"Invalid API Key"}')
+    )
+    with client_for(server.url) as client:
+        with pytest.raises(AuthenticationError) as info:
+            client.send_otp("9876543210")
+    assert [v for v in _frame_locals(info.value) if API_KEY in v] == []
