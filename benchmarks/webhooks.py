@@ -73,6 +73,36 @@ def _race(
     return best
 
 
+def _compare(
+    table: Table,
+    name: str,
+    app_post: Callable[[bytes], object],
+    base_post: Callable[[bytes], object],
+    per_round: int,
+    rounds: int,
+    smoke: bool,
+) -> float:
+    """Race the app's view against its baseline, add the row, profile a miss; the ratio."""
+    _race({"app": app_post, "base": base_post}, per_round=max(20, per_round // 10), rounds=1)
+    best = _race({"app": app_post, "base": base_post}, per_round=per_round, rounds=rounds)
+    ratio = best["app"] / best["base"]
+    table.add(
+        Row(
+            f"{name} (req/s)",
+            f"{best['app']:,.0f} /s",
+            f"{best['base']:,.0f} /s",
+            ratio,
+            f">= {TARGET}",
+            ratio >= TARGET,
+        )
+    )
+    if ratio < TARGET and not smoke:
+        bodies = iter(report_bodies(1000))
+        table.notes.append(f"profile of the {name} view (top own time per request):")
+        table.notes += profile_top(lambda: app_post(next(bodies)), calls=1000, limit=14)
+    return ratio
+
+
 def _django(table: Table, per_round: int, rounds: int, smoke: bool) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.django_settings"
     import django
@@ -103,23 +133,10 @@ def _django(table: Table, per_round: int, rounds: int, smoke: bool) -> None:
     assert json.loads(first.content)["stored"] == 1  # type: ignore[attr-defined]
     base_post(report_bodies(1)[0])
     assert DeliveryReport.objects.count() == before + 2
-    _race({"app": app_post, "base": base_post}, per_round=max(20, per_round // 10), rounds=1)
-    best = _race({"app": app_post, "base": base_post}, per_round=per_round, rounds=rounds)
-    ratio = best["app"] / best["base"]
-    table.add(
-        Row(
-            "Django delivery_webhook (req/s)",
-            f"{best['app']:,.0f} /s",
-            f"{best['base']:,.0f} /s",
-            ratio,
-            f">= {TARGET}",
-            ratio >= TARGET,
-        )
+    ratio = _compare(
+        table, "Django delivery_webhook", app_post, base_post, per_round, rounds, smoke
     )
     if ratio < TARGET and not smoke:
-        bodies = iter(report_bodies(1000))
-        table.notes.append("profile of the Django delivery_webhook (top own time per request):")
-        table.notes += profile_top(lambda: app_post(next(bodies)), calls=1000, limit=14)
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
@@ -166,23 +183,7 @@ def _flask(table: Table, per_round: int, rounds: int, smoke: bool) -> None:
 
     first = app_post(report_bodies(1)[0])
     assert first.get_json()["received"] == 1  # type: ignore[attr-defined]
-    _race({"app": app_post, "base": base_post}, per_round=max(20, per_round // 10), rounds=1)
-    best = _race({"app": app_post, "base": base_post}, per_round=per_round, rounds=rounds)
-    ratio = best["app"] / best["base"]
-    table.add(
-        Row(
-            "Flask blueprint delivery (req/s)",
-            f"{best['app']:,.0f} /s",
-            f"{best['base']:,.0f} /s",
-            ratio,
-            f">= {TARGET}",
-            ratio >= TARGET,
-        )
-    )
-    if ratio < TARGET and not smoke:
-        bodies = iter(report_bodies(1000))
-        table.notes.append("profile of the Flask delivery view (top own time per request):")
-        table.notes += profile_top(lambda: app_post(next(bodies)), calls=1000, limit=14)
+    _compare(table, "Flask blueprint delivery", app_post, base_post, per_round, rounds, smoke)
 
 
 def run(smoke: bool) -> Table:

@@ -164,6 +164,13 @@ def _send_signal(signal: Any, sender: type, **kwargs: Any) -> None:
             )
 
 
+def _announce(report: Any, row: Any, signal: Any, sender: type) -> None:
+    """A stored, new report: fire ``on_delivery``, then the Django signal; neither may raise."""
+    transport = get_backend().transport
+    _dispatch(functools.partial(transport.handle_report, report), "on_delivery")
+    _send_signal(signal, sender, report=report, record=row)
+
+
 @csrf_exempt
 @require_POST
 @transaction.non_atomic_requests
@@ -178,11 +185,8 @@ def delivery_webhook(request: HttpRequest) -> HttpResponse:
         return _error(exc)
     del token
     result = store_delivery_reports(reports)  # each on its own: one bad report loses no other
-    if result.fresh:
-        transport = get_backend().transport
-        for report, row in result.fresh:
-            _dispatch(functools.partial(transport.handle_report, report), "on_delivery")
-            _send_signal(delivery_report_received, DeliveryReport, report=report, record=row)
+    for report, row in result.fresh:
+        _announce(report, row, delivery_report_received, DeliveryReport)
     body: dict[str, Any] = {
         "received": len(reports),
         "stored": len(result.fresh),
@@ -214,7 +218,5 @@ def click_webhook(request: HttpRequest) -> HttpResponse:
     del token
     row, created = store_click_report(click)
     if created:
-        transport = get_backend().transport
-        _dispatch(lambda: transport.handle_report(click), "on_delivery")
-        _send_signal(click_received, ClickReport, report=click, record=row)
+        _announce(click, row, click_received, ClickReport)
     return JsonResponse({"received": 1, "stored": int(created), "duplicates": int(not created)})
