@@ -23,8 +23,14 @@ def send(emu: Emulator, messages: Any, **overrides: Any) -> requests.Response:
     return requests.post(f"{emu.url}/API/R1/Bulk/", json=body, timeout=5)
 
 
-def test_reference_rejections_keep_request_positions(twofactor_emulator: Emulator) -> None:
-    """The reference's example: indexes 0, 2, 4 rejected, the others accepted."""
+def test_reference_rejections_and_accepted_ids(twofactor_emulator: Emulator) -> None:
+    """The reference's example: indexes 0, 2, 4 rejected, the others accepted.
+
+    Reference, "Example Successful Response": "API Response prints requests which are
+    successfully accepted, as well as requests which have been rejected", with
+    ``"messageId": "f4bda732-XXXX-XXXX-XXXX-518b4ea82708-1"`` and ``...-2`` beside
+    ``rejectedSamples`` indexes 0, 2 and 4: message ids count the *accepted* messages.
+    """
     answer = send(
         twofactor_emulator,
         [
@@ -44,7 +50,8 @@ def test_reference_rejections_keep_request_positions(twofactor_emulator: Emulato
         {"index": 4, "phone": "+911", "reason": FORMAT_REASON},
     ]
     request_id = body["requestId"]
-    assert [m["messageId"] for m in body["messages"]] == [f"{request_id}-2", f"{request_id}-4"]
+    assert [m["messageId"] for m in body["messages"]] == [f"{request_id}-1", f"{request_id}-2"]
+    assert [m["smsTo"] for m in body["messages"]] == ["+919876543210", "+918765432109"]
     assert body["queueStats"] == {
         "success": True,
         "totalChunks": 1,
@@ -52,7 +59,11 @@ def test_reference_rejections_keep_request_positions(twofactor_emulator: Emulato
         "failedChunks": 0,
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", body["timestamp"])
-    assert [r.to for r in twofactor_emulator.messages()] == ["+919876543210", "+918765432109"]
+    records = twofactor_emulator.messages()
+    assert [(r.id, r.to) for r in records] == [
+        (f"{request_id}-1", "+919876543210"),
+        (f"{request_id}-2", "+918765432109"),
+    ]
 
 
 def test_other_per_message_rejections(twofactor_emulator: Emulator) -> None:

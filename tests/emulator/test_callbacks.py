@@ -12,6 +12,7 @@ import requests
 
 from twofactor_notify.emulator import Emulator
 from twofactor_notify.validation import IST
+from twofactor_notify.webhooks import parse_click_report
 
 from .conftest import Receiver
 
@@ -193,6 +194,46 @@ def test_click_posts_the_reference_form(twofactor_emulator: Emulator, receiver: 
     assert got.body.decode().startswith("accessed=")
     assert payload["phoneNo"] == "9876543210"
     assert twofactor_emulator.wait_for_deliveries(1)[0].kind == "click"
+
+
+#: The reference's "Example Webhook Payload" of a click, as its "Read More" section writes it.
+REFERENCE_CLICK = (
+    "accessed=2024-11-29 14:30:00&phoneNo=9876543210&campaignName=PromoCampaign&ip=192.168.1.1"
+)
+
+
+def test_click_body_is_written_as_the_reference_shows_it(
+    twofactor_emulator: Emulator, receiver: Receiver
+) -> None:
+    """Reference: "Example Webhook Payload / accessed=2024-11-29 14:30:00&phoneNo=9876543210
+    &campaignName=PromoCampaign&ip=192.168.1.1": the values are readable, not
+    percent-encoded (``2024-11-29+14%3A30%3A00``)."""
+    r1(twofactor_emulator, campaignname="PromoCampaign", campaignwebhook=receiver.url + "/c")
+    twofactor_emulator.trigger_click("9876543210", ip="192.168.1.1")
+    body = receiver.wait(1)[0].body.decode("ascii")
+    accessed = re.fullmatch(r"accessed=([^&]*)&.*", body)
+    assert accessed and STAMP.fullmatch(accessed.group(1))
+    # the same bytes as the reference's example once its own timestamp is put in
+    assert body == REFERENCE_CLICK.replace("2024-11-29 14:30:00", accessed.group(1))
+
+
+@pytest.mark.parametrize(
+    "campaign",
+    ["Diwali & New Year = 50% off", "a+b c", "प्रोमो", "semi;colon/slash?q#f"],
+)
+def test_click_values_read_back_exactly(
+    twofactor_emulator: Emulator, receiver: Receiver, campaign: str
+) -> None:
+    """Readable does not mean ambiguous: what a form parser would split on or decode
+    (``&``, ``=``, ``+``, ``%``, non-ASCII characters) is still encoded, so the
+    project's own webhook parser gets back the exact campaign name."""
+    r1(twofactor_emulator, campaignname=campaign, campaignwebhook=receiver.url + "/c")
+    twofactor_emulator.trigger_click("9876543210")
+    got = receiver.wait(1)[0]
+    assert got.content_type == "application/x-www-form-urlencoded"
+    assert parse_qs(got.body.decode("ascii"))["campaignName"] == [campaign]
+    click = parse_click_report(got.body, got.content_type)
+    assert (click.campaign_name, click.phone) == (campaign, "+919876543210")
 
 
 def test_click_by_phone_and_shortenurlwebhook(

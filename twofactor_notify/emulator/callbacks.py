@@ -2,7 +2,9 @@
 
 Payload shapes follow the reference: the bulk webhook payload for delivery reports (JSON, or
 ``application/x-www-form-urlencoded`` when the message asked for ``raw-url-encoded``), and
-the click-tracking form body (``accessed``, ``phoneNo``, ``campaignName``, ``ip``).
+the click-tracking form body (``accessed``, ``phoneNo``, ``campaignName``, ``ip``), written
+as the reference shows it: ``accessed=2024-11-29 14:30:00&phoneNo=...``, its values left
+readable (see :func:`reference_form`).
 
 :class:`CallbackPoster` sends them from a few worker threads fed by a bounded queue. Every
 attempt, good or bad, lands in :meth:`CallbackPoster.attempts`; nothing it does can crash
@@ -18,6 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -31,9 +34,14 @@ __all__ = [
     "DeliveryAttempt",
     "click_payload",
     "delivery_payload",
+    "reference_form",
 ]
 
 log = logging.getLogger("twofactor_notify.emulator.callbacks")
+
+#: Printable ASCII that a form body may carry as is: everything but the characters a form
+#: parser gives a meaning to (``&`` and ``=`` split, ``+`` is a space, ``%`` escapes).
+_FORM_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "%&=+")
 
 #: Name of the extra click-payload field carrying the message's ``shortenurlcallback``.
 CLICK_CALLBACK_FIELD = "shortenurlcallback"
@@ -66,15 +74,33 @@ def click_payload(record: MessageRecord, ip: str, accessed: float | None = None)
     return payload
 
 
+def reference_form(payload: dict[str, str]) -> str:
+    """``payload`` as a form body the way the reference's click example is written.
+
+    The reference's example payload is
+    ``accessed=2024-11-29 14:30:00&phoneNo=9876543210&campaignName=PromoCampaign&ip=192.168.1.1``:
+    spaces and colons as they are, not ``2024-11-29+14%3A30%3A00``. Only what would change
+    how a form parser splits or decodes the body is percent-encoded (``%``, ``&``, ``=``,
+    ``+``, control characters and non-ASCII as UTF-8), so any form parser reads back the
+    exact values.
+    """
+    return "&".join(
+        f"{quote(key, safe=_FORM_SAFE)}={quote(value, safe=_FORM_SAFE)}"
+        for key, value in payload.items()
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Callback:
-    """One POST to make: ``form`` sends url-encoded fields, else JSON."""
+    """One POST to make: ``form`` sends url-encoded fields, else JSON. A ``body`` given
+    is sent as it is (a form body already written, see :func:`reference_form`)."""
 
     kind: str
     url: str
     payload: dict[str, str]
     form: bool = False
     generation: int = 0
+    body: str | None = None
 
 
 def shown_url(url: str) -> str:
@@ -264,7 +290,14 @@ class CallbackPoster:
 
     def _post(self, session: requests.Session, callback: Callback) -> None:
         try:
-            if callback.form:
+            if callback.body is not None:
+                answer = session.post(
+                    callback.url,
+                    data=callback.body.encode("utf-8"),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    timeout=self.timeout,
+                )
+            elif callback.form:
                 answer = session.post(callback.url, data=callback.payload, timeout=self.timeout)
             else:
                 answer = session.post(callback.url, json=callback.payload, timeout=self.timeout)

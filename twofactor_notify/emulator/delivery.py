@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from .callbacks import Callback, CallbackPoster, click_payload, delivery_payload
+from .callbacks import Callback, CallbackPoster, click_payload, delivery_payload, reference_form
 from .state import MessageRecord
 
 __all__ = ["DeliveryScheduler"]
@@ -49,7 +49,8 @@ class DeliveryScheduler:
     def click(self, record: MessageRecord, url: str, ip: str) -> dict[str, str]:
         """POST a click on ``record``'s tracked link to ``url`` now; returns the payload."""
         payload = click_payload(record, ip)
-        self.poster.submit(Callback("click", url, payload, True, self.poster.generation))
+        body = reference_form(payload)
+        self.poster.submit(Callback("click", url, payload, True, self.poster.generation, body))
         return payload
 
     def clear(self) -> None:

@@ -3,8 +3,10 @@
 Request-level problems (a media type other than ``application/json``, unparsable JSON, bad
 key, wrong module, a missing/empty/oversized ``messages`` array) answer the reference's
 ``ValidationError`` body with HTTP 400. Problems of one message reject that message only,
-listed in ``rejectedSamples`` with its 0-based ``index``; the others are accepted. Accepted
-message ``n`` (1-based position in the request) gets the id ``{requestId}-{n}``.
+listed in ``rejectedSamples`` with its 0-based ``index``; the others are accepted. The
+``n``-th *accepted* message gets the id ``{requestId}-{n}``: ids count accepted messages,
+as in the reference's example (indexes 0, 2 and 4 rejected, the two accepted are ``-1``
+and ``-2``).
 
 Kept to one cheap pass per message: the benchmark pushes 100,000 messages through it.
 """
@@ -144,7 +146,7 @@ def handle(request: Request, ctx: Context) -> Response:
             continue
         assert isinstance(to, str) and isinstance(sender, str) and isinstance(text, str)
         e164 = to if to[0] == "+" else "+" + to
-        message_id = prefix + str(index + 1)
+        message_id = prefix + str(len(accepted) + 1)
         value1 = item.get("callback_value1")
         value2 = item.get("callback_value2")
         records.append(
