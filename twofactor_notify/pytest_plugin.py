@@ -27,6 +27,11 @@ Example::
 
 Point your own settings at ``twofactor_emulator.url`` / ``.api_key`` to exercise your app's
 configured client. Nothing is started unless a test asks for one of these fixtures.
+
+Sandbox mode (the reference's "Sandbox / Testing" answers, see
+:attr:`~twofactor_notify.emulator.Emulator.sandbox`): mark a test
+``@pytest.mark.twofactor_sandbox`` (``twofactor_sandbox(False)`` turns it off again), or set
+the ini option ``twofactor_sandbox = true`` (or ``-o twofactor_sandbox=true``) for every test.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ if TYPE_CHECKING:
     from twofactor_notify.transport import TwoFactorTransport
 
 __all__ = [
+    "pytest_addoption",
+    "pytest_configure",
     "twofactor_client",
     "twofactor_emulator",
     "twofactor_emulator_server",
@@ -50,12 +57,43 @@ __all__ = [
 ]
 
 
+SANDBOX_INI = "twofactor_sandbox"
+SANDBOX_MARKER = "twofactor_sandbox"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ini option ``twofactor_sandbox``."""
+    parser.addini(
+        SANDBOX_INI,
+        type="bool",
+        default=False,
+        help="run the 2Factor emulator fixtures' default account in sandbox mode",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``twofactor_sandbox`` marker."""
+    config.addinivalue_line(
+        "markers",
+        f"{SANDBOX_MARKER}(enabled=True): run this test's twofactor_emulator in sandbox mode "
+        "(the 2Factor reference's dummy sandbox answers, nothing delivered)",
+    )
+
+
+def _sandbox_by_default(config: pytest.Config) -> bool:
+    try:
+        return bool(config.getini(SANDBOX_INI))
+    except ValueError:  # the fixtures imported without the plugin: no ini option
+        return False
+
+
 @pytest.fixture(scope="session")
-def twofactor_emulator_server() -> Iterator[Emulator]:
-    """One 2Factor emulator for the whole test session (127.0.0.1, a free port)."""
+def twofactor_emulator_server(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """One 2Factor emulator for the whole test session (127.0.0.1, a free port); in sandbox
+    mode when the ini option ``twofactor_sandbox`` is true."""
     from twofactor_notify.emulator import Emulator
 
-    emulator = Emulator()
+    emulator = Emulator(sandbox=_sandbox_by_default(request.config))
     emulator.start()
     try:
         yield emulator
@@ -64,9 +102,16 @@ def twofactor_emulator_server() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def twofactor_emulator(twofactor_emulator_server: Emulator) -> Emulator:
-    """The session's emulator, reset for this test (state and settings)."""
+def twofactor_emulator(
+    twofactor_emulator_server: Emulator, request: pytest.FixtureRequest
+) -> Emulator:
+    """The session's emulator, reset for this test (state and settings); in sandbox mode
+    when the test is marked ``@pytest.mark.twofactor_sandbox``."""
     twofactor_emulator_server.reset(settings=True)
+    marker = request.node.get_closest_marker(SANDBOX_MARKER)
+    if marker is not None:
+        enabled = marker.args[0] if marker.args else marker.kwargs.get("enabled", True)
+        twofactor_emulator_server.sandbox = bool(enabled)
     return twofactor_emulator_server
 
 

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TextIO
 
-from .emulator import Emulator
+from .emulator import Emulator, checked_media_type
 from .server import is_loopback_host
 
 __all__ = [
@@ -53,11 +53,14 @@ def serve_forever(
     sandbox_style_success: bool = False,
     allowed_hosts: Iterable[str] = (),
     banner: TextIO | None = None,
+    sandbox: bool = False,
+    json_content_type: str = "application/json",
 ) -> None:
     """Run an emulator until interrupted (Ctrl-C or SIGTERM).
 
     Prints a banner with the URL, the API key and the secret key to ``banner`` (stdout by
-    default): the one place the emulator ever shows its keys.
+    default): the one place the emulator ever shows its keys. ``sandbox=True`` puts the
+    default account in sandbox mode (:attr:`.Emulator.sandbox`).
 
     :raises ListenError: the address could not be bound (the message says why).
     """
@@ -72,6 +75,8 @@ def serve_forever(
         callback_url=callback_url,
         sandbox_style_success=sandbox_style_success,
         allowed_hosts=allowed_hosts,
+        sandbox=sandbox,
+        json_content_type=json_content_type,
     )
     try:
         emulator.start()
@@ -91,6 +96,8 @@ def serve_forever(
         print(f"  Secret key: {emulator.secret_key}", file=out)
         if callback_url:
             print(f"  Delivery reports go to {callback_url}", file=out)
+        if sandbox:
+            print("  Sandbox mode: dummy answers, nothing delivered", file=out)
         print("  Inspect: GET /__emulator__/messages   (Ctrl-C to stop)", file=out, flush=True)
         while not done.wait(0.5):
             pass
@@ -131,6 +138,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _media_type(text: str) -> str:
+    try:
+        return checked_media_type(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run :func:`serve_forever`.
 
@@ -167,6 +181,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help='answer matched OTPs with "Status": "Success"',
     )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="sandbox mode for the default account: the reference's dummy answers, "
+        "nothing delivered",
+    )
+    parser.add_argument(
+        "--json-content-type",
+        type=_media_type,
+        default="application/json",
+        metavar="TYPE",
+        help="Content-Type of the JSON answers (default application/json)",
+    )
     args = parser.parse_args(argv)
     try:
         serve_forever(
@@ -179,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             otp_ttl=args.otp_ttl,
             sandbox_style_success=args.sandbox_style_success,
             allowed_hosts=args.allow_host,
+            sandbox=args.sandbox,
+            json_content_type=args.json_content_type,
         )
     except ListenError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)

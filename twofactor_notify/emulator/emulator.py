@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -25,6 +27,20 @@ __all__ = ["Emulator"]
 
 log = logging.getLogger("twofactor_notify.emulator")
 
+JSON = "application/json"
+_TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_MEDIA_TYPE = re.compile(rf"{_TCHARS}/{_TCHARS}(?:[ \t]*;[ \t]*{_TCHARS}=[^\x00-\x1f\x7f;]*)*")
+
+
+def checked_media_type(value: str) -> str:
+    """``value`` if it is a media type that may go into a header line, else ValueError."""
+    if not isinstance(value, str) or not _MEDIA_TYPE.fullmatch(value):
+        raise ValueError(
+            "json_content_type must be a media type such as application/json or "
+            "text/html; charset=utf-8"
+        )
+    return value
+
 
 class Emulator:
     """A local, stateful 2Factor.in: same paths, answers and error strings as the reference.
@@ -44,6 +60,12 @@ class Emulator:
     :param seed: seeds the outcome and fault-rate RNGs (reproducible runs).
     :param sandbox_style_success: answer matched OTPs ``"Status": "Success"`` (the sandbox
         section) instead of the reference example's ``"Status": "Error"``.
+    :param json_content_type: the ``Content-Type`` of the API's JSON answers (default
+        ``application/json``); e.g. ``application/x-www-form-urlencoded`` or ``text/html``
+        to test a client against what the reference's saved R1 headers list (see
+        :attr:`json_content_type`).
+    :param sandbox: put the default account in sandbox mode, as the reference's sandbox
+        section describes it (dummy answers, nothing delivered; see :attr:`sandbox`).
     :param callback_timeout: seconds per callback POST.
     :param callback_workers: threads posting callbacks.
     :param callback_queue_size: callbacks that may wait before new ones are dropped.
@@ -78,6 +100,8 @@ class Emulator:
         max_messages: int = DEFAULT_MAX_MESSAGES,
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         allowed_hosts: Iterable[str] = (),
+        sandbox: bool = False,
+        json_content_type: str = JSON,
     ) -> None:
         self.host = host
         self.port = port
@@ -86,6 +110,7 @@ class Emulator:
         self.allowed_hosts: Collection[str] = frozenset(
             name.strip().lower().rstrip(".") for name in allowed_hosts
         )
+        self._json_content_type = checked_media_type(json_content_type)
         self.faults = FaultBook(seed)
         self.stopping = threading.Event()
         self._state = EmulatorState(
@@ -105,7 +130,9 @@ class Emulator:
         self._scheduler = DeliveryScheduler(self._poster)
         self._ctx = Context(self._state, self._scheduler, sandbox_style_success)
         self._log = RequestLog(request_log_size)
-        self._default = self._state.add_account(api_key or ids.new_api_key(), secret_key)
+        self._default = self._state.add_account(
+            api_key or ids.new_api_key(), secret_key, sandbox=sandbox
+        )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._initial_settings: dict[str, Any] = {
@@ -114,6 +141,8 @@ class Emulator:
             "callback_url": callback_url,
             "delivery_delay": delivery_delay,
             "sandbox_style_success": sandbox_style_success,
+            "sandbox": bool(sandbox),
+            "json_content_type": self._json_content_type,
         }
         self._initial_outcomes = dict(outcomes) if outcomes else {"DELIVERED": 1.0}
 
@@ -178,11 +207,64 @@ class Emulator:
     def sandbox_style_success(self, value: bool) -> None:
         self._ctx.sandbox_style_success = value
 
+    @property
+    def json_content_type(self) -> str:
+        """The ``Content-Type`` the API's JSON answers carry (default ``application/json``);
+        settable. Only the header changes, the body stays the same JSON; the encrypted
+        endpoints' Base64 answers (``text/plain``), fault answers and the inspection API keep
+        theirs.
+
+        :raises ValueError: not a ``type/subtype`` media type (parameters allowed) on one line.
+        """
+        return self._json_content_type
+
+    @json_content_type.setter
+    def json_content_type(self, value: str) -> None:
+        self._json_content_type = checked_media_type(value)
+
+    @property
+    def sandbox(self) -> bool:
+        """Whether the default account is in sandbox mode; settable.
+
+        In sandbox mode the account gets the answers of the reference's "Sandbox / Testing"
+        section: every OTP send answers ``"Status": "Success"`` with a new random session id
+        of the section's form (``mf2djpsmqnrwmwob7z-978c24505cf48a13``, plus ``"OTP"`` for
+        AUTOGEN2); VERIFY answers ``"OTP Mismatch"`` except for ``Dummy-12345/12345``;
+        VERIFY2 and VERIFY3 always ``"OTP Mismatch"``; all with HTTP 200. Nothing is
+        recorded or delivered, R1 and bulk sends included (they are still checked and
+        answered as in production). Other accounts: :meth:`set_sandbox`.
+        """
+        return self._default.sandbox
+
+    @sandbox.setter
+    def sandbox(self, value: bool) -> None:
+        self._default.sandbox = bool(value)
+
+    def set_sandbox(self, enabled: bool = True, *, api_key: str | None = None) -> Account:
+        """Put an account (the default one unless ``api_key`` is given) in or out of sandbox
+        mode (see :attr:`sandbox`); returns it.
+
+        :raises LookupError: no account has that API key.
+        """
+        account = self._default if api_key is None else self._state.account(api_key)
+        if account is None:
+            raise LookupError("no account has this API key")
+        account.sandbox = bool(enabled)
+        return account
+
     def add_account(
-        self, api_key: str, secret_key: str | None = None, *, callback_url: str | None = None
+        self,
+        api_key: str,
+        secret_key: str | None = None,
+        *,
+        callback_url: str | None = None,
+        sandbox: bool = False,
     ) -> Account:
-        """Add an account (a random secret key when none is given); returns it."""
-        return self._state.add_account(api_key, secret_key, callback_url=callback_url)
+        """Add an account (a random secret key when none is given); returns it. With
+        ``sandbox=True`` it is in sandbox mode (see :attr:`sandbox`)."""
+        return self._state.add_account(
+            api_key, secret_key, callback_url=callback_url, sandbox=sandbox
+        )
 
     def set_outcomes(self, outcomes: Mapping[str, float]) -> None:
         """Replace the weighted mix of delivery outcomes."""
@@ -274,7 +356,8 @@ class Emulator:
         """Clear messages, OTP sessions, logs, deliveries, faults and outcome overrides.
 
         Accounts stay. Settings changed since construction (``otp_ttl``, ``latency_ms``,
-        ``callback_url``, ``delivery_delay``, ``sandbox_style_success``, the outcome mix) stay
+        ``callback_url``, ``delivery_delay``, ``sandbox_style_success``,
+        ``json_content_type``, the default account's ``sandbox``, the outcome mix) stay
         too, unless ``settings=True`` puts them back as the constructor had them (the pytest
         fixture does, so one test's settings never leak into the next). The outcome and
         fault-rate RNGs restart from ``seed``, so a reset run draws as a fresh one.
@@ -331,7 +414,11 @@ class Emulator:
 
     def handle_api(self, request: Request) -> Response:
         """Answer an API request (called by the server threads)."""
-        return route(request, self._ctx)
+        response = route(request, self._ctx)
+        content_type = self._json_content_type
+        if content_type != JSON and response.content_type == JSON:
+            response = replace(response, content_type=content_type)
+        return response
 
     def handle_inspection(self, request: Request) -> Response:
         """Answer an ``/__emulator__/`` request (called by the server threads)."""

@@ -42,13 +42,16 @@ SESSION_GRACE = 600.0
 
 @dataclass(slots=True)
 class Account:
-    """A 2Factor account: its API key, the secret key of the encrypted endpoints, and the
-    URL delivery reports of its messages are POSTed to (``None``: the emulator's own)."""
+    """A 2Factor account: its API key, the secret key of the encrypted endpoints, the URL
+    delivery reports of its messages are POSTed to (``None``: the emulator's own), and
+    whether it is in sandbox mode (the reference's "Sandbox / Testing" section: dummy
+    answers, nothing delivered; see ``docs/emulator.md``)."""
 
     api_key: str
     secret_key: str
     label: str
     callback_url: str | None = None
+    sandbox: bool = False
 
     def __repr__(self) -> str:
         return f"Account(label={self.label!r}, api_key=<redacted>, secret_key=<redacted>)"
@@ -242,7 +245,12 @@ class EmulatorState:
     # ------------------------------------------------------------------ accounts
 
     def add_account(
-        self, api_key: str, secret_key: str | None = None, *, callback_url: str | None = None
+        self,
+        api_key: str,
+        secret_key: str | None = None,
+        *,
+        callback_url: str | None = None,
+        sandbox: bool = False,
     ) -> Account:
         """Register an account (replacing one with the same API key)."""
         if not api_key:
@@ -250,7 +258,9 @@ class EmulatorState:
         with self._lock:
             old = self._accounts.get(api_key)
             label = old.label if old else f"account-{len(self._by_label) + 1}"
-            account = Account(api_key, secret_key or ids.new_secret_key(), label, callback_url)
+            account = Account(
+                api_key, secret_key or ids.new_secret_key(), label, callback_url, bool(sandbox)
+            )
             if old is not None:
                 self._by_secret.pop(old.secret_key, None)
             self._accounts[api_key] = account

@@ -167,8 +167,9 @@ def handle(request: Request, ctx: Context) -> Response:
             )
         )
         accepted.append({"messageId": message_id, "smsFrom": sender, "smsTo": to})
-    ctx.state.record(records)
-    ctx.deliveries.schedule(records)
+    if not account.sandbox:  # sandbox: "No actual SMS sent", nothing recorded or reported
+        ctx.state.record(records)
+        ctx.deliveries.schedule(records)
     chunks = -(-len(accepted) // CHUNK_SIZE)
     body: dict[str, Any] = {
         "success": True,

@@ -14,7 +14,9 @@ POST     ``faults``                  add one: ``{"kind": "status", "status": 503
 DELETE   ``faults``                  clear them
 POST     ``click``                   ``{"target": id or phone, "ip": ...}``
 POST     ``outcome``                 ``{"phone": ..., "status": "UNDELIVERED" or null}``
-POST     ``config``                  ``{"callback_url", "latency_ms", "sandbox_style_success"}``
+POST     ``config``                  ``{"callback_url", "latency_ms", "sandbox_style_success",
+                                     "sandbox", "json_content_type"}``
+POST     ``sandbox``                 ``{"enabled": true, "api_key": optional}``
 =======  ==========================  ==================================================
 
 POST, PUT and DELETE need ``Content-Type: application/json``; requests with an ``Origin``
@@ -115,9 +117,23 @@ def handle(request: Request, emulator: Emulator) -> Response:
                 emulator.callback_url = url
             if "latency_ms" in body:
                 emulator.latency_ms = float(latency)
+            sandbox = body.get("sandbox", False)
+            if not isinstance(sandbox, bool):
+                return _error(400, "sandbox must be true or false")
+            if "json_content_type" in body:
+                emulator.json_content_type = body["json_content_type"]  # ValueError: 400
             if "sandbox_style_success" in body:
                 emulator.sandbox_style_success = bool(body["sandbox_style_success"])
+            if "sandbox" in body:
+                emulator.sandbox = sandbox
             return json_response(200, {"config": "updated"})
+        if key == ("POST", "sandbox"):
+            enabled = body.get("enabled", True)
+            api_key = body.get("api_key")
+            if not isinstance(enabled, bool) or not (api_key is None or isinstance(api_key, str)):
+                return _error(400, "enabled (true or false) and api_key (string, optional)")
+            account = emulator.set_sandbox(enabled, api_key=api_key)
+            return json_response(200, {"account": account.label, "sandbox": account.sandbox})
     except (TypeError, ValueError) as exc:
         return _error(400, str(exc))
     except LookupError as exc:

@@ -1,5 +1,8 @@
 """``/API/V1/{api_key}/SMS/...``: send OTPs (AUTOGEN, AUTOGEN2, AUTOGEN3, custom, template)
 and verify them (VERIFY, VERIFY2, VERIFY3), as the reference and its sandbox section show.
+
+An account in sandbox mode gets the sandbox section's dummy answers instead (see
+:func:`sandbox_answer`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import time
 from urllib.parse import unquote
 
 from ..context import Context
+from ..ids import new_sandbox_session_id
 from ..numbers import parse_v1_phone
 from ..state import Account, MessageRecord, VerifyResult
 from ..wire import Request, Response, api_error, json_response
@@ -21,6 +25,7 @@ __all__ = [
     "SANDBOX_OTP",
     "SANDBOX_SESSION",
     "handle",
+    "sandbox_answer",
 ]
 
 INVALID_API_KEY = "Invalid API Key"
@@ -56,11 +61,44 @@ def handle(request: Request, ctx: Context) -> Response:
     rest = parts[5:]
     if not rest:
         return _not_found()
+    if account.sandbox:
+        return sandbox_answer(rest)
     if rest[0] in _VERIFY:
         if len(rest) != 3:
             return _not_found()
         return _verify(ctx, account, rest[0], rest[1], rest[2])
     return _send(ctx, account, rest)
+
+
+def sandbox_answer(rest: list[str]) -> Response:
+    """The answer of a sandbox account to ``/SMS/{rest...}``, as the sandbox section says.
+
+    * every send (``{phone}/AUTOGEN[/{template}]``, ``AUTOGEN2``, ``AUTOGEN3``,
+      ``{phone}/{otp}[/{template}]``, ``{phone}/{template}``): ``"Status": "Success"`` with a
+      new random session id of the section's form, plus a random 6-digit ``"OTP"`` for
+      AUTOGEN2 ("Status: Always "Success" in sandbox"). Nothing is recorded or delivered
+      ("No actual SMS sent"), so the number is not checked;
+    * ``VERIFY/Dummy-12345/12345``: ``{"Status": "Success", "Details": "OTP Matched"}``;
+      every other VERIFY, every VERIFY2 and every VERIFY3: ``"OTP Mismatch"`` ("Only
+      Dummy-12345/12345 returns success for VERIFY"; "VERIFY2 endpoints always return "OTP
+      Mismatch" in sandbox mode");
+    * all with HTTP 200: "All sandbox endpoints return HTTP 200 with JSON response body.
+      Check the Status field in the response to determine success or failure".
+
+    Paths that are no endpoint at all still answer 404.
+    """
+    if rest[0] in _VERIFY:
+        if len(rest) != 3:
+            return _not_found()
+        if rest[0] == "VERIFY" and rest[1] == SANDBOX_SESSION and rest[2] == SANDBOX_OTP:
+            return json_response(200, {"Status": "Success", "Details": "OTP Matched"})
+        return json_response(200, {"Status": "Error", "Details": VerifyResult.MISMATCH.value})
+    if len(rest) not in (2, 3):
+        return _not_found()
+    body = {"Status": "Success", "Details": new_sandbox_session_id()}
+    if rest[1] == "AUTOGEN2":
+        body["OTP"] = _random_otp(6)
+    return json_response(200, body)
 
 
 def _send(ctx: Context, account: Account, rest: list[str]) -> Response:

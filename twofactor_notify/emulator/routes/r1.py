@@ -142,6 +142,10 @@ def accept_sms(
         raise R1Error(ERRORS["shortenurl"])
 
     message_id = new_r1_id()
+    if found.sandbox:
+        # Sandbox: "No actual SMS sent". The request is checked as in production (the
+        # sandbox section documents the OTP endpoints only), nothing is recorded or reported.
+        return message_id
     sent_at = scheduled_for if scheduled_for is not None else now
     status_at = sent_at + ctx.state.delivery_delay
     callback_url = ctx.state.callback_url_for(found)
