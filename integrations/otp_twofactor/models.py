@@ -31,7 +31,7 @@ from twofactor_notify.errors import (
     OutcomeUnknownError,
     TwoFactorError,
 )
-from twofactor_notify.models import OTPSent, VerificationOutcome
+from twofactor_notify.models import OTPSent
 from twofactor_notify.phone import normalize_phone
 from twofactor_notify.redaction import redact
 from twofactor_notify.transport import Transport
@@ -337,8 +337,9 @@ class TwoFactorSMSDevice(
         checked against what is stored (not against this instance, which may be stale), and
         the attempt is counted as a failure before the token is compared. A match then clears
         the count. So a wrong, expired or replayed token counts toward throttling, and
-        parallel guesses cannot slip past the lock-out. In remote mode a 2Factor outage
-        makes this return ``False`` and gives the reserved attempt back.
+        parallel guesses cannot slip past the lock-out. In remote mode a 2Factor outage (or
+        a lost answer) makes this return ``False``, gives the reserved attempt back and ends
+        the cooldown, so that a new code can be asked for at once.
         """
         code = "" if token is None else str(token).strip()
         now = timezone.now()
@@ -417,17 +418,24 @@ class TwoFactorSMSDevice(
                 type(exc).__name__,
                 exc,
             )
+            # No answer: 2Factor may have matched (and so used up) the code all the same, so
+            # the person may need a new one -- and must not wait for the cooldown to get it.
+            self._end_cooldown(session_id)
             return None
         if verification.matched:
             return self._consume(now, otp_session_id=session_id)
-        if verification.outcome is not VerificationOutcome.MISMATCH:
-            # expired or unknown at 2Factor: the session is dead, stop asking about it
-            type(self).objects.filter(pk=self.pk, otp_session_id=session_id).update(
-                otp_session_id=None, valid_until=now
-            )
-            self.otp_session_id = None
-            self.valid_until = now
+        # A mismatch, or "expired"/unknown session: a failure (counted when reserved). The
+        # session is kept on our side even when 2Factor calls it expired: a concurrent
+        # request may be about to consume it with 2Factor's "OTP Matched" (2Factor answers
+        # "OTP Expired" to whoever comes after the match); our own validity still ends it.
         return False
+
+    def _end_cooldown(self, session_id: str) -> None:
+        """Let a new challenge be asked for at once (while ``session_id`` is still pending)."""
+        type(self).objects.filter(pk=self.pk, otp_session_id=session_id).update(
+            last_generated_timestamp=None
+        )
+        self.last_generated_timestamp = None
 
     def _consume(self, now: datetime, **pending: str) -> bool:
         """Clear the pending challenge if it is still ``pending``; True for the one who did."""

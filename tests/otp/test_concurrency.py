@@ -18,10 +18,11 @@ from django_otp import verify_token as django_otp_verify_token
 
 from otp_twofactor.conf import no_delivery_transport
 from otp_twofactor.models import TwoFactorSMSDevice
+from twofactor_notify.emulator import Emulator
 from twofactor_notify.models import Verification, VerificationOutcome
 from twofactor_notify.transport import InMemoryTransport
 
-from .conftest import NUMBER, fresh, wrong_code
+from .conftest import NUMBER, RecordingTransport, fresh, wrong_code
 
 pytestmark = [
     pytest.mark.skipif(
@@ -179,3 +180,34 @@ def test_parallel_remote_guesses_reach_2factor_once(
     assert results == [False] * THREADS
     assert transport.verifications == 1
     assert fresh(device).throttling_failure_count == 1
+
+
+@pytest.mark.parametrize("throttle_factor", [0, 1], ids=["throttling-off", "throttling-on"])
+@pytest.mark.parametrize("slow_match", [False, True], ids=["plain", "slow-matching-answer"])
+def test_remote_right_code_submitted_at_once_succeeds_exactly_once(
+    settings: Any,
+    emulator: Emulator,
+    emulator_transport: RecordingTransport,
+    device: TwoFactorSMSDevice,
+    throttle_factor: int,
+    slow_match: bool,
+) -> None:
+    # Against the emulator over HTTP: 2Factor answers "OTP Matched" to the first VERIFY and
+    # "OTP Expired" to the ones after it. Whoever hears "expired" must not void the session
+    # that the matching request is about to consume: never 0 successes, never 2.
+    settings.OTP_TWOFACTOR_MODE = "remote"
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = throttle_factor
+    device.generate_challenge()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+    if slow_match:
+        # the first answer (the match) comes late: the others hear "expired" before it lands
+        emulator.inject("latency", latency_ms=300, match="/VERIFY/", times=1)
+
+    results = _race(lambda d: d.verify_token(otp), device)
+
+    assert results.count(True) == 1
+    stored = fresh(device)
+    assert stored.otp_session_id is None
+    matched = [call for call in emulator_transport.verified if call.result.matched]
+    assert len(matched) == 1

@@ -93,9 +93,12 @@ def short_lived_otps(twofactor_emulator: Emulator) -> Iterator[None]:
         twofactor_emulator.otp_ttl = ttl
 
 
-def test_expired_at_2factor_counts_and_drops_the_session(
-    emulator: Emulator, device: TwoFactorSMSDevice, short_lived_otps: None
+def test_expired_at_2factor_counts_and_keeps_the_session_until_our_validity_ends(
+    emulator: Emulator, device: TwoFactorSMSDevice, short_lived_otps: None, settings: Any
 ) -> None:
+    # a request that comes after a concurrent match hears "OTP Expired" too: it must not
+    # void the session the matching request is about to consume
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 0
     device.generate_challenge()
     otp = emulator.last_otp(NUMBER)
     assert otp is not None
@@ -103,22 +106,52 @@ def test_expired_at_2factor_counts_and_drops_the_session(
     assert device.verify_token(otp) is False
     stored = fresh(device)
     assert stored.throttling_failure_count == 1
-    assert stored.otp_session_id is None
+    assert stored.otp_session_id is not None
+    assert stored.verify_token(otp) is False  # still expired at 2Factor, still refused
+    # our own validity ends it: nothing more is asked of 2Factor then
+    type(device).objects.filter(pk=device.pk).update(valid_until=stored.created_at)
+    assert fresh(device).verify_token(otp) is False
 
 
-def test_2factor_outage_during_verify_is_not_counted(
+def test_2factor_outage_during_verify_is_not_counted_and_ends_the_cooldown(
     emulator: Emulator, device: TwoFactorSMSDevice
 ) -> None:
     device.generate_challenge()
     otp = emulator.last_otp(NUMBER)
     assert otp is not None
+    assert fresh(device).generate_is_allowed()[0] is False  # cooldown running
     emulator.inject("status", status=503, match="/VERIFY/", times=1)
 
     assert device.verify_token(otp) is False
     stored = fresh(device)
     assert stored.throttling_failure_count == 0
     assert stored.otp_session_id is not None
-    assert stored.verify_token(otp) is True  # 2Factor is back
+    assert stored.generate_is_allowed() == (True, None)  # a new code may be asked for now
+    assert stored.verify_token(otp) is True  # 2Factor is back: the same code works
+
+
+@pytest.mark.parametrize("fault", ["reset_after", "truncated"])
+def test_lost_answer_to_a_matching_verify_as_documented(
+    emulator: Emulator, device: TwoFactorSMSDevice, fault: str, settings: Any
+) -> None:
+    # 2Factor matched the code, but its answer never arrived: the docs promise that the
+    # cooldown ends (a new code can be sent at once), not that the same code works again
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = 0
+    device.generate_challenge()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+    emulator.inject(fault, match="/VERIFY/", times=1)
+
+    assert device.verify_token(otp) is False
+    stored = fresh(device)
+    assert stored.throttling_failure_count == 0
+    assert stored.generate_is_allowed() == (True, None)
+    assert stored.verify_token(otp) is False  # 2Factor used the code up: "OTP Expired"
+
+    stored.generate_challenge()  # at once, no cooldown
+    new_otp = emulator.last_otp(NUMBER)
+    assert new_otp is not None and len(emulator.messages(NUMBER)) == 2
+    assert fresh(device).verify_token(new_otp) is True
 
 
 def test_switching_mode_keeps_a_pending_challenge_verifiable(
