@@ -137,9 +137,17 @@ class TwoFactorSMSDevice(
         return mask_number(self.number or "")
 
     def clean(self) -> None:
-        """Normalise :attr:`number` to E.164, or refuse it."""
+        """Normalise :attr:`number` to E.164 when it is valid.
+
+        An invalid number is reported once, by the field's validator
+        (:func:`validate_number`, run by ``full_clean()`` and by model forms such as the
+        admin's), not a second time here.
+        """
         super().clean()
-        self.number = self._normalized_number()
+        try:
+            self.number = self._normalized_number()
+        except ValidationError:
+            pass
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save, normalising :attr:`number` (an invalid number raises ``ValidationError``)."""
@@ -231,8 +239,13 @@ class TwoFactorSMSDevice(
             ``outcome_unknown`` is true, such as a gateway error after the request reached
             2Factor): the cooldown then stays and, in local mode, the token sent stays valid.
         :raises ConfigurationError: ``OTP_TWOFACTOR_MODE`` is neither local nor remote.
+        :raises ValidationError: an unsaved device (saved first) has an invalid number.
         """
         mode = settings.OTP_TWOFACTOR_MODE
+        if self._state.adding:
+            # a device made in memory and asked for a challenge is saved first, as
+            # django-otp's own side-channel devices do (its pending token lives in the row)
+            self.save()
         allowed, data = self.generate_is_allowed()
         if not allowed:
             return self._cooldown_message(data)

@@ -49,6 +49,7 @@ def test_invalid_number_is_refused_on_save_and_clean(make_device: Any, bad: str)
     with pytest.raises(ValidationError) as cleaned:
         device.full_clean()
     assert "number" in cleaned.value.message_dict
+    assert len(cleaned.value.message_dict["number"]) == 1  # reported once
 
 
 def test_full_clean_normalises(device: TwoFactorSMSDevice) -> None:
