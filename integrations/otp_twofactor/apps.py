@@ -16,3 +16,7 @@ class OTPTwoFactorConfig(AppConfig):
     # An editable install can make the package look like a namespace package with two
     # locations; naming the path keeps Django from refusing the app.
     path = str(Path(__file__).resolve().parent)
+
+    def ready(self) -> None:
+        """Register the system checks."""
+        from . import checks  # noqa: F401 - registers them

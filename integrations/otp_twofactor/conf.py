@@ -15,6 +15,10 @@ the devices send through, in this order:
 4. the ``django_twofactor`` app's transport, when that app is installed (the transport of
    its ``TWOFACTOR_NOTIFY`` SMS backend), so one transport, one set of plugins and one
    message log serve both.
+
+The transports of 1 and 3 run the plugins of that app's transport too
+(:func:`shared_plugin_manager`); one named by ``OTP_TWOFACTOR_TRANSPORT`` runs its own, and
+the system check ``otp_twofactor.W001`` says so.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import django.conf
+import pluggy
 from django.apps import apps
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -42,9 +47,12 @@ __all__ = [
     "no_delivery_transport",
     "reset_transports",
     "settings",
+    "shared_plugin_manager",
 ]
 
 logger = logging.getLogger("otp_twofactor")
+
+_T = TypeVar("_T", bound=Transport)
 
 #: The device generates the token, stores its keyed hash and sends it as a custom OTP.
 MODE_LOCAL = "local"
@@ -145,14 +153,20 @@ _no_delivery: InMemoryTransport | None = None
 
 
 def no_delivery_transport() -> InMemoryTransport:
-    """The in-process transport used while ``OTP_TWOFACTOR_NO_DELIVERY`` is true."""
+    """The in-process transport used while ``OTP_TWOFACTOR_NO_DELIVERY`` is true.
+
+    It runs the plugins of the ``django_twofactor`` app's transport when that app is
+    installed (:func:`shared_plugin_manager`), so a plugin refuses here what it refuses in
+    production.
+    """
     global _no_delivery
+    shared = shared_plugin_manager()
     with _lock:
         if _no_delivery is None:
             _no_delivery = InMemoryTransport(
-                load_entrypoints=False, region=settings.OTP_TWOFACTOR_REGION
+                load_entrypoints=False, region=settings.OTP_TWOFACTOR_REGION, plugin_manager=shared
             )
-        return _no_delivery
+        return _with_plugins(_no_delivery, shared)
 
 
 def get_transport() -> Transport:
@@ -215,15 +229,42 @@ def _own(api_key: str, base_url: str) -> Transport:
     from twofactor_notify.client import TwoFactorClient
     from twofactor_notify.transport import TwoFactorTransport
 
+    shared = shared_plugin_manager()
     with _lock:
         if _own_transport is not None and _own_transport[0] == (api_key, base_url):
-            return _own_transport[1]
+            return _with_plugins(_own_transport[1], shared)
         old = _own_transport
         client = TwoFactorClient(api_key, base_url=base_url, region=settings.OTP_TWOFACTOR_REGION)
-        transport = TwoFactorTransport(client)
+        transport = TwoFactorTransport(client, plugin_manager=shared)
         _own_transport = ((api_key, base_url), transport)
     if old is not None:
         old[1].close()
+    return transport
+
+
+def shared_plugin_manager() -> pluggy.PluginManager | None:
+    """The plugin manager of the ``django_twofactor`` app's transport, if there is one.
+
+    The transports this module builds (``OTP_TWOFACTOR_API_KEY``'s and the no-delivery one)
+    run the very plugins of ``TWOFACTOR_NOTIFY`` -- the same instances, in the same order, so
+    a send guard counts the device's SMS with everyone else's and the message log records
+    them. ``None`` when that app is not installed, or its transport cannot be built (its
+    ``TWOFACTOR_NOTIFY`` is incomplete: the system check ``otp_twofactor.W001`` says so when
+    it names plugins).
+    """
+    try:
+        transport = _django_twofactor_transport()
+    except ConfigurationError:
+        return None
+    return transport.plugin_manager if transport is not None else None
+
+
+def _with_plugins(transport: _T, manager: pluggy.PluginManager | None) -> _T:
+    """``transport``, running ``manager``'s plugins (its own, none, when ``None``)."""
+    if manager is not None and transport.plugin_manager is not manager:
+        # TWOFACTOR_NOTIFY changed (django_twofactor rebuilt its transport): follow it,
+        # keeping this transport (and the codes pending in an in-process one)
+        transport.plugin_manager = manager
     return transport
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import secrets
@@ -144,10 +145,8 @@ class TwoFactorSMSDevice(
         admin's), not a second time here.
         """
         super().clean()
-        try:
+        with contextlib.suppress(ValidationError):
             self.number = self._normalized_number()
-        except ValidationError:
-            pass
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save, normalising :attr:`number` (an invalid number raises ``ValidationError``)."""

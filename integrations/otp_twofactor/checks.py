@@ -1,0 +1,73 @@
+"""System checks of the ``otp_twofactor`` plugin.
+
+``otp_twofactor.W001``: the plugins of ``TWOFACTOR_NOTIFY`` (a send guard, the message
+log...) will not see the device's SMS, and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django.conf
+from django.apps import apps
+from django.core.checks import CheckMessage, Warning, register
+
+from twofactor_notify.errors import TwoFactorError
+
+from . import conf
+
+__all__ = ["check_device_plugins"]
+
+
+@register()
+def check_device_plugins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn when the device's SMS bypass the plugins configured in ``TWOFACTOR_NOTIFY``."""
+    if not apps.is_installed("django_twofactor"):
+        return []
+    try:
+        if conf.settings.OTP_TWOFACTOR_NO_DELIVERY:
+            return []
+        configured = conf.settings.OTP_TWOFACTOR_TRANSPORT
+        named_plugins = bool(
+            (getattr(django.conf.settings, "TWOFACTOR_NOTIFY", None) or {}).get("PLUGINS")
+        )
+    except TwoFactorError:
+        return []  # a malformed setting is reported where it is read
+    shared = conf.shared_plugin_manager()
+    if configured is not None:
+        try:
+            transport = conf._from_setting(configured)
+        except TwoFactorError as exc:
+            return [
+                Warning(
+                    f"OTP_TWOFACTOR_TRANSPORT cannot be used: {exc}",
+                    id="otp_twofactor.W001",
+                )
+            ]
+        if shared is not None and transport.plugin_manager is not shared:
+            return [
+                Warning(
+                    "The plugins of TWOFACTOR_NOTIFY (and its message log) do not apply to the "
+                    "SMS of otp_twofactor's devices: OTP_TWOFACTOR_TRANSPORT names a transport "
+                    "with plugins of its own.",
+                    hint=(
+                        "Build that transport with "
+                        "plugin_manager=django_twofactor.get_transport().plugin_manager, or "
+                        "unset OTP_TWOFACTOR_TRANSPORT (and set OTP_TWOFACTOR_API_KEY, or "
+                        "nothing, to send through TWOFACTOR_NOTIFY's transport)."
+                    ),
+                    id="otp_twofactor.W001",
+                )
+            ]
+        return []
+    if shared is None and named_plugins:
+        return [
+            Warning(
+                "The plugins of TWOFACTOR_NOTIFY['PLUGINS'] do not apply to the SMS of "
+                "otp_twofactor's devices: the django_twofactor transport that runs them cannot "
+                "be built from TWOFACTOR_NOTIFY.",
+                hint="Complete TWOFACTOR_NOTIFY (see the django_twofactor checks).",
+                id="otp_twofactor.W001",
+            )
+        ]
+    return []
