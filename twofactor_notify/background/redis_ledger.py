@@ -1,0 +1,276 @@
+"""A :class:`~twofactor_notify.background.ledger.SendLedger` shared through Redis.
+
+Each key is a Redis hash; every change is one Lua script, so a claim and the outcome that
+follows are atomic across any number of workers and machines. Times come from the Redis
+server's clock (``TIME``), so machines whose clocks disagree still agree on leases.
+
+Keys (under ``prefix``, default ``twofactor:ledger:``):
+
+* ``<prefix>k:<key>`` — the record (a hash). ``SENT`` and ``FAILED`` records expire after
+  ``retention`` seconds (default 7 days: longer than any broker keeps a task); ``SENDING``,
+  ``RETRY_WAIT`` and ``UNKNOWN`` ones never expire.
+* ``<prefix>sending`` — sorted set of claimed keys by lease end, for :meth:`RedisLedger.unknown`
+  to find claims whose worker died and whose task never came back.
+* ``<prefix>unknown`` — sorted set of keys whose outcome is unknown, oldest first.
+
+Needs the ``redis`` package (``pip install "twofactor-notify[redis]"``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from ..errors import InvalidInputError
+from .envelope import Envelope
+from .ledger import ClaimResult, LedgerRecord, LedgerState, SendLedger, check_resolution
+
+__all__ = ["RedisLedger"]
+
+# Common head of every script: KEYS[1] record, KEYS[2] sending zset, KEYS[3] unknown zset.
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+_CLAIM = (
+    _NOW
+    + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if (not state) or state == 'retry_wait' then
+  local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+  local lease_until = now + tonumber(ARGV[2])
+  redis.call('HSET', KEYS[1], 'state', 'sending', 'token', ARGV[1], 'lease_until', lease_until,
+             'kind', ARGV[3], 'recipients', ARGV[4], 'updated_at', now)
+  redis.call('PERSIST', KEYS[1])
+  redis.call('ZADD', KEYS[2], lease_until, ARGV[5])
+  return {'granted', '0'}
+end
+if state == 'sending' then
+  local lease_until = tonumber(redis.call('HGET', KEYS[1], 'lease_until'))
+  if lease_until > now then
+    return {'busy', tostring(lease_until - now)}
+  end
+  redis.call('HSET', KEYS[1], 'state', 'unknown', 'updated_at', now,
+             'error', 'the worker sending it stopped before recording an outcome')
+  redis.call('ZREM', KEYS[2], ARGV[5])
+  redis.call('ZADD', KEYS[3], now, ARGV[5])
+end
+return {'final', '0'}
+"""
+)
+
+# ARGV: token, new state, error, provider_ids (JSON or ''), retention seconds, key
+_FINISH = (
+    _NOW
+    + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'missing' end
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 'lost' end
+if redis.call('HGET', KEYS[1], 'note') then return 'lost' end
+if state ~= 'sending' and state ~= 'unknown' then return 'lost' end
+if ARGV[2] == 'unknown' and state == 'unknown' then return 'lost' end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'error', ARGV[3], 'updated_at', now)
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'provider_ids', ARGV[4]) end
+redis.call('ZREM', KEYS[2], ARGV[6])
+if ARGV[2] == 'unknown' then
+  redis.call('ZADD', KEYS[3], now, ARGV[6])
+else
+  redis.call('ZREM', KEYS[3], ARGV[6])
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+end
+return 'ok'
+"""
+)
+
+# ARGV: token, error, max_attempts, retention, key
+_RELEASE = (
+    _NOW
+    + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'missing' end
+if state ~= 'sending' or redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 'lost' end
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
+redis.call('ZREM', KEYS[2], ARGV[5])
+if attempts >= tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[2], 'token', '', 'updated_at', now)
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+else
+  redis.call('HSET', KEYS[1], 'state', 'retry_wait', 'error', ARGV[2], 'token', '',
+             'updated_at', now)
+end
+return 'ok'
+"""
+)
+
+# KEYS[1] sending zset, KEYS[2] unknown zset; ARGV: record prefix, limit
+_SWEEP = (
+    _NOW
+    + """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+for _, key in ipairs(expired) do
+  local record = ARGV[1] .. key
+  redis.call('ZREM', KEYS[1], key)
+  if redis.call('HGET', record, 'state') == 'sending'
+     and tonumber(redis.call('HGET', record, 'lease_until')) <= now then
+    redis.call('HSET', record, 'state', 'unknown', 'updated_at', now,
+               'error', 'the worker sending it stopped before recording an outcome')
+    redis.call('ZADD', KEYS[2], now, key)
+  end
+end
+return #expired
+"""
+)
+
+# ARGV: state, note, retention, key
+_RESOLVE = (
+    _NOW
+    + """
+if redis.call('HGET', KEYS[1], 'state') ~= 'unknown' then return 'not_unknown' end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'note', ARGV[2], 'token', '', 'updated_at', now)
+redis.call('ZREM', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 'ok'
+"""
+)
+
+
+class RedisLedger(SendLedger):
+    """The ledger in Redis, shared by every worker that uses the same server and ``prefix``.
+
+    :param client: a ``redis.Redis`` client (``decode_responses`` either way).
+    :param prefix: prepended to every Redis key.
+    :param retention: seconds a ``SENT`` or ``FAILED`` record is kept (at-most-once holds for
+        redeliveries within this time; keep it longer than your broker keeps tasks).
+    """
+
+    def __init__(
+        self, client: Any, *, prefix: str = "twofactor:ledger:", retention: int = 7 * 86_400
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.retention = int(retention)
+        self._claim = client.register_script(_CLAIM)
+        self._finish_script = client.register_script(_FINISH)
+        self._release = client.register_script(_RELEASE)
+        self._sweep = client.register_script(_SWEEP)
+        self._resolve = client.register_script(_RESOLVE)
+
+    def __repr__(self) -> str:
+        return f"RedisLedger(prefix={self.prefix!r})"
+
+    def _keys(self, key: str) -> list[str]:
+        return [self.prefix + "k:" + key, self.prefix + "sending", self.prefix + "unknown"]
+
+    def claim(self, envelope: Envelope, *, token: str, lease: float) -> ClaimResult:
+        """See :meth:`SendLedger.claim`."""
+        key = envelope.key
+        outcome, wait = self._claim(
+            keys=self._keys(key),
+            args=[token, float(lease), envelope.kind, json.dumps(envelope.message.recipients), key],
+        )
+        record = self.get(key)
+        if record is None:  # pragma: no cover - the script just wrote it
+            raise InvalidInputError(f"no ledger record for key {key!r}", field="key")
+        verdict = _text(outcome)
+        return ClaimResult(verdict == "granted", record, wait=float(_text(wait)))
+
+    def _finish(
+        self, key: str, token: str, state: LedgerState, error: str, ids: str
+    ) -> LedgerRecord:
+        answer = _text(
+            self._finish_script(
+                keys=self._keys(key),
+                args=[token, state.value, error, ids, self.retention, key],
+            )
+        )
+        record = self.get(key)
+        if answer == "missing" or record is None:
+            raise InvalidInputError(f"no ledger record for key {key!r}", field="key")
+        return record
+
+    def record_sent(self, key: str, *, token: str, provider_ids: Iterable[str]) -> LedgerRecord:
+        """See :meth:`SendLedger.record_sent`."""
+        return self._finish(key, token, LedgerState.SENT, "", json.dumps(list(provider_ids)))
+
+    def record_failed(self, key: str, *, token: str, error: str) -> LedgerRecord:
+        """See :meth:`SendLedger.record_failed`."""
+        return self._finish(key, token, LedgerState.FAILED, error, "")
+
+    def record_unknown(self, key: str, *, token: str, error: str) -> LedgerRecord:
+        """See :meth:`SendLedger.record_unknown`."""
+        return self._finish(key, token, LedgerState.UNKNOWN, error, "")
+
+    def release(self, key: str, *, token: str, error: str, max_attempts: int) -> LedgerRecord:
+        """See :meth:`SendLedger.release`."""
+        answer = _text(
+            self._release(
+                keys=self._keys(key), args=[token, error, int(max_attempts), self.retention, key]
+            )
+        )
+        record = self.get(key)
+        if answer == "missing" or record is None:
+            raise InvalidInputError(f"no ledger record for key {key!r}", field="key")
+        return record
+
+    def get(self, key: str) -> LedgerRecord | None:
+        """See :meth:`SendLedger.get`."""
+        raw = self.client.hgetall(self.prefix + "k:" + key)
+        if not raw:
+            return None
+        data = {_text(k): _text(v) for k, v in raw.items()}
+        return LedgerRecord(
+            key=key,
+            state=LedgerState(data["state"]),
+            kind=data.get("kind", ""),
+            recipients=tuple(json.loads(data.get("recipients") or "[]")),
+            attempts=int(data.get("attempts") or 0),
+            provider_ids=tuple(json.loads(data.get("provider_ids") or "[]")),
+            error=data.get("error", ""),
+            token=data.get("token", ""),
+            lease_until=float(data.get("lease_until") or 0.0),
+            updated_at=(
+                datetime.fromtimestamp(float(data["updated_at"]), UTC)
+                if data.get("updated_at")
+                else None
+            ),
+            note=data.get("note", ""),
+        )
+
+    def sweep(self, limit: int = 1000) -> int:
+        """Turn claims whose lease ran out into ``UNKNOWN``; how many expired claims were seen.
+
+        :meth:`unknown` calls it, so a claim whose task never came back is surfaced too.
+        """
+        return int(
+            self._sweep(
+                keys=[self.prefix + "sending", self.prefix + "unknown"],
+                args=[self.prefix + "k:", int(limit)],
+            )
+        )
+
+    def unknown(self, limit: int = 100) -> list[LedgerRecord]:
+        """See :meth:`SendLedger.unknown`."""
+        self.sweep()
+        keys = self.client.zrange(self.prefix + "unknown", 0, max(0, limit - 1))
+        records = [self.get(_text(k)) for k in keys]
+        return [r for r in records if r is not None]
+
+    def resolve(self, key: str, *, state: LedgerState, note: str = "") -> LedgerRecord:
+        """See :meth:`SendLedger.resolve`."""
+        check_resolution(state)
+        answer = _text(
+            self._resolve(
+                keys=self._keys(key), args=[state.value, note or "resolved", self.retention, key]
+            )
+        )
+        record = self.get(key)
+        if answer != "ok" or record is None:
+            raise InvalidInputError(f"key {key!r} has no unknown outcome to resolve", field="key")
+        return record
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
