@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -23,27 +22,102 @@ from .errors import (
     TwoFactorError,
 )
 from .models import BulkAccepted, BulkChunkFailure, BulkMessage, BulkRejection, BulkResult
-from .phone import bulk_form, normalize_phone
-from .validation import MAX_BULK_CHUNK, MAX_TEXT_LENGTH, validate_sender
+from .phone import bulk_form
+from .validation import MAX_BULK_CHUNK, check_bulk_message
 
 __all__ = [
+    "CheckedChunk",
     "PreparedChunk",
     "chunk_failure",
     "collect_bulk_results",
     "iter_chunk_results",
     "merge_bulk_results",
     "note_chunk",
+    "note_positions",
     "parse_bulk_answer",
     "prepare_chunk",
+    "restore_positions",
     "shift_indexes",
+    "split_checked",
 ]
 
 #: Errors that stop a bulk send: every later chunk would fail the same way.
 _FATAL = (AuthenticationError, ConfigurationError, SendRefusedError)
 
-_INDIAN_MOBILE = re.compile(r"\+91[6-9][0-9]{9}")
-_CALLBACK_FORMATS = frozenset({"json", "raw-url-encoded"})
 UNMATCHED_REASON = "2Factor's answer does not say whether this message was accepted"
+
+
+@dataclasses.dataclass(slots=True)
+class CheckedChunk:
+    """A chunk after the checks: the messages that may go, where they were, what was refused."""
+
+    messages: list[BulkMessage]  # checked (numbers in E.164)
+    positions: list[int]  # index in the chunk of each message above
+    rejected: list[BulkRejection]  # at their index in the chunk
+
+
+def split_checked(messages: Sequence[BulkMessage], *, region: str) -> CheckedChunk:
+    """Run :func:`~twofactor_notify.validation.check_bulk_message` on each message.
+
+    A refused message becomes a :class:`BulkRejection` whose reason names the field
+    (``"text: message text is empty"``); the others go on, in order.
+    """
+    checked = CheckedChunk(messages=[], positions=[], rejected=[])
+    for index, m in enumerate(messages):
+        try:
+            message = check_bulk_message(m, region=region)
+        except InvalidInputError as exc:
+            to = getattr(m, "to", "")
+            checked.rejected.append(
+                BulkRejection(
+                    index=index,
+                    to=to if isinstance(to, str) else "",
+                    reason=f"{exc.field}: {exc.message}",
+                )
+            )
+            continue
+        checked.messages.append(message)
+        checked.positions.append(index)
+    return checked
+
+
+def restore_positions(result: BulkResult, checked: CheckedChunk) -> BulkResult:
+    """``result`` (indexes in ``checked.messages``) with indexes in the chunk, plus the
+    messages the checks refused."""
+    where = checked.positions
+    rejected = [BulkRejection(where[r.index], r.to, r.reason) for r in result.rejected]
+    rejected.extend(checked.rejected)
+    rejected.sort(key=lambda r: r.index)
+    failed = [
+        dataclasses.replace(f, start=start, count=count)
+        for f in result.failed_chunks
+        for start, count in _runs(where[f.start : f.start + f.count])
+    ]
+    return BulkResult(
+        accepted=tuple(BulkAccepted(where[a.index], a.message_id, a.to) for a in result.accepted),
+        rejected=tuple(rejected),
+        failed_chunks=tuple(failed),
+        request_ids=result.request_ids,
+    )
+
+
+def note_positions(exc: TwoFactorError, checked: CheckedChunk) -> TwoFactorError:
+    """Like :func:`note_chunk`, for a chunk whose refused messages never left the transport.
+
+    What the client noted (positions within what it was given) is moved to positions in the
+    chunk, and the transport's own rejections are added.
+    """
+    where = checked.positions
+    noted: tuple[tuple[int, ...], tuple[BulkRejection, ...]] | None = getattr(
+        exc, "_bulk_chunk", None
+    )
+    positions, rejected = noted if noted is not None else (tuple(range(len(where))), ())
+    moved = [BulkRejection(where[r.index], r.to, r.reason) for r in rejected]
+    exc._bulk_chunk = (  # type: ignore[attr-defined]
+        tuple(where[p] for p in positions),
+        tuple(sorted([*moved, *checked.rejected], key=lambda r: r.index)),
+    )
+    return exc
 
 
 @dataclasses.dataclass(slots=True)
@@ -55,40 +129,12 @@ class PreparedChunk:
     rejected: list[BulkRejection]
 
 
-def _phone(raw: str, region: str) -> str:
-    # A fast path for the common case (an Indian mobile already in E.164): libphonenumber
-    # costs tens of microseconds a number, which matters at a million messages.
-    if _INDIAN_MOBILE.fullmatch(raw):
-        return raw
-    return normalize_phone(raw, region=region)
-
-
 def prepare_chunk(messages: Sequence[BulkMessage], *, region: str) -> PreparedChunk:
-    """Validate each message; refuse the bad ones locally with a reason naming the field."""
+    """Check each message (the transports' own checks); build the wire entries of the rest."""
+    checked = split_checked(messages, region=region)
     payload: list[dict[str, str]] = []
-    positions: list[int] = []
-    rejected: list[BulkRejection] = []
-    for index, m in enumerate(messages):
-        try:
-            if not isinstance(m, BulkMessage):
-                raise InvalidInputError("not a BulkMessage", field="message")
-            to = _phone(m.to, region)
-            if not m.text or len(m.text) > MAX_TEXT_LENGTH:
-                raise InvalidInputError(
-                    f"text must be 1 to {MAX_TEXT_LENGTH} characters", field="text"
-                )
-            validate_sender(m.sender)
-            if m.callback_format is not None and m.callback_format not in _CALLBACK_FORMATS:
-                raise InvalidInputError(
-                    "callback_format must be 'json' or 'raw-url-encoded'", field="callback_format"
-                )
-        except InvalidInputError as exc:
-            to_text = m.to if isinstance(m, BulkMessage) and isinstance(m.to, str) else ""
-            rejected.append(
-                BulkRejection(index=index, to=to_text, reason=f"{exc.field}: {exc.message}")
-            )
-            continue
-        entry = {"smsFrom": m.sender, "smsTo": bulk_form(to), "smsText": m.text}
+    for m in checked.messages:
+        entry = {"smsFrom": m.sender, "smsTo": bulk_form(m.to), "smsText": m.text}
         if m.callback_value1 is not None:
             entry["callback_value1"] = m.callback_value1
         if m.callback_value2 is not None:
@@ -96,8 +142,7 @@ def prepare_chunk(messages: Sequence[BulkMessage], *, region: str) -> PreparedCh
         if m.callback_format is not None:
             entry["callback_format"] = m.callback_format
         payload.append(entry)
-        positions.append(index)
-    return PreparedChunk(payload=payload, positions=positions, rejected=rejected)
+    return PreparedChunk(payload=payload, positions=checked.positions, rejected=checked.rejected)
 
 
 def parse_bulk_answer(body: Mapping[str, Any], chunk: PreparedChunk) -> BulkResult:
@@ -256,6 +301,10 @@ def iter_chunk_results(
     a refused key, a configuration error or a plugin's refusal stops the send, since every
     later chunk would meet it too.
     """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise InvalidInputError(
+            f"chunk_size must be an int, not {type(chunk_size).__name__}", field="chunk_size"
+        )
     if not 1 <= chunk_size <= MAX_BULK_CHUNK:
         raise InvalidInputError(
             f"chunk_size must be between 1 and {MAX_BULK_CHUNK}", field="chunk_size"

@@ -56,26 +56,26 @@ from .models import (
     BulkResult,
     DeliveryLookup,
     DeliveryStatus,
+    OTPMessage,
     OTPSent,
     SMSMessage,
     SMSSent,
     Verification,
     VerificationOutcome,
 )
-from .phone import DEFAULT_REGION, normalize_phone, r1_form, v1_path_form
+from .phone import DEFAULT_REGION, r1_form, v1_path_form
 from .ratelimit import Limiter, RateLimiter
 from .redaction import REDACTED, forget_secret, install_log_filter, redact, register_secret
 from .validation import (
     MAX_BULK_CHUNK,
+    check_otp_message,
+    check_sms_message,
+    coerce_bulk_messages,
     format_schedule_time,
-    validate_campaign_name,
-    validate_dlt_id,
     validate_otp_code,
-    validate_sender,
+    validate_phone,
     validate_session_id,
     validate_template,
-    validate_text,
-    validate_webhook_url,
 )
 
 __all__ = ["DEFAULT_BASE_URL", "TwoFactorClient"]
@@ -220,39 +220,41 @@ class TwoFactorClient:
 
         Each with ``/{template}`` appended when a template name is given.
         """
-        e164 = normalize_phone(phone, region=self.region)
+        # The transports' own checks (one definition): a direct call is refused alike.
+        message = check_otp_message(
+            OTPMessage(
+                to=phone, template=template, otp=otp, length=length, include_otp=include_otp
+            ),
+            region=self.region,
+        )
+        e164 = message.to
         segments = [v1_path_form(e164)]
         labels = [_mask_phone(segments[0])]
-        if otp is not None:
-            if include_otp:
-                raise InvalidInputError(
-                    "include_otp applies to generated OTPs, not a custom one", field="include_otp"
-                )
-            segments.append(validate_otp_code(otp))
+        if message.otp is not None:
+            segments.append(message.otp)
             labels.append("<otp>")
         else:
-            if length not in (4, 6):
-                raise InvalidInputError("length must be 4 or 6", field="length")
-            if length == 4 and include_otp:
-                raise InvalidInputError(
-                    "2Factor returns the OTP only for 6-digit sends (AUTOGEN2)",
-                    field="include_otp",
-                )
-            variant = "AUTOGEN3" if length == 4 else ("AUTOGEN2" if include_otp else "AUTOGEN")
+            variant = (
+                "AUTOGEN3"
+                if message.length == 4
+                else ("AUTOGEN2" if message.include_otp else "AUTOGEN")
+            )
             segments.append(variant)
             labels.append(variant)
-        if template is not None:
-            segments.append(validate_template(template))
-            labels.append(template)
+        if message.template is not None:
+            segments.append(message.template)
+            labels.append(message.template)
         body = self._get_v1(segments, labels, send=True)
         session_id = self._details(body)
         returned = body.get("OTP")
-        otp_value = otp if otp is not None else (str(returned) if returned else None)
+        otp_value = message.otp
+        if otp_value is None and returned:
+            otp_value = str(returned)
         return OTPSent(session_id=session_id, to=e164, otp=otp_value)
 
     def send_template_sms(self, phone: str, template: str) -> OTPSent:
         """Send a template with no OTP (``/SMS/{phone}/{template}``, from the sandbox section)."""
-        e164 = normalize_phone(phone, region=self.region)
+        e164 = validate_phone(phone, region=self.region)
         segment = v1_path_form(e164)
         validate_template(template)
         if template.upper().startswith(("AUTOGEN", "VERIFY")) or template.isdigit():
@@ -281,7 +283,7 @@ class TwoFactorClient:
             sid = validate_session_id(session_id)
             return self._verify(["VERIFY", sid, code], ["VERIFY", sid, "<otp>"])
         assert phone is not None
-        segment = v1_path_form(normalize_phone(phone, region=self.region))
+        segment = v1_path_form(validate_phone(phone, region=self.region))
         return self._verify(["VERIFY3", segment, code], ["VERIFY3", _mask_phone(segment), "<otp>"])
 
     def verify_otp_sandbox(self, code: str, *, session_id: str) -> Verification:
@@ -312,10 +314,9 @@ class TwoFactorClient:
 
         ``to`` is one number or several (sent as one request, comma-separated).
         """
-        recipients = (to,) if isinstance(to, str) else tuple(to)
         return self.send_message(
             SMSMessage(
-                to=recipients,
+                to=to,  # type: ignore[arg-type]  # SMSMessage makes a tuple of it
                 text=text,
                 sender=sender,
                 promotional=promotional,
@@ -345,66 +346,37 @@ class TwoFactorClient:
         )
 
     def _r1_form(self, message: SMSMessage) -> dict[str, str]:
-        if not message.to:
-            raise InvalidInputError("at least one recipient is required", field="to")
-        numbers = [r1_form(normalize_phone(p, region=self.region)) for p in message.to]
+        # The transports' own checks (one definition): a direct call is refused alike.
+        message = check_sms_message(message, region=self.region)
         form = {
             "module": "PROMO_SMS" if message.promotional else "TRANS_SMS",
             "apikey": self._api_key,
-            "to": ",".join(numbers),
-            "from": validate_sender(message.sender),
-            "msg": validate_text(message.text),
+            "to": ",".join(r1_form(p) for p in message.to),
+            "from": message.sender,
+            "msg": message.text,
         }
         if message.schedule_at is not None:
             form["scheduletime"] = format_schedule_time(message.schedule_at)
-        if message.pe_id is not None:
-            form["peid"] = validate_dlt_id(message.pe_id, field="pe_id")
-        if message.ct_id is not None:
-            form["ctid"] = validate_dlt_id(message.ct_id, field="ct_id")
-        if message.campaign_name is not None:
-            form["campaignname"] = validate_campaign_name(message.campaign_name)
-        if message.campaign_webhook is not None:
-            if message.campaign_name is None:
-                raise InvalidInputError(
-                    "campaign_webhook needs campaign_name (click tracking is per campaign)",
-                    field="campaign_webhook",
-                )
-            form["campaignwebhook"] = validate_webhook_url(
-                message.campaign_webhook, field="campaign_webhook"
-            )
+        optional = {
+            "peid": message.pe_id,
+            "ctid": message.ct_id,
+            "campaignname": message.campaign_name,
+            "campaignwebhook": message.campaign_webhook,
+            "shortenurlwebhook": message.shorten_url_webhook,
+            "shortenurlcallback": message.shorten_url_callback,
+        }
+        form.update({name: value for name, value in optional.items() if value is not None})
         if message.shorten_urls:
             form["shortenurl"] = "1"
-        if (
-            message.shorten_url_webhook is not None or message.shorten_url_callback is not None
-        ) and not message.shorten_urls:
-            raise InvalidInputError(
-                "shorten_url_webhook / shorten_url_callback need shorten_urls=True",
-                field="shorten_urls",
-            )
-        if message.shorten_url_webhook is not None:
-            form["shortenurlwebhook"] = validate_webhook_url(
-                message.shorten_url_webhook, field="shorten_url_webhook"
-            )
-        if message.shorten_url_callback is not None:
-            if len(message.shorten_url_callback) > 256:
-                raise InvalidInputError(
-                    "shorten_url_callback is longer than 256 characters",
-                    field="shorten_url_callback",
-                )
-            form["shortenurlcallback"] = message.shorten_url_callback
-        if message.promotional and (
-            message.campaign_name or message.shorten_urls or message.pe_id or message.ct_id
-        ):
-            raise InvalidInputError(
-                "DLT ids, click tracking and URL shortening are transactional-only options",
-                field="promotional",
-            )
         return form
 
     # ------------------------------------------------------------------ bulk
 
     def iter_bulk(
-        self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
+        self,
+        messages: Iterable[BulkMessage | Mapping[str, Any]],
+        *,
+        chunk_size: int = MAX_BULK_CHUNK,
     ) -> Iterator[BulkResult]:
         """Send any number of messages in requests of at most ``chunk_size`` (<= 1000).
 
@@ -413,10 +385,13 @@ class TwoFactorClient:
         memory stays flat. A request that fails yields a :class:`BulkChunkFailure` (with
         ``outcome_unknown`` set if it may have been accepted) and the next one still goes.
         """
-        return iter_chunk_results(messages, chunk_size, self.send_bulk_chunk)
+        return iter_chunk_results(coerce_bulk_messages(messages), chunk_size, self.send_bulk_chunk)
 
     def send_bulk(
-        self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
+        self,
+        messages: Iterable[BulkMessage | Mapping[str, Any]],
+        *,
+        chunk_size: int = MAX_BULK_CHUNK,
     ) -> BulkResult:
         """Send any number of messages; one combined result (see :meth:`iter_bulk`)."""
         return collect_bulk_results(self.iter_bulk(messages, chunk_size=chunk_size))
@@ -427,6 +402,11 @@ class TwoFactorClient:
         Messages that fail local checks are rejected without being sent; if none is left,
         no request is made.
         """
+        if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
+            raise InvalidInputError(
+                f"messages must be a sequence of BulkMessage, not {type(messages).__name__}",
+                field="messages",
+            )
         if not 1 <= len(messages) <= MAX_BULK_CHUNK:
             raise InvalidInputError(
                 f"a bulk request takes 1 to {MAX_BULK_CHUNK} messages, not {len(messages)}",
@@ -453,16 +433,17 @@ class TwoFactorClient:
 
     def send_sms_encrypted(self, to: str | Iterable[str], text: str, *, sender: str) -> SMSSent:
         """Send a transactional SMS through the encrypted endpoint (``module=ENC``)."""
-        recipients = (to,) if isinstance(to, str) else tuple(to)
-        numbers = [r1_form(normalize_phone(p, region=self.region)) for p in recipients]
-        if not numbers:
-            raise InvalidInputError("at least one recipient is required", field="to")
+        message = check_sms_message(
+            SMSMessage(to=to, text=text, sender=sender),  # type: ignore[arg-type]
+            region=self.region,
+        )
+        numbers = [r1_form(p) for p in message.to]
         payload = {
             "module": "TRANS_SMS",
             "apikey": self._api_key,
             "to": ",".join(numbers),
-            "from": validate_sender(sender),
-            "msg": validate_text(text),
+            "from": message.sender,
+            "msg": message.text,
         }
         answer = self._encrypted(payload, send=True)
         return SMSSent(message_id=self._details(answer), to=tuple("+" + n for n in numbers))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar, Union
@@ -161,15 +161,25 @@ class SMSMessage(_Data):
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.to, str):
-            object.__setattr__(self, "to", tuple(p for p in self.to.split(",") if p.strip()))
-        elif not isinstance(self.to, tuple):
-            object.__setattr__(self, "to", tuple(self.to))
+        if not isinstance(self.to, tuple):
+            object.__setattr__(self, "to", _recipient_tuple(self.to))
 
     @property
     def recipients(self) -> tuple[str, ...]:
         """Every recipient of the message."""
         return self.to
+
+
+def _recipient_tuple(to: object) -> tuple[Any, ...]:
+    """The recipients ``to`` names: a string (numbers joined by commas, as R1 takes them) or
+    an iterable of numbers. Anything that is not an iterable of items (an ``int``, ``None``,
+    ``bytes``, a mapping) stays one item, for the checks to refuse by name rather than
+    iterate over its bytes."""
+    if isinstance(to, str):
+        return tuple(p for p in to.split(",") if p.strip())
+    if isinstance(to, bytes | bytearray | memoryview | Mapping) or not isinstance(to, Iterable):
+        return (to,)
+    return tuple(to)
 
 
 @_register

@@ -26,12 +26,18 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
-from .bulk import collect_bulk_results, iter_chunk_results
-from .errors import InvalidInputError
+from .bulk import (
+    collect_bulk_results,
+    iter_chunk_results,
+    note_positions,
+    restore_positions,
+    split_checked,
+)
+from .errors import ConfigurationError, InvalidInputError, TwoFactorError
 from .hooks import _call_safely, make_plugin_manager
 from .models import (
     BulkAccepted,
@@ -49,8 +55,15 @@ from .models import (
     Verification,
     VerificationOutcome,
 )
-from .phone import DEFAULT_REGION, normalize_phone
-from .validation import MAX_BULK_CHUNK, validate_otp_code, validate_session_id
+from .phone import DEFAULT_REGION
+from .validation import (
+    MAX_BULK_CHUNK,
+    check_message,
+    coerce_bulk_messages,
+    validate_otp_code,
+    validate_phone,
+    validate_session_id,
+)
 
 if TYPE_CHECKING:
     from .client import TwoFactorClient
@@ -64,6 +77,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("twofactor_notify.transport")
+_R = TypeVar("_R", OTPSent, SMSSent, BulkResult)
 _BEFORE_SEND_ARGS = ("message", "transport")
 
 
@@ -98,7 +112,13 @@ class Transport(ABC):
     # ------------------------------------------------------------------ public API
 
     def send(self, message: Message) -> Receipt:
-        """Send any message: normalise it, run ``before_send``, deliver, run ``after_send``."""
+        """Send any message: check it, run ``before_send``, deliver, run ``after_send``.
+
+        The checks (:func:`~twofactor_notify.validation.check_message`) are the same for
+        every transport; a message they refuse raises :class:`InvalidInputError` before any
+        hook runs, so no plugin logs it as sent. A message a ``before_send`` plugin returns
+        is checked again.
+        """
         message = self._prepare(message)
         hook = self.plugin_manager.hook
         try:
@@ -138,11 +158,10 @@ class Transport(ABC):
                 otp=otp,
                 length=length,
                 include_otp=include_otp,
-                metadata=dict(metadata or {}),
+                metadata=_metadata(metadata),
             )
         )
-        assert isinstance(receipt, OTPSent)
-        return receipt
+        return _expect(receipt, OTPSent)
 
     def send_sms(
         self,
@@ -162,10 +181,9 @@ class Transport(ABC):
         metadata: Mapping[str, Any] | None = None,
     ) -> SMSSent:
         """Send a text message to one or more numbers; see :class:`SMSMessage`."""
-        recipients = (to,) if isinstance(to, str) else tuple(to)
         receipt = self.send(
             SMSMessage(
-                to=recipients,
+                to=to,  # type: ignore[arg-type]  # SMSMessage makes a tuple of it
                 text=text,
                 sender=sender or self.default_sender or "",
                 promotional=promotional,
@@ -177,25 +195,35 @@ class Transport(ABC):
                 shorten_urls=shorten_urls,
                 shorten_url_webhook=shorten_url_webhook,
                 shorten_url_callback=shorten_url_callback,
-                metadata=dict(metadata or {}),
+                metadata=_metadata(metadata),
             )
         )
-        assert isinstance(receipt, SMSSent)
-        return receipt
+        return _expect(receipt, SMSSent)
 
     def iter_bulk(
-        self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
+        self,
+        messages: Iterable[BulkMessage | Mapping[str, Any]],
+        *,
+        chunk_size: int = MAX_BULK_CHUNK,
     ) -> Iterator[BulkResult]:
         """Send any number of bulk messages, one request per chunk, yielding each chunk's result.
 
-        Messages are read lazily from ``messages``; each chunk is a :class:`BulkBatch` for the
-        hooks. Indexes in the results are positions in ``messages``. A chunk that fails
-        yields a result with a :class:`BulkChunkFailure` and the next chunk still goes.
+        Messages are read lazily from ``messages``: :class:`BulkMessage` objects or plain
+        mappings with the same keys (an item of another type stops the send with one
+        :class:`InvalidInputError`; see
+        :func:`~twofactor_notify.validation.coerce_bulk_messages`). Each message is checked
+        as every transport checks it; a refused one is a rejection at its index and never
+        reaches the hooks. The rest of each chunk is a :class:`BulkBatch` for the hooks.
+        Indexes in the results are positions in ``messages``. A chunk that fails yields a
+        result with a :class:`BulkChunkFailure` and the next chunk still goes.
         """
-        return iter_chunk_results(messages, chunk_size, self._send_batch)
+        return iter_chunk_results(coerce_bulk_messages(messages), chunk_size, self._send_batch)
 
     def send_bulk(
-        self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
+        self,
+        messages: Iterable[BulkMessage | Mapping[str, Any]],
+        *,
+        chunk_size: int = MAX_BULK_CHUNK,
     ) -> BulkResult:
         """Send any number of bulk messages and return one combined :class:`BulkResult`."""
         return collect_bulk_results(self.iter_bulk(messages, chunk_size=chunk_size))
@@ -228,40 +256,31 @@ class Transport(ABC):
     # ------------------------------------------------------------------ internals
 
     def _phone(self, raw: str) -> str:
-        return normalize_phone(raw, region=self.region)
+        return validate_phone(raw, region=self.region)
 
     def _prepare(self, message: Message) -> Message:
-        """Normalise recipients to E.164 and fill defaults, so plugins see canonical data."""
-        if isinstance(message, OTPMessage):
-            return dataclasses.replace(
-                message,
-                to=self._phone(message.to),
-                template=message.template or self.default_template,
-            )
-        if isinstance(message, SMSMessage):
-            if not message.to:
-                raise InvalidInputError("a text message needs at least one recipient", field="to")
-            return dataclasses.replace(
-                message,
-                to=tuple(self._phone(p) for p in message.to),
-                sender=message.sender or self.default_sender or "",
-            )
-        if isinstance(message, BulkBatch):
-            # Numbers are checked per message by the client (a bad one becomes a rejection,
-            # not an error for the batch); only an empty sender is filled in here.
-            sender = self.default_sender
-            if sender and any(not m.sender for m in message.messages):
-                return dataclasses.replace(
-                    message,
-                    messages=tuple(
-                        m if m.sender else dataclasses.replace(m, sender=sender)
-                        for m in message.messages
-                    ),
-                )
-            return message
-        raise InvalidInputError(
-            f"cannot send a {type(message).__name__}; expected OTPMessage, SMSMessage or BulkBatch",
-            field="message",
+        """Fill this transport's defaults, then run the checks every transport runs.
+
+        Plugins see canonical data: numbers in E.164, the default sender and template in.
+        """
+        if isinstance(message, OTPMessage) and message.template is None:
+            message = dataclasses.replace(message, template=self.default_template)
+        elif isinstance(message, SMSMessage) and not message.sender and self.default_sender:
+            message = dataclasses.replace(message, sender=self.default_sender)
+        elif isinstance(message, BulkBatch):
+            message = dataclasses.replace(message, messages=self._with_sender(message.messages))
+        return check_message(message, region=self.region)
+
+    def _with_sender(self, messages: tuple[BulkMessage, ...]) -> tuple[BulkMessage, ...]:
+        """``messages`` with this transport's default sender where one names none."""
+        sender = self.default_sender
+        if not sender or all(not isinstance(m, BulkMessage) or m.sender for m in messages):
+            return messages
+        return tuple(
+            dataclasses.replace(m, sender=sender)
+            if isinstance(m, BulkMessage) and not m.sender
+            else m
+            for m in messages
         )
 
     def _run_before_send(self, message: Message) -> Message:
@@ -276,17 +295,24 @@ class Transport(ABC):
                 result = impl.function(*(kwargs[name] for name in impl.argnames))
             if result is not None:
                 if not isinstance(result, OTPMessage | SMSMessage | BulkBatch):
-                    raise TypeError(
+                    raise ConfigurationError(
                         f"before_send plugin {impl.plugin_name!r} returned a "
                         f"{type(result).__name__}; return a message or None"
                     )
+                if type(result) is not type(message):
+                    # The caller asked for one kind of send and waits for its kind of
+                    # receipt (an OTP's session id): another kind cannot answer it.
+                    raise ConfigurationError(
+                        f"before_send plugin {impl.plugin_name!r} turned a "
+                        f"{type(message).__name__} into a {type(result).__name__}; a plugin "
+                        "may change a message's fields, not its kind"
+                    )
                 if isinstance(message, BulkBatch) and (
-                    not isinstance(result, BulkBatch)
-                    or len(result.messages) != len(message.messages)
+                    len(result.messages) != len(message.messages)  # type: ignore[union-attr]
                 ):
                     # Results are reported by position: a batch of another size would pin
                     # every later message's outcome on the wrong caller index.
-                    raise TypeError(
+                    raise ConfigurationError(
                         f"before_send plugin {impl.plugin_name!r} changed a bulk batch's size; "
                         "replace messages in place, or refuse the batch"
                     )
@@ -294,9 +320,16 @@ class Transport(ABC):
         return message
 
     def _send_batch(self, chunk: tuple[BulkMessage, ...]) -> BulkResult:
-        receipt = self.send(BulkBatch(messages=chunk))
-        assert isinstance(receipt, BulkResult)
-        return receipt
+        """Send the messages of ``chunk`` the checks accept; the others are rejections."""
+        checked = split_checked(self._with_sender(chunk), region=self.region)
+        if not checked.messages:
+            return BulkResult(rejected=tuple(checked.rejected))
+        try:
+            receipt = self.send(BulkBatch(messages=tuple(checked.messages)))
+        except TwoFactorError as exc:
+            note_positions(exc, checked)
+            raise
+        return restore_positions(_expect(receipt, BulkResult), checked)
 
     @abstractmethod
     def _deliver(self, message: Message) -> Receipt:
@@ -305,6 +338,23 @@ class Transport(ABC):
     @abstractmethod
     def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
         """Verify a validated code against a session id or an E.164 number."""
+
+
+def _metadata(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A copy of the caller's metadata (left as it is when it is not a mapping, for the
+    checks to refuse by name)."""
+    if metadata is None:
+        return {}
+    return dict(metadata) if isinstance(metadata, Mapping) else metadata
+
+
+def _expect(receipt: Receipt, kind: type[_R]) -> _R:
+    """``receipt`` as the kind its send answers with; a transport bug otherwise."""
+    if not isinstance(receipt, kind):
+        raise ConfigurationError(
+            f"the transport answered a send with a {type(receipt).__name__}, not a {kind.__name__}"
+        )
+    return receipt
 
 
 class TwoFactorTransport(Transport):

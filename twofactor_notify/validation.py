@@ -1,23 +1,47 @@
-"""Checks made before any request, for what the reference says 2Factor rejects.
+"""Whether a message may be sent: the one set of checks every path runs before a request.
 
-Each check returns the cleaned value or raises :class:`InvalidInputError` (or a subclass)
-naming the field. Values that go into URL paths are also restricted to characters that
-cannot change the path (no ``/``, no ``..``), and are percent-encoded by the client anyway.
+Two levels, one definition each:
+
+* field checks (``validate_*``): each returns the cleaned value or raises
+  :class:`InvalidInputError` (or a subclass) naming the field. Values that go into URL paths
+  are restricted to characters that cannot change the path (no ``/``, no ``..``), and are
+  percent-encoded by the client anyway;
+* message checks (:func:`check_message`, :func:`check_bulk_message`): every field of a message
+  and the rules between fields (a custom OTP with ``include_otp``, DLT ids on a promotional
+  SMS...). Every :class:`~twofactor_notify.transport.Transport` runs them before
+  ``before_send``, so a test double refuses exactly what the 2Factor transport refuses; the
+  client runs the same functions, so that it is just as safe when called directly.
+
+A value of the wrong type is refused with an error naming the field and the type, never taken
+for another value (``42`` is not "an empty text"). Nothing is converted: a phone number or an
+OTP given as an ``int`` has lost its leading zeros or ``+`` and is refused, like any other
+non-string.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import InvalidInputError, OTPError
+from .errors import InvalidInputError, InvalidPhoneNumberError, OTPError
+from .models import BulkBatch, BulkMessage, Message, OTPMessage, SMSMessage
+from .phone import DEFAULT_REGION, normalize_phone
 
 __all__ = [
+    "BULK_MESSAGE_KEYS",
     "IST",
     "MAX_BULK_CHUNK",
     "MAX_TEXT_LENGTH",
     "MIN_SCHEDULE_AHEAD",
+    "check_bulk_message",
+    "check_message",
+    "check_otp_message",
+    "check_sms_message",
+    "coerce_bulk_messages",
     "format_schedule_time",
     "validate_campaign_name",
     "validate_dlt_id",
@@ -43,20 +67,89 @@ _SESSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
 _TEMPLATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _\-]{0,63}")
 _SENDER = re.compile(r"[A-Za-z0-9]{1,6}")
 _DLT_ID = re.compile(r"[0-9]{1,30}")
+# What a typed number may hold besides digits: "+", spaces and the usual separators.
+# Letters ("x", "ext."), "#", ";" and anything else are refused rather than read past:
+# libphonenumber takes "+1 202 555 0143x" or "... ext. 12" for a valid number.
+_PHONE_CHARS = re.compile(r"[0-9 +\-().]+")
+_INDIAN_MOBILE = re.compile(r"\+91[6-9][0-9]{9}")
+_CALLBACK_FORMATS = frozenset({"json", "raw-url-encoded"})
+_MAX_CALLBACK_URL = 256
+_MAX_CALLBACK_VALUE = 256
+
+#: The keys a bulk message given as a plain mapping may have (``to`` and ``text`` required).
+BULK_MESSAGE_KEYS = frozenset(f.name for f in dataclasses.fields(BulkMessage))
+_BULK_REQUIRED = ("to", "text")
+
+
+def _type_name(value: object) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def _require_str(value: object, *, field: str, what: str) -> str:
+    """``value`` if it is a ``str`` that UTF-8 can carry; else an error naming ``field``."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, not {_type_name(value)}", field=field)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInputError(
+                f"{what} holds a lone surrogate (an unpaired half of a UTF-16 pair), which "
+                "cannot be sent",
+                field=field,
+            ) from None
+    return value
+
+
+def _require_bool(value: object, *, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(
+            f"{field} must be True or False, not {_type_name(value)}", field=field
+        )
+    return value
+
+
+def validate_phone(raw: object, *, region: str = DEFAULT_REGION) -> str:
+    """A phone number as E.164, refusing anything after the number (``x12``, ``ext. 3``).
+
+    ``field`` is ``"phone"`` on every path (OTP ``to``, SMS ``to``, bulk ``to``, ``phone=``).
+    """
+    if isinstance(raw, str) and _INDIAN_MOBILE.fullmatch(raw):
+        return raw  # the common case, already canonical: no libphonenumber call
+    if not isinstance(raw, str):
+        raise InvalidPhoneNumberError(
+            f"phone number must be a string, not {_type_name(raw)}", field="phone"
+        )
+    text = raw.strip()
+    if text and not _PHONE_CHARS.fullmatch(text):
+        raise InvalidPhoneNumberError(
+            "phone number may hold only digits, spaces, '+', '-', '.' and brackets "
+            "(no extension or other text after it)",
+            field="phone",
+        )
+    return normalize_phone(text, region=region)
 
 
 def validate_otp_code(code: object, *, field: str = "otp") -> str:
     """An OTP is 4 to 6 digits (``Invalid OTP Code - Length Mismatch(Expected: 4-6)``)."""
     if isinstance(code, int) and not isinstance(code, bool):
         raise OTPError("OTP must be given as a string of digits, not an int", field=field)
-    if not isinstance(code, str) or not _OTP.fullmatch(code.strip()):
+    if not isinstance(code, str):
+        raise OTPError(
+            f"OTP must be a string of 4 to 6 digits, not {_type_name(code)}", field=field
+        )
+    if not _OTP.fullmatch(code.strip()):
         raise OTPError("OTP must be 4 to 6 digits", field=field)
     return code.strip()
 
 
 def validate_session_id(session_id: object) -> str:
     """A session id as 2Factor issues them: letters, digits, ``-`` and ``_``."""
-    if not isinstance(session_id, str) or not _SESSION.fullmatch(session_id):
+    if not isinstance(session_id, str):
+        raise InvalidInputError(
+            f"session_id must be a string, not {_type_name(session_id)}", field="session_id"
+        )
+    if not _SESSION.fullmatch(session_id):
         raise InvalidInputError(
             "session_id must be letters, digits, '-' or '_' (at most 128)", field="session_id"
         )
@@ -65,7 +158,11 @@ def validate_session_id(session_id: object) -> str:
 
 def validate_template(template: object) -> str:
     """A template name: letters, digits, spaces, ``-`` and ``_`` (it becomes a path segment)."""
-    if not isinstance(template, str) or not _TEMPLATE.fullmatch(template):
+    if not isinstance(template, str):
+        raise InvalidInputError(
+            f"template must be a string, not {_type_name(template)}", field="template"
+        )
+    if not _TEMPLATE.fullmatch(template):
         raise InvalidInputError(
             "template must be letters, digits, spaces, '-' or '_' (at most 64)", field="template"
         )
@@ -74,8 +171,12 @@ def validate_template(template: object) -> str:
 
 def validate_sender(sender: object) -> str:
     """A DLT sender id (header): 1 to 6 letters or digits, e.g. ``TFACTR``."""
-    if not isinstance(sender, str) or not sender:
+    if sender is None or sender == "":
         raise InvalidInputError("sender is required (a DLT-approved sender id)", field="sender")
+    if not isinstance(sender, str):
+        raise InvalidInputError(
+            f"sender must be a string, not {_type_name(sender)}", field="sender"
+        )
     if not _SENDER.fullmatch(sender):
         raise InvalidInputError(
             "sender must be 1 to 6 letters or digits (a DLT sender id such as 'TFACTR')",
@@ -85,49 +186,61 @@ def validate_sender(sender: object) -> str:
 
 
 def validate_text(text: object, *, field: str = "text") -> str:
-    """Message text: not empty, at most 1000 characters."""
-    if not isinstance(text, str) or not text.strip():
+    """Message text: a string, not blank, at most 1000 characters, encodable as UTF-8."""
+    value = _require_str(text, field=field, what="message text")
+    if not value.strip():
         raise InvalidInputError("message text is empty", field=field)
-    if len(text) > MAX_TEXT_LENGTH:
+    if len(value) > MAX_TEXT_LENGTH:
         raise InvalidInputError(
-            f"message text is {len(text)} characters; at most {MAX_TEXT_LENGTH}", field=field
+            f"message text is {len(value)} characters; at most {MAX_TEXT_LENGTH}", field=field
         )
-    return text
+    return value
 
 
 def validate_dlt_id(value: object, *, field: str) -> str:
     """A DLT PE id or CT id: digits only."""
-    if not isinstance(value, str) or not _DLT_ID.fullmatch(value):
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            f"{field} must be a string of digits, not {_type_name(value)}", field=field
+        )
+    if not _DLT_ID.fullmatch(value):
         raise InvalidInputError(f"{field} must be the DLT id's digits", field=field)
     return value
 
 
 def validate_campaign_name(value: object) -> str:
     """A click-tracking campaign name: 1 to 100 printable characters."""
-    if not isinstance(value, str) or not value.strip() or len(value) > 100:
+    name = _require_str(value, field="campaign_name", what="campaign_name")
+    if not name.strip() or len(name) > 100:
         raise InvalidInputError("campaign_name must be 1 to 100 characters", field="campaign_name")
-    if not value.isprintable():
+    if not name.isprintable():
         raise InvalidInputError("campaign_name must be printable", field="campaign_name")
-    return value
+    return name
 
 
 def validate_webhook_url(value: object, *, field: str) -> str:
     """A webhook URL 2Factor will POST to: absolute ``http`` or ``https``."""
     if not isinstance(value, str):
-        raise InvalidInputError(f"{field} must be a URL", field=field)
-    parts = urlsplit(value)
+        raise InvalidInputError(f"{field} must be a URL, not {_type_name(value)}", field=field)
+    _require_str(value, field=field, what=field)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        raise InvalidInputError(f"{field} is not a valid URL", field=field) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInputError(f"{field} must be an absolute http(s) URL", field=field)
     return value
 
 
-def format_schedule_time(when: datetime, *, now: datetime | None = None) -> str:
+def format_schedule_time(when: object, *, now: datetime | None = None) -> str:
     """``scheduletime`` as 2Factor reads it: ``YYYY-MM-DD HH:MM:SS`` in India Standard Time.
 
     A naive ``when`` is taken as IST. It must be at least 5 minutes after ``now``.
     """
     if not isinstance(when, datetime):
-        raise InvalidInputError("schedule_at must be a datetime", field="schedule_at")
+        raise InvalidInputError(
+            f"schedule_at must be a datetime, not {_type_name(when)}", field="schedule_at"
+        )
     aware = when.replace(tzinfo=IST) if when.tzinfo is None else when
     current = now or datetime.now(UTC)
     if aware - current < MIN_SCHEDULE_AHEAD:
@@ -135,3 +248,217 @@ def format_schedule_time(when: datetime, *, now: datetime | None = None) -> str:
             "schedule_at must be at least 5 minutes in the future", field="schedule_at"
         )
     return aware.astimezone(IST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _check_metadata(metadata: object) -> None:
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError(
+            f"metadata must be a mapping, not {_type_name(metadata)}", field="metadata"
+        )
+
+
+def check_otp_message(message: OTPMessage, *, region: str = DEFAULT_REGION) -> OTPMessage:
+    """Check every field of an OTP send; return it with ``to`` in E.164 and the OTP stripped."""
+    to = validate_phone(message.to, region=region)
+    if message.template is not None:
+        validate_template(message.template)
+    include_otp = _require_bool(message.include_otp, field="include_otp")
+    length = message.length
+    if isinstance(length, bool) or not isinstance(length, int):
+        raise InvalidInputError(f"length must be 4 or 6, not {_type_name(length)}", field="length")
+    if length not in (4, 6):
+        raise InvalidInputError(f"length must be 4 or 6, not {length}", field="length")
+    otp = message.otp
+    if otp is not None:
+        otp = validate_otp_code(otp)
+        if include_otp:
+            raise InvalidInputError(
+                "include_otp applies to generated OTPs, not a custom one", field="include_otp"
+            )
+    elif length == 4 and include_otp:
+        raise InvalidInputError(
+            "2Factor returns the OTP only for 6-digit sends (AUTOGEN2)", field="include_otp"
+        )
+    _check_metadata(message.metadata)
+    if to == message.to and otp == message.otp:
+        return message
+    return dataclasses.replace(message, to=to, otp=otp)
+
+
+def check_sms_message(message: SMSMessage, *, region: str = DEFAULT_REGION) -> SMSMessage:
+    """Check every field of an R1 text message; return it with its numbers in E.164."""
+    if not message.to:
+        raise InvalidInputError("a text message needs at least one recipient", field="to")
+    to = tuple(validate_phone(p, region=region) for p in message.to)
+    validate_sender(message.sender)
+    validate_text(message.text)
+    promotional = _require_bool(message.promotional, field="promotional")
+    shorten_urls = _require_bool(message.shorten_urls, field="shorten_urls")
+    if message.schedule_at is not None:
+        format_schedule_time(message.schedule_at)
+    if message.pe_id is not None:
+        validate_dlt_id(message.pe_id, field="pe_id")
+    if message.ct_id is not None:
+        validate_dlt_id(message.ct_id, field="ct_id")
+    if message.campaign_name is not None:
+        validate_campaign_name(message.campaign_name)
+    if message.campaign_webhook is not None:
+        if message.campaign_name is None:
+            raise InvalidInputError(
+                "campaign_webhook needs campaign_name (click tracking is per campaign)",
+                field="campaign_webhook",
+            )
+        validate_webhook_url(message.campaign_webhook, field="campaign_webhook")
+    if (
+        message.shorten_url_webhook is not None or message.shorten_url_callback is not None
+    ) and not shorten_urls:
+        raise InvalidInputError(
+            "shorten_url_webhook / shorten_url_callback need shorten_urls=True",
+            field="shorten_urls",
+        )
+    if message.shorten_url_webhook is not None:
+        validate_webhook_url(message.shorten_url_webhook, field="shorten_url_webhook")
+    if message.shorten_url_callback is not None:
+        callback = _require_str(
+            message.shorten_url_callback,
+            field="shorten_url_callback",
+            what="shorten_url_callback",
+        )
+        if len(callback) > _MAX_CALLBACK_URL:
+            raise InvalidInputError(
+                f"shorten_url_callback is longer than {_MAX_CALLBACK_URL} characters",
+                field="shorten_url_callback",
+            )
+    if promotional and (message.campaign_name or shorten_urls or message.pe_id or message.ct_id):
+        raise InvalidInputError(
+            "DLT ids, click tracking and URL shortening are transactional-only options",
+            field="promotional",
+        )
+    _check_metadata(message.metadata)
+    return message if to == message.to else dataclasses.replace(message, to=to)
+
+
+def check_bulk_message(message: BulkMessage, *, region: str = DEFAULT_REGION) -> BulkMessage:
+    """Check one message of a bulk send; return it with ``to`` in E.164.
+
+    A bulk send reports a message refused here as a rejection at its index (the others
+    still go); :func:`check_message` on a whole :class:`BulkBatch` raises for the first.
+    """
+    if not isinstance(message, BulkMessage):
+        raise InvalidInputError(
+            f"a bulk message must be a BulkMessage, not {_type_name(message)}", field="messages"
+        )
+    to = validate_phone(message.to, region=region)
+    validate_text(message.text)
+    validate_sender(message.sender)
+    for name in ("callback_value1", "callback_value2"):
+        value = getattr(message, name)
+        if value is not None:
+            _require_str(value, field=name, what=name)
+            if len(value) > _MAX_CALLBACK_VALUE:
+                raise InvalidInputError(
+                    f"{name} is longer than {_MAX_CALLBACK_VALUE} characters", field=name
+                )
+    if message.callback_format is not None and message.callback_format not in _CALLBACK_FORMATS:
+        raise InvalidInputError(
+            "callback_format must be 'json' or 'raw-url-encoded'", field="callback_format"
+        )
+    return message if to == message.to else dataclasses.replace(message, to=to)
+
+
+def check_message(message: Message, *, region: str = DEFAULT_REGION) -> Message:
+    """Decide whether ``message`` may be sent: return it normalised, or raise.
+
+    The one check every transport runs before ``before_send`` (and again on what a plugin
+    returns); a background sender should run it before it queues a message, so that a
+    refusal reaches the caller rather than a worker. Numbers come back in E.164.
+
+    :raises InvalidInputError: (or a subclass) with ``field`` naming what was refused. For a
+        :class:`BulkBatch`, the first refused message decides, and the text says its index.
+    """
+    if isinstance(message, OTPMessage):
+        return check_otp_message(message, region=region)
+    if isinstance(message, SMSMessage):
+        return check_sms_message(message, region=region)
+    if isinstance(message, BulkBatch):
+        if not 1 <= len(message.messages) <= MAX_BULK_CHUNK:
+            raise InvalidInputError(
+                f"a bulk batch holds 1 to {MAX_BULK_CHUNK} messages, not {len(message.messages)}",
+                field="messages",
+            )
+        checked = []
+        for index, item in enumerate(message.messages):
+            try:
+                checked.append(check_bulk_message(item, region=region))
+            except InvalidInputError as exc:
+                exc.message = f"message {index}: {exc.message}"
+                exc.args = (exc.message,)
+                raise
+        if all(a is b for a, b in zip(checked, message.messages, strict=True)):
+            return message
+        return dataclasses.replace(message, messages=tuple(checked))
+    raise InvalidInputError(
+        f"cannot send a {_type_name(message)}; expected OTPMessage, SMSMessage or BulkBatch",
+        field="message",
+    )
+
+
+def _bulk_from_mapping(item: Mapping[Any, Any], index: int) -> BulkMessage:
+    unknown = sorted(str(k) for k in item if k not in BULK_MESSAGE_KEYS)
+    if unknown:
+        raise InvalidInputError(
+            f"bulk message {index} has unknown keys {', '.join(map(repr, unknown))}; the keys "
+            f"are {', '.join(sorted(BULK_MESSAGE_KEYS))}",
+            field="messages",
+        )
+    missing = [k for k in _BULK_REQUIRED if k not in item]
+    if missing:
+        raise InvalidInputError(
+            f"bulk message {index} has no {' or '.join(map(repr, missing))}", field="messages"
+        )
+    return BulkMessage(
+        to=item["to"],
+        text=item["text"],
+        sender=item.get("sender") or "",
+        callback_value1=item.get("callback_value1"),
+        callback_value2=item.get("callback_value2"),
+        callback_format=item.get("callback_format"),
+    )
+
+
+def _as_bulk_message(item: object, index: int) -> BulkMessage:
+    if isinstance(item, BulkMessage):
+        return item
+    if isinstance(item, Mapping):
+        return _bulk_from_mapping(item, index)
+    raise InvalidInputError(
+        f"bulk message {index} is a {_type_name(item)}; give BulkMessage objects or mappings "
+        f"with the keys {', '.join(sorted(BULK_MESSAGE_KEYS))}",
+        field="messages",
+    )
+
+
+def coerce_bulk_messages(messages: object) -> Iterator[BulkMessage]:
+    """The items of a bulk send as :class:`BulkMessage`, refusing a wrong shape once.
+
+    Items may be :class:`BulkMessage` objects or plain mappings with the keys of
+    :data:`BULK_MESSAGE_KEYS` (``to`` and ``text`` required; the shape read from CSV or
+    JSON). An item of another type, or a mapping with an unknown or missing key, stops the
+    send with one :class:`InvalidInputError` (``field="messages"``): for a list or tuple,
+    before anything is sent; for a lazy iterator, when it is reached (the chunks before it
+    are already sent). A message whose *values* are wrong is a per-message rejection.
+    """
+    if isinstance(messages, str | bytes | bytearray | Mapping | BulkMessage) or not isinstance(
+        messages, Iterable
+    ):
+        raise InvalidInputError(
+            f"messages must be an iterable of bulk messages, not {_type_name(messages)}",
+            field="messages",
+        )
+    if isinstance(messages, Sequence):
+        # Known in full: refuse a wrong item before the first request, not half-way.
+        return iter([_as_bulk_message(item, i) for i, item in enumerate(messages)])
+    return (_as_bulk_message(item, i) for i, item in enumerate(messages))

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from twofactor_notify.errors import TwoFactorError
+from twofactor_notify.errors import InvalidInputError, TwoFactorError
 from twofactor_notify.models import BulkMessage, BulkResult, OTPSent, SMSSent, Verification
 from twofactor_notify.transport import Transport
 
@@ -54,7 +54,7 @@ def send_sms(
 
 
 def send_mass_sms(
-    datatuple: Iterable[Sequence[str] | BulkMessage],
+    datatuple: Iterable[Sequence[str] | BulkMessage | Mapping[str, Any]],
     *,
     callback_format: str | None = None,
     fail_silently: bool = False,
@@ -62,27 +62,44 @@ def send_mass_sms(
 ) -> BulkResult:
     """Send many messages through 2Factor's bulk endpoint (1000 per request).
 
-    Each item is ``(to, text)``, ``(to, text, sender)`` or a :class:`BulkMessage`; a missing
-    sender is ``SENDER_ID``. Per-message rejections are in the result; with
-    ``fail_silently`` a refused send gives an empty result instead of an error.
+    Each item is ``(to, text)``, ``(to, text, sender)``, a :class:`BulkMessage` or a mapping
+    with its keys (``{"to": ..., "text": ...}``); a missing sender is ``SENDER_ID``. An item
+    of another shape stops the send with one :class:`InvalidInputError` (``field="messages"``),
+    before anything is sent when ``datatuple`` is a list or tuple. Per-message rejections are
+    in the result; with ``fail_silently`` a refused send gives an empty result instead of an
+    error.
     """
     default_sender = get_settings().sender_id or ""
 
-    def messages() -> Iterable[BulkMessage]:
-        for item in datatuple:
-            if isinstance(item, BulkMessage):
-                yield item
-                continue
+    def message(item: object, index: int) -> BulkMessage | Mapping[str, Any]:
+        if isinstance(item, BulkMessage | Mapping):
+            return item
+        if isinstance(item, Sequence) and not isinstance(item, str | bytes) and 2 <= len(item) <= 3:
             to, text, *rest = item
-            yield BulkMessage(
+            return BulkMessage(
                 to=to,
                 text=text,
                 sender=rest[0] if rest else default_sender,
                 callback_format=callback_format,
             )
+        raise InvalidInputError(
+            f"item {index} of send_mass_sms is a {type(item).__name__}; give (to, text), "
+            "(to, text, sender), a BulkMessage or a mapping with its keys",
+            field="messages",
+        )
 
     try:
-        return get_transport().send_bulk(messages(), chunk_size=chunk_size)
+        if isinstance(datatuple, str | bytes) or not isinstance(datatuple, Iterable):
+            raise InvalidInputError(
+                f"send_mass_sms takes an iterable of messages, not {type(datatuple).__name__}",
+                field="messages",
+            )
+        items: Iterable[BulkMessage | Mapping[str, Any]]
+        if isinstance(datatuple, Sequence):  # known in full: refuse a bad item before sending
+            items = [message(item, i) for i, item in enumerate(datatuple)]
+        else:
+            items = (message(item, i) for i, item in enumerate(datatuple))
+        return get_transport().send_bulk(items, chunk_size=chunk_size)
     except TwoFactorError as exc:
         if not fail_silently:
             raise

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from twofactor_notify.errors import OutcomeUnknownError, SendRefusedError
+from twofactor_notify.errors import InvalidInputError, OutcomeUnknownError, SendRefusedError
 from twofactor_notify.hooks import hookimpl
 from twofactor_notify.models import (
     BulkBatch,
@@ -43,6 +43,10 @@ def _error_status(error: BaseException) -> str:
     from .models import MessageStatus
 
     if isinstance(error, SendRefusedError):
+        return MessageStatus.REFUSED
+    if isinstance(error, InvalidInputError) and error.status is None:
+        # refused by the checks before any request (a message a plugin made invalid):
+        # nothing went out, so it is not a delivery failure
         return MessageStatus.REFUSED
     if isinstance(error, OutcomeUnknownError):
         return MessageStatus.UNKNOWN

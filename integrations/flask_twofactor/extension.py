@@ -270,7 +270,10 @@ class TwoFactor:
         )
 
     def send_bulk(
-        self, messages: Iterable[BulkMessage], *, chunk_size: int = MAX_BULK_CHUNK
+        self,
+        messages: Iterable[BulkMessage | Mapping[str, Any]],
+        *,
+        chunk_size: int = MAX_BULK_CHUNK,
     ) -> BulkResult:
         """Send bulk messages (1000 per request); see :meth:`Transport.send_bulk`."""
         return self.transport.send_bulk(messages, chunk_size=chunk_size)

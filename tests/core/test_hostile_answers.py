@@ -19,6 +19,7 @@ from twofactor_notify import (
     APIConnectionError,
     AuthenticationError,
     BulkMessage,
+    ConfigurationError,
     InMemoryTransport,
     InvalidResponseError,
     OutcomeUnknownError,
@@ -220,7 +221,7 @@ def test_a_plugin_may_not_change_a_bulk_batch_size() -> None:
 
     transport = InMemoryTransport(plugins=[DropFirst()], load_entrypoints=False)
     batch = [BulkMessage(to=f"+91980000000{i}", text="x", sender="TFACTR") for i in range(3)]
-    with pytest.raises(TypeError, match="size"):
+    with pytest.raises(ConfigurationError, match="size"):
         transport.send_bulk(batch)
     assert transport.outbox == []
 

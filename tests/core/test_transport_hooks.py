@@ -156,7 +156,7 @@ def test_before_send_chain_each_sees_the_previous_replacement(make_transport, em
     assert recorder.after[0][0].template == "Login"
 
 
-def test_before_send_returning_garbage_is_a_type_error(make_transport):
+def test_before_send_returning_garbage_is_a_configuration_error(make_transport):
     class Bad:
         @hookimpl
         def before_send(self, message, transport):
@@ -164,10 +164,10 @@ def test_before_send_returning_garbage_is_a_type_error(make_transport):
 
     plugin = RecordingPlugin()
     transport = make_transport("memory", plugins=[plugin, Bad()])
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigurationError, match="returned a str"):
         transport.send_otp(A)
     assert transport.outbox == []
-    assert isinstance(plugin.after[0][2], TypeError)
+    assert isinstance(plugin.after[0][2], ConfigurationError)
 
 
 def test_after_send_on_api_error_and_connection_error(emulator, make_client, closed_port):
