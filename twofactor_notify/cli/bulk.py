@@ -1,40 +1,54 @@
 """``send-bulk``: a CSV file of messages, streamed through the bulk endpoint in chunks.
 
-Rows are read lazily and sent a chunk at a time (``Transport.iter_bulk``), so a file of
-millions of rows needs the memory of one chunk. Each row's outcome goes to the result file
-as soon as its chunk is answered.
+Rows are read lazily and sent a chunk at a time, so a file of millions of rows needs the
+memory of one chunk. Each row's outcome goes to the result file as soon as its chunk is
+answered; the result file (:mod:`.results`) is what ``--resume`` reads to send only what did
+not go. SIGINT and SIGTERM (:mod:`.interrupt`) end a run with that file complete.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
 import os
 import re
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO
 
+from ..errors import TwoFactorError
 from ..models import BulkMessage, BulkResult
+from ..transport import Transport
 from ..validation import MAX_BULK_CHUNK
 from .connection import make_transport
 from .console import Console, mask_number
-from .errors import EXIT_FAILURE, EXIT_OK, CommandError, UsageError
+from .errors import EXIT_FAILURE, EXIT_OK, EXIT_OUTCOME_UNKNOWN, CommandError, UsageError
+from .interrupt import Interrupted, SignalGuard
 from .progress import ProgressBar
+from .results import (
+    ACCEPTED,
+    FAILED,
+    REJECTED,
+    RESULT_COLUMNS,
+    UNKNOWN,
+    PreviousResults,
+    ResultFile,
+    ResultLine,
+    row_hash,
+)
 
-__all__ = ["COLUMNS", "RESULT_COLUMNS", "CSVFormatError", "register"]
+__all__ = ["COLUMNS", "RESULT_COLUMNS", "CSVFormatError", "InputChangedError", "register"]
 
 #: The columns of the input file, in the order used when it has no header row.
 COLUMNS = ("phone", "text", "sender", "callback_value1", "callback_value2")
-#: The columns of the result file.
-RESULT_COLUMNS = ("row", "phone", "status", "message_id", "reason")
 _SHOWN_PROBLEMS = 10
 _LETTER = re.compile(r"[^\W\d_]")  # a letter of any script: phone numbers have none
+# Rows waiting for their chunk (settled rows of a --resume file queue behind the first row
+# to send): a chunk goes early rather than let them grow without bound.
+_MAX_WAITING = 10 * MAX_BULK_CHUNK
 
 
 def _chunk_size(text: str) -> int:
@@ -57,7 +71,8 @@ def register(
         help="send the messages of a CSV file through the bulk endpoint",
         description="Send every row of a CSV file (columns: phone,text[,sender,"
         "callback_value1,callback_value2]; a header row naming them is optional) in chunks "
-        "of up to 1000. Exits 0 when every row was accepted, 1 otherwise.",
+        "of up to 1000. Exits 0 when every row was accepted, 3 when some may or may not have "
+        "been sent, 1 otherwise; 130/143 when interrupted (the result file is still written).",
     )
     bulk.add_argument("file", metavar="FILE.csv", help="the messages ('-' reads stdin)")
     bulk.add_argument("--sender", metavar="ID", help="sender id for rows that name none")
@@ -76,6 +91,19 @@ def register(
         action="store_true",
         help="accept line breaks inside (quoted) fields; refused by default because an "
         "unbalanced quote makes one field of the rows after it",
+    )
+    bulk.add_argument(
+        "--resume",
+        metavar="RESULT.csv",
+        help="the result file of an earlier run of the same input: send only the rows it "
+        "does not record as accepted or of unknown outcome (it is updated in place unless "
+        "--result names another file)",
+    )
+    bulk.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="with --resume, send again the rows of unknown outcome: they may have been "
+        "sent already, and then their recipients get them twice",
     )
     bulk.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     bulk.set_defaults(handler=run_send_bulk)
@@ -99,39 +127,13 @@ class _CountingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self.raw.read(len(buffer))
+        # read1: what is there (at most one read of the source), so rows piped in slowly are
+        # sent as they come, not once a whole buffer has filled
+        data = self.raw.read1(len(buffer))
         size = len(data)
         buffer[:size] = data
         self.consumed += size
         return size
-
-
-@dataclass(slots=True)
-class _Row:
-    number: int
-    phone: str
-
-
-@dataclass(slots=True)
-class _Tally:
-    accepted: int = 0
-    rejected: int = 0
-    failed: int = 0
-    problems: list[tuple[int, str, str, str]] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return self.accepted + self.rejected + self.failed
-
-    def counters(self) -> str:
-        return (
-            f"{self.total} rows  {self.accepted} accepted  {self.rejected} rejected  "
-            f"{self.failed} failed"
-        )
-
-    def note(self, row: _Row, status: str, reason: str) -> None:
-        if len(self.problems) < _SHOWN_PROBLEMS:
-            self.problems.append((row.number, row.phone, status, reason))
 
 
 class CSVFormatError(Exception):
@@ -165,7 +167,6 @@ class _CSVMessages:
         self.default_sender = default_sender
         self.name = name
         self.allow_newlines = allow_newlines
-        self.pending: dict[int, _Row] = {}  # stream index -> row, until its chunk is answered
         self.columns: tuple[str, ...] = COLUMNS
         self._rows = 0
         self._first = self._read_header()
@@ -249,18 +250,6 @@ class _CSVMessages:
             line = self.reader.line_num
             record = self._next_record()
 
-    def __iter__(self) -> Iterator[BulkMessage]:
-        for number, values in self.rows():
-            phone = values.get("phone", "")
-            self.pending[number - 1] = _Row(number, phone)
-            yield BulkMessage(
-                to=phone,
-                text=values.get("text", ""),
-                sender=values.get("sender") or self.default_sender or "",
-                callback_value1=values.get("callback_value1") or None,
-                callback_value2=values.get("callback_value2") or None,
-            )
-
 
 def _open_input(path: str) -> tuple[_CountingReader, int | None, bool]:
     """The input as a counting reader, its size (if known) and whether it is a regular file
@@ -283,119 +272,354 @@ def _text(source: _CountingReader) -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BufferedReader(source), encoding="utf-8-sig", newline="")
 
 
-def _check_result_path(result: str | None, source: str) -> None:
-    """Refuse a result file that is the input file (writing it would destroy the input)."""
-    if result is None or source == "-":
+def _check_not_input(option: str, path: str | None, source: str) -> None:
+    """Refuse ``--result`` or ``--resume`` naming the input file (writing it would destroy
+    the input)."""
+    if path is None or source == "-":
         return
-    same = os.path.realpath(result) == os.path.realpath(source)
-    if not same and os.path.exists(result):
+    same = os.path.realpath(path) == os.path.realpath(source)
+    if not same and os.path.exists(path):
         try:
-            same = os.path.samefile(result, source)
+            same = os.path.samefile(path, source)
         except OSError:
             same = False
     if same:
-        raise UsageError(f"--result {result} is the input file: choose another file")
+        raise UsageError(f"{option} {path} is the input file: choose another file")
 
 
-def _validate_file(path: str, args: argparse.Namespace) -> int:
-    """Read a whole regular file once before anything is sent; returns its row count.
+class InputChangedError(Exception):
+    """A row of the input is not the row the ``--resume`` file recorded under its number."""
+
+    def __init__(self, name: str, row: int, resume: str) -> None:
+        self.row = row
+        self.message = (
+            f"{name} row {row} is not the row {resume} recorded as row {row} (its content "
+            "differs): resume with the same input, rows unchanged and in the same order"
+        )
+        super().__init__(self.message)
+
+
+def _validate_file(path: str, args: argparse.Namespace) -> None:
+    """Read a whole regular file once before anything is sent.
 
     A malformed file is refused up front (exit 2), so a bad quote near the end of a big file
-    cannot stop a send half way. Memory stays flat: rows are only counted.
+    cannot stop a send half way; with ``--resume``, so is an input whose rows are not the
+    ones the result file recorded. Memory stays flat: rows are only compared and counted.
     """
     source, _, _ = _open_input(path)
-    with _text(source) as text:
-        try:
+    previous = PreviousResults(args.resume) if args.resume else None
+    rows = 0
+    try:
+        with _text(source) as text:
             messages = _CSVMessages(text, args.sender, path, allow_newlines=args.allow_newlines)
-            return sum(1 for _ in messages.rows())
-        except CSVFormatError as exc:
-            raise UsageError(f"{exc.message}; nothing was sent") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path} is not a readable UTF-8 CSV file: {exc}") from None
+            for rows, values in messages.rows():
+                if previous is None:
+                    continue
+                line = previous.line_for(rows)
+                if line is not None:
+                    if line.row_hash != row_hash(values):
+                        raise InputChangedError(path, rows, args.resume)
+                    previous.advance()
+            if previous is not None and previous.peek() is not None:
+                raise UsageError(
+                    f"{args.resume} records rows beyond row {rows}, the last of {path}: "
+                    "resume with the same input; nothing was sent"
+                )
+    except CSVFormatError as exc:
+        raise UsageError(f"{exc.message}; nothing was sent") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not a readable UTF-8 CSV file: {exc}") from None
+    except InputChangedError as exc:
+        raise UsageError(f"{exc.message}; nothing was sent") from None
+    finally:
+        if previous is not None:
+            previous.close()
 
 
-class _ResultFile:
-    """The ``--result`` file, written to a temporary file beside it and renamed into place
-    at the end: the file named is replaced only when there is something to put there, and
-    never left half-truncated by a command that failed before sending."""
+@dataclass(slots=True)
+class _Entry:
+    """A row read from the input, until its line is written."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        folder = os.path.dirname(os.path.abspath(path))
-        try:
-            fd, self.temp = tempfile.mkstemp(
-                dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".partial"
-            )
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-        self.handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.handle, fieldnames=RESULT_COLUMNS)
-        self.writer.writeheader()
+    number: int
+    phone: str
+    digest: str
+    previous: ResultLine | None  # its line in the --resume file
+    message: BulkMessage | None  # None: settled by the earlier run, not sent again
 
-    def flush(self) -> None:
-        self.handle.flush()
 
-    def finish(self, keep: bool) -> None:
-        """Close; rename into place when ``keep``, else remove the temporary file."""
-        self.handle.close()
-        if keep:
-            os.replace(self.temp, self.path)
+@dataclass(slots=True)
+class _Tally:
+    """What this run did (``accepted``... ``unknown``) and what it carried over unsent."""
+
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = 0
+    unknown: int = 0
+    kept_accepted: int = 0
+    kept_unknown: int = 0
+    problems: list[ResultLine] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Rows sent (or attempted) by this run."""
+        return self.accepted + self.rejected + self.failed + self.unknown
+
+    @property
+    def skipped(self) -> int:
+        """Rows of the ``--resume`` file not sent again."""
+        return self.kept_accepted + self.kept_unknown
+
+    def counters(self) -> str:
+        text = (
+            f"{self.total} rows  {self.accepted} accepted  {self.rejected} rejected  "
+            f"{self.failed} failed"
+        )
+        if self.unknown:
+            text += f"  {self.unknown} unknown"
+        if self.skipped:
+            text += f"  {self.skipped} skipped"
+        return text
+
+    def count(self, line: ResultLine) -> None:
+        if line.status == ACCEPTED:
+            self.accepted += 1
+            return
+        if line.status == REJECTED:
+            self.rejected += 1
+        elif line.status == FAILED:
+            self.failed += 1
         else:
-            with contextlib.suppress(OSError):
-                os.unlink(self.temp)
+            self.unknown += 1
+        if len(self.problems) < _SHOWN_PROBLEMS:
+            self.problems.append(line)
+
+    def exit_code(self) -> int:
+        """0 every row accepted (now or before), 3 some outcome unknown, else 1."""
+        if self.unknown or self.kept_unknown:
+            return EXIT_OUTCOME_UNKNOWN
+        return EXIT_OK if self.rejected == self.failed == 0 else EXIT_FAILURE
 
 
-def _record(
-    result: BulkResult,
-    messages: _CSVMessages,
-    tally: _Tally,
-    writer: csv.DictWriter[str] | None,
-) -> None:
-    """Write one chunk's outcomes, in row order, and forget those rows."""
-    outcomes: dict[int, tuple[str, str, str]] = {}  # index -> status, message id, reason
+def _outcomes(result: BulkResult) -> dict[int, tuple[str, str, str]]:
+    """Each index's ``(status, message id, reason)`` in one chunk's result."""
+    outcomes: dict[int, tuple[str, str, str]] = {}
     for a in result.accepted:
-        outcomes[a.index] = ("accepted", a.message_id, "")
+        outcomes[a.index] = (ACCEPTED, a.message_id, "")
     for r in result.rejected:
-        outcomes.setdefault(r.index, ("rejected", "", r.reason))
+        outcomes.setdefault(r.index, (REJECTED, "", r.reason))
     for failure in result.failed_chunks:
         reason = f"{failure.error}: {failure.message}"
-        if failure.outcome_unknown and "may have" not in failure.message.lower():
-            reason += " (may have been sent: check delivery reports before sending again)"
+        status = FAILED
+        if failure.outcome_unknown:
+            status = UNKNOWN
+            if "may have" not in failure.message.lower():
+                reason += " (may have been sent"
+                reason += ": check delivery reports before sending again)"
         for i in range(failure.start, failure.start + failure.count):
-            outcomes.setdefault(i, ("failed", "", reason))  # a local rejection stays one
-    for index in sorted(outcomes):
-        status, message_id, reason = outcomes[index]
-        row = messages.pending.pop(index, None) or _Row(index + 1, "")
-        if status == "accepted":
-            tally.accepted += 1
-        else:
-            if status == "rejected":
-                tally.rejected += 1
+            outcomes.setdefault(i, (status, "", reason))  # a local rejection stays one
+    return outcomes
+
+
+class _BulkRun:
+    """The rows of one ``send-bulk`` run, from the input to the result file.
+
+    Rows wait in :attr:`buffer` (in row order) until their chunk is answered; then their
+    lines are written, in a critical section that a signal cannot cut. When the run ends
+    early, :meth:`abandon` writes what is known about the rows still waiting.
+    """
+
+    def __init__(self, args: argparse.Namespace, name: str, guard: SignalGuard) -> None:
+        self.args = args
+        self.name = name
+        self.guard = guard
+        self.tally = _Tally()
+        self.buffer: list[_Entry] = []
+        self.in_flight = False  # the buffer's messages are (or may be) on their way
+        self.output: ResultFile | None = None
+        self.previous: PreviousResults | None = None
+        self.rows_read = 0
+        self.first_unsent: int | None = None  # set by abandon: rows from here were not sent
+
+    def open(self, result_path: str | None) -> None:
+        """Open the ``--resume`` file to read and the result file to write."""
+        if self.args.resume:
+            self.previous = PreviousResults(self.args.resume)
+        if result_path is not None:
+            self.output = ResultFile(result_path)
+
+    def entries(self, messages: _CSVMessages) -> Iterator[_Entry]:
+        """The input's rows, each with its line in the ``--resume`` file, if any."""
+        for number, values in messages.rows():
+            self.rows_read = number
+            digest = row_hash(values)
+            previous = self.previous.line_for(number) if self.previous is not None else None
+            if previous is not None:
+                if previous.row_hash != digest:
+                    raise InputChangedError(self.name, number, self.args.resume)
+                self.previous.advance()  # type: ignore[union-attr]
+            message = None
+            if previous is not None and previous.status == ACCEPTED:
+                self.tally.kept_accepted += 1
+            elif (
+                previous is not None and previous.status == UNKNOWN and not self.args.resend_unknown
+            ):
+                self.tally.kept_unknown += 1
             else:
-                tally.failed += 1
-            tally.note(row, status, reason)
-        if writer is not None:
-            writer.writerow(
-                {
-                    "row": row.number,
-                    "phone": row.phone,
-                    "status": status,
-                    "message_id": message_id,
-                    "reason": reason,
-                }
+                message = BulkMessage(
+                    to=values.get("phone", ""),
+                    text=values.get("text", ""),
+                    sender=values.get("sender") or self.args.sender or "",
+                    callback_value1=values.get("callback_value1") or None,
+                    callback_value2=values.get("callback_value2") or None,
+                )
+            yield _Entry(number, values.get("phone", ""), digest, previous, message)
+
+    def send_all(
+        self,
+        transport: Transport,
+        messages: _CSVMessages,
+        progress: ProgressBar,
+        source: _CountingReader,
+    ) -> None:
+        """Read every row, send the ones to send a chunk at a time, write every line."""
+        waiting = 0  # messages in the buffer
+        for entry in self.entries(messages):
+            if entry.message is None and waiting == 0:
+                with self.guard.critical():
+                    self._write(entry.previous)  # settled before, nothing ahead of it
+                continue
+            self.buffer.append(entry)
+            if entry.message is not None:
+                waiting += 1
+            if waiting == self.args.chunk_size or len(self.buffer) >= _MAX_WAITING:
+                self._send(transport)
+                waiting = 0
+                progress.update(source.consumed, self.tally.counters())
+        if waiting:
+            self._send(transport)
+        with self.guard.critical():
+            for entry in self.buffer:
+                self._write(entry.previous)
+            self.buffer.clear()
+            if self.previous is not None:  # rows of the old file the input does not have
+                for line in self.previous.rest():
+                    self._write(line)
+
+    def _send(self, transport: Transport) -> None:
+        """Send the buffer's messages as one request and write the buffer's lines."""
+        with self.guard.critical():
+            self.in_flight = True
+        sent = [e for e in self.buffer if e.message is not None]
+        outcomes: dict[int, tuple[str, str, str]] = {}
+        batch = [e.message for e in sent if e.message is not None]
+        for result in transport.iter_bulk(batch, chunk_size=len(batch)):
+            outcomes.update(_outcomes(result))
+        with self.guard.critical():
+            missing = (UNKNOWN, "", "2Factor's answer did not mention it (may have been sent)")
+            decided = {id(e): outcomes.get(i, missing) for i, e in enumerate(sent)}
+            for entry in self.buffer:
+                if entry.message is None:
+                    self._write(entry.previous)
+                    continue
+                status, message_id, reason = decided[id(entry)]
+                line = ResultLine(
+                    entry.number, entry.phone, status, message_id, reason, entry.digest
+                )
+                self.tally.count(line)
+                self._write(line)
+            self.buffer.clear()
+            self.in_flight = False
+            if self.output is not None:
+                self.output.flush()  # a crash later keeps what was reported
+
+    def _write(self, line: ResultLine | None) -> None:
+        if line is None:
+            return
+        if self.output is not None:
+            self.output.write(line)
+
+    def abandon(self, stop: BaseException) -> None:
+        """The run ends early: write the lines of the rows still waiting, then the lines of
+        the ``--resume`` file it never reached, so the result file stays complete.
+
+        A chunk in flight is written ``unknown``, unless ``stop`` is an error that says
+        it was not sent (a refused key, a plugin's refusal...).
+        """
+        not_sent = isinstance(stop, TwoFactorError) and not stop.outcome_unknown
+        if self.in_flight and not not_sent:
+            what = (
+                f"interrupted by {stop.name}"
+                if isinstance(stop, Interrupted)
+                else (f"stopped by {type(stop).__name__}")
             )
+            reason = (
+                f"{what} while its request was in flight: it may have been sent, so it is "
+                "not sent again on --resume (check delivery reports; --resend-unknown)"
+            )
+            for entry in self.buffer:
+                if entry.message is None:
+                    self._write(entry.previous)
+                    continue
+                line = ResultLine(entry.number, entry.phone, UNKNOWN, "", reason, entry.digest)
+                self.tally.count(line)
+                self._write(line)
+        else:
+            for entry in self.buffer:
+                if entry.message is not None and self.first_unsent is None:
+                    self.first_unsent = entry.number
+                self._write(entry.previous)
+        self.buffer.clear()
+        self.in_flight = False
+        if self.first_unsent is None:
+            self.first_unsent = self.rows_read + 1
+        if self.previous is not None:
+            for line in self.previous.rest():
+                self._write(line)
+
+    def close(self, keep: bool) -> None:
+        """Close the files; the result file is renamed into place when ``keep``."""
+        if self.previous is not None:
+            self.previous.close()
+        if self.output is not None:
+            self.output.finish(keep)
 
 
 def run_send_bulk(args: argparse.Namespace) -> int:
-    """Check the file, then stream it through ``iter_bulk`` and report every row."""
+    """Check the file, then stream it in chunks and report every row.
+
+    SIGINT and SIGTERM end the run at once; the result file is still written (atomically)
+    with every row answered so far and the chunk in flight marked ``unknown``.
+    """
     console = Console(as_json=args.json)
     name = "stdin" if args.file == "-" else args.file
-    _check_result_path(args.result, args.file)
+    result_path = args.result if args.result is not None else args.resume
+    if args.resend_unknown and not args.resume:
+        raise UsageError("--resend-unknown goes with --resume")
+    _check_not_input("--result", result_path, args.file)
+    _check_not_input("--resume", args.resume, args.file)
+    with SignalGuard() as guard:
+        run = _BulkRun(args, name, guard)
+        try:
+            stop = _send_bulk(args, name, run, result_path)
+        except Interrupted as exc:
+            if run.output is None and run.tally.total == 0:
+                raise _exit(exc.exit_code, f"interrupted by {exc.name}; nothing was sent") from None
+            stop = exc
+    _report(console, run.tally, result_path)
+    if stop is None:
+        return run.tally.exit_code()
+    raise _stopped(stop, run, result_path)
+
+
+def _send_bulk(
+    args: argparse.Namespace, name: str, run: _BulkRun, result_path: str | None
+) -> BaseException | None:
+    """The run itself; returns what stopped it early (an interruption, a bad input row) or
+    ``None`` when every row was read. Any other error propagates, after the result file is
+    written."""
     source, size, regular = _open_input(args.file)
     text = _text(source)
-    tally = _Tally()
-    result: _ResultFile | None = None
-    finished = False
+    opened = False
     try:
         try:
             messages = _CSVMessages(text, args.sender, name, allow_newlines=args.allow_newlines)
@@ -406,35 +630,63 @@ def run_send_bulk(args: argparse.Namespace) -> int:
         # Keys first (a missing key must not cost the old result file), then the whole file
         # is checked, then the result file is opened: nothing is sent before all of that.
         with make_transport(args) as transport:
+            if args.resume:
+                PreviousResults.check(args.resume)
             if regular:
                 _validate_file(args.file, args)
-            if args.result is not None:
-                result = _ResultFile(args.result)
-            writer = result.writer if result is not None else None
             progress = ProgressBar.for_terminal(size, quiet=args.quiet)
             try:
-                for chunk in transport.iter_bulk(messages, chunk_size=args.chunk_size):
-                    _record(chunk, messages, tally, writer)
-                    if result is not None:
-                        result.flush()  # a crash later keeps what was reported
-                    progress.update(source.consumed, tally.counters())
-            except (CSVFormatError, UnicodeDecodeError) as exc:
-                progress.finish(tally.counters())
-                problem = exc.message if isinstance(exc, CSVFormatError) else str(exc)
-                raise CommandError(
-                    f"stopped: {problem}. The {tally.total} rows before it were sent "
-                    "and reported; nothing after it was sent"
-                    + (f" (see {args.result})" if args.result else "")
-                ) from None
-            progress.finish(tally.counters())
-        finished = True
+                run.open(result_path)
+                opened = True
+                run.send_all(transport, messages, progress, source)
+            except BaseException as exc:
+                run.guard.hold()  # write what is known; a second Ctrl-C cannot cut it
+                progress.stop(run.tally.counters())
+                run.abandon(exc)
+                if isinstance(exc, (Interrupted, CSVFormatError, InputChangedError)):
+                    return exc
+                if isinstance(exc, UnicodeDecodeError):
+                    return exc
+                raise
+            run.guard.hold()
+            progress.finish(run.tally.counters())
+        return None
     finally:
+        run.guard.hold()
         text.close()
-        if result is not None:
-            # keep partial results: they say which rows went (never resend those blindly)
-            result.finish(keep=finished or tally.total > 0)
-    _report(console, tally, args.result)
-    return EXIT_OK if tally.rejected == tally.failed == 0 else EXIT_FAILURE
+        # Once sending may have started, every exit path puts the result file in place.
+        run.close(keep=opened)
+
+
+def _exit(code: int, message: str) -> CommandError:
+    error = CommandError(message)
+    error.exit_code = code
+    return error
+
+
+def _stopped(stop: BaseException, run: _BulkRun, result_path: str | None) -> CommandError:
+    """The error line of a run that ended early."""
+    tally = run.tally
+    where = f" (in {result_path})" if result_path else ""
+    unsent = f"nothing from row {run.first_unsent} on was sent" if run.first_unsent else ""
+    if isinstance(stop, Interrupted):
+        parts = [f"interrupted by {stop.name}: {tally.total} rows were sent and reported{where}"]
+        if tally.unknown:
+            parts.append(
+                f"{tally.unknown} of them (the request in flight) may or may not have gone"
+            )
+        if unsent:
+            parts.append(unsent)
+        if result_path:
+            parts.append(f"to send the rest, run the same command with --resume {result_path}")
+        else:
+            parts.append("no --result file was given, so there is no record to resume from")
+        return _exit(stop.exit_code, "; ".join(parts))
+    problem = stop.message if isinstance(stop, (CSVFormatError, InputChangedError)) else str(stop)
+    return CommandError(
+        f"stopped: {problem}. The {tally.total} rows before it were sent and reported{where}"
+        + (f"; {unsent}" if unsent else "")
+    )
 
 
 def _report(console: Console, tally: _Tally, result_path: str | None) -> None:
@@ -444,9 +696,11 @@ def _report(console: Console, tally: _Tally, result_path: str | None) -> None:
             "accepted": tally.accepted,
             "rejected": tally.rejected,
             "failed": tally.failed,
+            "unknown": tally.unknown,
+            "skipped": tally.skipped,
             "problems": [
-                {"row": row, "phone": phone, "status": status, "reason": reason}
-                for row, phone, status, reason in tally.problems
+                {"row": p.row, "phone": p.phone, "status": p.status, "reason": p.reason}
+                for p in tally.problems
             ],
             "result_file": result_path,
         }
@@ -455,11 +709,24 @@ def _report(console: Console, tally: _Tally, result_path: str | None) -> None:
     if tally.rejected:
         console.line(f"{console.mark(False)} {tally.rejected} rejected")
     if tally.failed:
-        console.line(f"{console.mark(False)} {tally.failed} failed (whole requests failed)")
-    for row, phone, status, reason in tally.problems:
-        shown = mask_number(phone) if phone else "(no number)"
-        console.line(f"    row {row:<6} {shown:<16} {status}: {reason}")
-    hidden = tally.rejected + tally.failed - len(tally.problems)
+        console.line(
+            f"{console.mark(False)} {tally.failed} failed (not sent: whole requests failed)"
+        )
+    if tally.unknown:
+        console.line(
+            f"{console.mark(False)} {tally.unknown} outcome unknown (may have been sent: check "
+            "delivery reports before sending them again)"
+        )
+    if tally.skipped:
+        console.line(
+            f"  {tally.skipped} rows not sent again (--resume): {tally.kept_accepted} accepted "
+            f"before, {tally.kept_unknown} of unknown outcome"
+            + (" (--resend-unknown sends those)" if tally.kept_unknown else "")
+        )
+    for p in tally.problems:
+        shown = mask_number(p.phone) if p.phone else "(no number)"
+        console.line(f"    row {p.row:<6} {shown:<16} {p.status}: {p.reason}")
+    hidden = tally.rejected + tally.failed + tally.unknown - len(tally.problems)
     if hidden > 0:
         console.line(f"    ... and {hidden} more" + ("" if result_path else " (use --result)"))
     if result_path:

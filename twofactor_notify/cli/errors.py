@@ -6,6 +6,7 @@ __all__ = [
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_OUTCOME_UNKNOWN",
     "EXIT_USAGE",
     "CommandError",
     "UsageError",
@@ -17,6 +18,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 #: The command line (or the environment it reads) was wrong; nothing was sent.
 EXIT_USAGE = 2
+#: A send failed in a way that leaves open whether it went (a timeout, a broken connection,
+#: a gateway error): running the command again may send it twice.
+EXIT_OUTCOME_UNKNOWN = 3
 #: Ctrl-C.
 EXIT_INTERRUPTED = 130
 

@@ -70,3 +70,12 @@ class ProgressBar:
         if self._drawn:
             self.stream.write("\n")
             self.stream.flush()
+
+    def stop(self, counters: str) -> None:
+        """Draw the state reached and end the line (the work stopped before its end)."""
+        if not self.enabled:
+            return
+        if self._drawn:
+            padding = " " * max(0, self._width - len(counters))
+            self.stream.write("\r" + counters + padding + "\n")
+            self.stream.flush()
