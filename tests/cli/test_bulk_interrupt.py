@@ -114,6 +114,7 @@ def test_a_signal_with_a_chunk_in_flight_then_resume_sends_every_row_at_most_onc
     code, out, err = _finish(process)
 
     assert code == 128 + signum
+    assert "2 of 4 rows accepted" in out and "2 outcome unknown" in out
     assert f"interrupted by {signum.name}" in err
     assert "--resume r.csv" in err
     assert "Traceback" not in err
@@ -189,6 +190,7 @@ def test_a_signal_while_reading_stdin_sends_nothing_of_the_unfinished_chunk(
     process = bulk("-", "--sender", "TFACTR", "--resume", "r.csv", stdin=True)
     code, out, err = _finish(process, _csv(range(1, 6)))
     assert code == 0, err
+    assert "3 of 3 rows accepted" in out and "2 rows not sent again" in out
     assert [r["status"] for r in _result(tmp_path / "r.csv")] == ["accepted"] * 5
     assert _sent(cli_env) == collections.Counter(range(1, 6))
 
@@ -211,6 +213,7 @@ def test_a_signal_before_the_first_row_leaves_a_result_file_of_no_rows(
     code, out, err = _finish(process)
     assert code == 130
     assert "interrupted by SIGINT" in err and "nothing from row 1 on was sent" in err
+    assert "0 of 0 rows accepted" in out
     assert cli_env.messages() == []
     _no_partial_file(tmp_path)
     assert [r["status"] for r in _result(results)] == []  # what was processed: no row

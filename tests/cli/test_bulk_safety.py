@@ -125,6 +125,23 @@ def test_stdin_stops_at_the_bad_row_and_reports_what_went(
     ]
 
 
+def test_stdin_stopped_before_any_chunk_went_still_writes_the_result_file(
+    run_cli: RunCLI, cli_env: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rows 1-2 wait for a chunk of 1000 when row 3 shows the input is broken: nothing went,
+    # and the result file the message names must say so, not hold an older run's lines
+    _stdin(monkeypatch, _good(1) + _good(2) + '+919876543203,"Hello 3\n' + _good(4) + '"\n')
+    result_file = tmp_path / "r.csv"
+    result_file.write_text("row,phone,status\n1,+919876543201,accepted\n", encoding="utf-8")
+    result = run_cli("send-bulk", "-", "--sender", "TFACTR", "--result", str(result_file))
+    assert result.code == 1
+    assert "row 3" in result.err and "nothing from row 1 on was sent" in result.err
+    assert str(result_file) in result.err
+    assert cli_env.messages() == []
+    assert _rows(result_file) == []  # what was processed: no row
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]
+
+
 # ---------------------------------------------------------------------- 2, 3. the result file
 
 

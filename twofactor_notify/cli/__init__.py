@@ -3,7 +3,8 @@
 Commands: ``demo``, ``sandbox``, ``send-otp``, ``verify``, ``send-sms``, ``send-bulk``; see
 ``docs/cli.md``. Each lives in its own module and registers its parser here. Expected
 failures print one line on stderr and exit non-zero (2: usage or configuration, nothing
-sent; 1: the API, the network, a failed verification, rejected rows).
+sent; 1: the API, the network, a failed verification, rejected rows; 3: the outcome is
+unknown, so running the command again could send twice).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from ..errors import (
 from ..redaction import RedactingFilter
 from . import bulk, demo, otp, sandbox, sms
 from .connection import API_KEY_ENV, add_connection_options
-from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CommandError
+from .errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OUTCOME_UNKNOWN,
+    EXIT_USAGE,
+    CommandError,
+)
 
 __all__ = ["PROG", "build_parser", "main"]
 
@@ -81,8 +88,18 @@ def _fail(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
 
+#: Added to the error line of a call that may have taken effect (exit 3): running the
+#: command again could send the message twice.
+OUTCOME_UNKNOWN_HINT = (
+    "outcome unknown: it may have taken effect; check delivery reports or the recipient "
+    "before running the command again"
+)
+
+
 def _describe(exc: TwoFactorError) -> str:
     text = str(exc)  # our errors' text is secret-free by construction
+    if exc.outcome_unknown:
+        return f"{text} ({OUTCOME_UNKNOWN_HINT})"
     for cls, hint in _HINTS:
         if isinstance(exc, cls):
             return f"{text} ({hint})"
@@ -109,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if exc.status is None else EXIT_FAILURE
     except TwoFactorError as exc:
         _fail(_describe(exc))
-        return EXIT_FAILURE
+        return EXIT_OUTCOME_UNKNOWN if exc.outcome_unknown else EXIT_FAILURE
     except KeyboardInterrupt:
         _fail("interrupted")
         return EXIT_INTERRUPTED

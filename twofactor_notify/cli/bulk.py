@@ -129,7 +129,9 @@ class _CountingReader(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         # read1: what is there (at most one read of the source), so rows piped in slowly are
         # sent as they come, not once a whole buffer has filled
-        data = self.raw.read1(len(buffer))
+        raw = self.raw
+        size = len(buffer)
+        data = raw.read1(size) if isinstance(raw, io.BufferedIOBase) else raw.read(size)
         size = len(data)
         buffer[:size] = data
         self.consumed += size
@@ -450,13 +452,14 @@ class _BulkRun:
     def entries(self, messages: _CSVMessages) -> Iterator[_Entry]:
         """The input's rows, each with its line in the ``--resume`` file, if any."""
         for number, values in messages.rows():
-            self.rows_read = number
             digest = row_hash(values)
-            previous = self.previous.line_for(number) if self.previous is not None else None
-            if previous is not None:
-                if previous.row_hash != digest:
-                    raise InputChangedError(self.name, number, self.args.resume)
-                self.previous.advance()  # type: ignore[union-attr]
+            previous = None
+            if self.previous is not None:
+                previous = self.previous.line_for(number)
+                if previous is not None:
+                    if previous.row_hash != digest:
+                        raise InputChangedError(self.name, number, self.args.resume)
+                    self.previous.advance()
             message = None
             if previous is not None and previous.status == ACCEPTED:
                 self.tally.kept_accepted += 1
@@ -472,6 +475,7 @@ class _BulkRun:
                     callback_value1=values.get("callback_value1") or None,
                     callback_value2=values.get("callback_value2") or None,
                 )
+            self.rows_read = number
             yield _Entry(number, values.get("phone", ""), digest, previous, message)
 
     def send_all(
