@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,3 +86,34 @@ def test_a_send_refused_before_it_went_exits_1(
     result = run_cli(command, *SENDING[command](tmp_path))
     assert result.code == 1, result.out + result.err
     assert "outcome unknown" not in (result.out + result.err).lower()
+
+
+@pytest.mark.parametrize("command", ["send-otp", "send-sms"])
+def test_ctrl_c_during_a_send_does_not_invite_a_second_one(
+    cli_env: Emulator, tmp_path: Path, command: str
+) -> None:
+    # a real SIGINT to a real process, while its request waits at the emulator
+    cli_env.latency_ms = 3000.0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "twofactor_notify", command, *SENDING[command](tmp_path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not cli_env.messages():  # stored before the latency: the answer is pending
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the send never reached the emulator"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130
+    assert "interrupted" in err and "may have taken effect" in err
+    assert not _INVITATIONS.search(out + err)
+    assert "Traceback" not in err

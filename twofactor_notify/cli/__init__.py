@@ -95,6 +95,12 @@ OUTCOME_UNKNOWN_HINT = (
     "before running the command again"
 )
 
+#: Added to the line of an interrupted command.
+INTERRUPTED_HINT = (
+    "a request already on its way may have taken effect; check delivery reports or the "
+    "recipient before running the command again"
+)
+
 
 def _describe(exc: TwoFactorError) -> str:
     text = str(exc)  # our errors' text is secret-free by construction
@@ -128,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(_describe(exc))
         return EXIT_OUTCOME_UNKNOWN if exc.outcome_unknown else EXIT_FAILURE
     except KeyboardInterrupt:
-        _fail("interrupted")
+        # a request on its way when Ctrl-C came may have reached 2Factor
+        _fail(f"interrupted ({INTERRUPTED_HINT})")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_FAILURE  # the reader of our output went away (| head)

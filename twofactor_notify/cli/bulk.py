@@ -640,8 +640,9 @@ def _send_bulk(
                 _validate_file(args.file, args)
             progress = ProgressBar.for_terminal(size, quiet=args.quiet)
             try:
-                run.open(result_path)
-                opened = True
+                with run.guard.critical():  # no temporary file left unnamed by a signal
+                    run.open(result_path)
+                    opened = True
                 run.send_all(transport, messages, progress, source)
             except BaseException as exc:
                 run.guard.hold()  # write what is known; a second Ctrl-C cannot cut it
