@@ -23,8 +23,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_otp",
+    "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_totp",
+    "two_factor",
+    "two_factor.plugins.phonenumber",
     "django_twofactor",
     "otp_twofactor",
+    "otp_twofactor.two_factor",
 ]
 
 MIDDLEWARE = [
@@ -87,3 +92,7 @@ TWOFACTOR_NOTIFY = {
 }
 
 LOGIN_REDIRECT_URL = "/"
+
+# django-two-factor-auth is installed for the otp tests of its wizards; it must not replace
+# the admin's login (the otp tests log into django-otp's OTPAdminSite).
+TWO_FACTOR_PATCH_ADMIN = False

@@ -1,0 +1,64 @@
+"""The forms of the "SMS via 2Factor" method in two_factor's wizards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from two_factor.forms import AuthenticationTokenForm as BaseAuthenticationTokenForm
+
+from ..models import validate_number
+
+__all__ = ["AuthenticationTokenForm", "DeviceValidationForm", "PhoneNumberForm"]
+
+#: 2Factor's codes have 4 to 6 digits (6 in local mode); leading zeros count.
+CODE_PATTERN = r"^[0-9]{4,6}$"
+
+
+def _code_field() -> forms.RegexField:
+    field = forms.RegexField(
+        label=_("Code"),
+        regex=CODE_PATTERN,
+        error_messages={"invalid": _("Enter the 4 to 6 digits of the code.")},
+    )
+    field.widget.attrs.update(
+        {"autofocus": "autofocus", "inputmode": "numeric", "autocomplete": "one-time-code"}
+    )
+    return field
+
+
+class PhoneNumberForm(forms.Form):
+    """Setup step: the number the codes go to (any form people type; stored in E.164)."""
+
+    number = forms.CharField(label=_("Phone number"), max_length=32, validators=[validate_number])
+
+
+class DeviceValidationForm(forms.Form):
+    """Setup step: the code just sent, checked by the device (kept as text: ``012345``)."""
+
+    token = _code_field()
+    idempotent = False  # a code is accepted once: never validate this step again
+
+    error_messages = {"invalid_token": _("Entered code is not valid.")}
+
+    def __init__(self, device: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.device = device
+
+    def clean_token(self) -> str:
+        """The code, if the device accepts it."""
+        token = str(self.cleaned_data["token"])
+        if not self.device.verify_token(token):
+            raise forms.ValidationError(self.error_messages["invalid_token"], code="invalid")
+        return token
+
+
+class AuthenticationTokenForm(BaseAuthenticationTokenForm):  # type: ignore[misc]
+    """Login step: two_factor's token form, for 4 to 6 digit codes of the chosen device."""
+
+    otp_token = _code_field()
+    otp_token.widget.attrs["pattern"] = "[0-9]*"
+
+    def _chosen_device(self, user: Any) -> Any:
+        return self.initial_device

@@ -1,0 +1,225 @@
+"""The "SMS via 2Factor" method in django-two-factor-auth's wizards, and a failed SMS as a
+form error in them -- for this project's device and for two_factor's own phone device
+sending through django_twofactor's gateway. Against the emulator, through Django's client."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.test import Client
+from django_otp.util import random_hex
+from two_factor.plugins.phonenumber.models import PhoneDevice
+from two_factor.plugins.registry import registry
+from two_factor.utils import default_device
+
+from otp_twofactor.models import TwoFactorSMSDevice
+from otp_twofactor.two_factor.method import TwoFactorSMSMethod
+from twofactor_notify.emulator import Emulator
+
+from .conftest import NUMBER, PASSWORD, wrong_code
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/account/login/"
+SETUP = "/account/two_factor/setup/"
+PHONE_CREATE = "/account/two_factor/phone/register/"
+FAILED = "The code could not be sent"
+
+
+@pytest.fixture(autouse=True)
+def two_factor_settings(settings: Any, emulator: Emulator) -> Any:
+    """two_factor's URLs through ours; its phone method sends through the gateway."""
+    settings.ROOT_URLCONF = "tests.otp.two_factor_urls"
+    settings.LOGIN_URL = LOGIN
+    settings.LOGIN_REDIRECT_URL = "/secret/"
+    settings.TWO_FACTOR_SMS_GATEWAY = "django_twofactor.gateway.TwoFactorGateway"
+    settings.TWOFACTOR_NOTIFY = {
+        **copy.deepcopy(django_settings.TWOFACTOR_NOTIFY),
+        "BACKEND": "2factor",
+        "API_KEY": emulator.api_key,
+        "BASE_URL": emulator.url,
+    }
+    return settings
+
+
+def our_device(user: AbstractBaseUser) -> Any:
+    return TwoFactorSMSDevice.objects.create(
+        user=user, name="default", number=NUMBER, confirmed=True
+    )
+
+
+def phone_device(user: AbstractBaseUser) -> Any:
+    return PhoneDevice.objects.create(
+        user=user, name="default", number=NUMBER, method="sms", key=random_hex(20), confirmed=True
+    )
+
+
+#: Each kind of SMS device a two_factor user can have with this project.
+DEVICES: dict[str, Callable[[AbstractBaseUser], Any]] = {
+    "otp_twofactor": our_device,
+    "two_factor-gateway": phone_device,
+}
+
+
+def test_method_is_registered() -> None:
+    method = registry.get_method("twofactor_sms")
+    assert isinstance(method, TwoFactorSMSMethod)
+    assert str(method.verbose_name) == "SMS via 2Factor"
+
+
+def _login_auth(client: Client) -> Any:
+    return client.post(
+        LOGIN,
+        {"login_view-current_step": "auth", "auth-username": "alice", "auth-password": PASSWORD},
+    )
+
+
+def _token(client: Client, code: str) -> Any:
+    return client.post(LOGIN, {"login_view-current_step": "token", "token-otp_token": code})
+
+
+@pytest.mark.parametrize("kind", DEVICES)
+def test_login_wizard_asks_for_the_sms_code(
+    kind: str, client: Client, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    device = DEVICES[kind](user)
+    page = _login_auth(client)
+    assert page.status_code == 200
+    assert 'name="token-otp_token"' in page.content.decode()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None and len(emulator.messages(NUMBER)) == 1
+
+    wrong = _token(client, wrong_code(otp))
+    assert wrong.status_code == 200 and "token-otp_token" in wrong.content.decode()
+    assert len(emulator.messages(NUMBER)) == 1  # a wrong code sends nothing new
+
+    if kind == "otp_twofactor":
+        type(device).objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)
+    else:
+        PhoneDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)
+    done = _token(client, otp)
+    assert done.status_code == 302 and done["Location"] == "/secret/"
+    assert "verified=True" in client.get("/secret/").content.decode()
+
+
+@pytest.mark.parametrize("kind", DEVICES)
+def test_login_wizard_failed_sms_is_a_retryable_form_error(
+    kind: str, client: Client, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    device = DEVICES[kind](user)
+    emulator.inject("status", status=503, match="/SMS/", times=1)
+
+    page = _login_auth(client)
+
+    assert page.status_code == 200  # not a 500
+    html = page.content.decode()
+    assert FAILED in html and "Please try again in a moment." in html
+    assert NUMBER not in html
+    # the same device is offered again: its button sends a new code
+    assert f'value="{device.persistent_id}"' in html
+    assert emulator.messages(NUMBER) == []
+
+    again = client.post(LOGIN, {"challenge_device": device.persistent_id})
+    assert again.status_code == 200 and FAILED not in again.content.decode()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+    done = _token(client, otp)
+    assert done.status_code == 302
+    assert "verified=True" in client.get("/secret/").content.decode()
+
+
+@pytest.mark.parametrize("kind", DEVICES)
+def test_our_device_is_listed_among_the_alternatives(
+    kind: str, client: Client, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    DEVICES[kind](user)  # the primary device
+    backup = TwoFactorSMSDevice.objects.create(
+        user=user, name="backup", number="+919812345678", confirmed=True
+    )
+    html = _login_auth(client).content.decode()
+    assert f'value="{backup.persistent_id}"' in html
+    assert "Send a text message to +91******5678 via 2Factor" in html
+
+
+def _setup(client: Client, step: str, **fields: str) -> Any:
+    data = {"setup_view-current_step": step}
+    data.update({f"{step}-{name}": value for name, value in fields.items()})
+    return client.post(SETUP, data)
+
+
+def test_setup_wizard_offers_and_finishes_the_method(
+    client: Client, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    client.force_login(user)
+    assert client.get(SETUP).status_code == 200
+    page = _setup(client, "welcome")
+    assert "SMS via 2Factor" in page.content.decode()
+    _setup(client, "method", method="twofactor_sms")
+    page = _setup(client, "twofactor_sms", number="98765 43210")
+    assert 'name="validation-token"' in page.content.decode()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+
+    assert "not valid" in _setup(client, "validation", token=wrong_code(otp)).content.decode()
+    TwoFactorSMSDevice.objects.update(throttling_failure_timestamp=None)
+    done = _setup(client, "validation", token=otp)
+
+    assert done.status_code == 302
+    device = TwoFactorSMSDevice.objects.get(user=user)
+    assert device.confirmed and device.number == NUMBER and device.name == "default"
+    assert default_device(user) == device
+    profile = client.get("/account/two_factor/").content.decode()
+    assert "Send a text message to +91******3210 via 2Factor" in profile
+
+
+@pytest.mark.parametrize("method", ["twofactor_sms", "sms"])
+def test_setup_wizard_failed_sms_is_a_retryable_form_error(
+    method: str, client: Client, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    client.force_login(user)
+    _setup(client, "welcome")
+    _setup(client, "method", method=method)
+    emulator.inject("status", status=503, match="/SMS/", times=1)
+
+    typed = NUMBER if method == "sms" else "98765 43210"  # two_factor wants a "+"
+    page = _setup(client, method, number=typed)
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert FAILED in html and "Please try again in a moment." in html
+    # retry: back to the number, next again
+    client.post(SETUP, {"setup_view-current_step": "validation", "wizard_goto_step": method})
+    page = _setup(client, method, number=typed)
+    assert FAILED not in page.content.decode()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+    assert _setup(client, "validation", token=otp).status_code == 302
+
+
+def test_backup_phone_wizard_failed_sms_is_a_form_error(
+    client: Client, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    device = our_device(user)
+    _login_auth(client)
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None and _token(client, otp).status_code == 302
+    assert client.get(PHONE_CREATE).status_code == 200
+    emulator.inject("status", status=503, match="/SMS/", times=1)
+
+    page = client.post(
+        PHONE_CREATE,
+        {
+            "phone_setup_view-current_step": "setup",
+            "setup-number": "+919812345678",
+            "setup-method": "sms",
+        },
+    )
+
+    assert page.status_code == 200
+    assert FAILED in page.content.decode()
+    assert device.pk is not None
