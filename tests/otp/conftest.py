@@ -7,7 +7,8 @@ that sends through a ``TwoFactorTransport`` pointed at the 2Factor emulator over
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from twofactor_notify.transport import TwoFactorTransport
 
 HERE = Path(__file__).resolve().parent
 NUMBER = "+919876543210"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PASSWORD = "correct horse battery staple"
 
 
@@ -125,3 +128,33 @@ def fresh(device: TwoFactorSMSDevice) -> TwoFactorSMSDevice:
 def wrong_code(code: str) -> str:
     """A code of the same length that is certainly not ``code``."""
     return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Debian's headless Chromium through its chromedriver; Selenium Manager kept offline."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    with tempfile.TemporaryDirectory(prefix="otp-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+        ):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        driver.set_page_load_timeout(30)
+        try:
+            yield driver
+        finally:
+            driver.quit()

@@ -17,10 +17,7 @@ import pytest
 from otp_twofactor.models import TwoFactorSMSDevice
 from twofactor_notify.emulator import Emulator
 
-from .conftest import NUMBER, PASSWORD, fresh, wrong_code
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+from .conftest import CHROMEDRIVER, CHROMIUM, NUMBER, PASSWORD, fresh, wrong_code
 
 pytestmark = [
     pytest.mark.skipif(
@@ -29,35 +26,6 @@ pytestmark = [
     ),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    with tempfile.TemporaryDirectory(prefix="otp-chromium-") as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-        ):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        driver.set_page_load_timeout(30)
-        try:
-            yield driver
-        finally:
-            driver.quit()
 
 
 def test_login_with_an_sms_token(

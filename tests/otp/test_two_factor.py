@@ -5,6 +5,7 @@ sending through django_twofactor's gateway. Against the emulator, through Django
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -223,3 +224,40 @@ def test_backup_phone_wizard_failed_sms_is_a_form_error(
     assert page.status_code == 200
     assert FAILED in page.content.decode()
     assert device.pk is not None
+
+
+def test_views_work_without_the_otp_twofactor_apps() -> None:
+    # the gateway's users route two_factor through our URLs without installing our apps
+    import subprocess
+    import sys
+
+    script = """
+import django
+from django.conf import settings
+settings.configure(
+    INSTALLED_APPS=[
+        "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
+        "django_otp", "django_otp.plugins.otp_static", "django_otp.plugins.otp_totp",
+        "two_factor", "two_factor.plugins.phonenumber", "django_twofactor",
+    ],
+    ROOT_URLCONF="tests.otp.two_factor_urls",
+    TWO_FACTOR_SMS_GATEWAY="django_twofactor.gateway.TwoFactorGateway",
+)
+django.setup()
+from django.urls import resolve, reverse
+from otp_twofactor.two_factor import views
+for name, view in [("login", views.LoginView), ("setup", views.SetupView),
+                   ("phone_create", views.PhoneSetupView)]:
+    assert resolve(reverse("two_factor:" + name)).func.view_class is view, name
+assert resolve(reverse("two_factor:profile")).func.view_class.__module__.startswith("two_factor")
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
