@@ -7,9 +7,6 @@ downloaded: the driver path is explicit and Selenium Manager is kept offline.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest

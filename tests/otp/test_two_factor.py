@@ -5,8 +5,8 @@ sending through django_twofactor's gateway. Against the emulator, through Django
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
