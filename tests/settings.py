@@ -87,6 +87,8 @@ TWOFACTOR_NOTIFY = {
     "SENDER_ID": "TFACTR",
     "OTP_TEMPLATE": "OTPTest",
     "WEBHOOK_TOKEN": "test-webhook-token",
+    # 2Factor (and the emulator) can only be given a URL: most tests post ?token=
+    "WEBHOOK_QUERY_TOKEN": True,
     "LOAD_ENTRYPOINTS": False,
     "PHONE_FIELD": "username",
 }

@@ -19,11 +19,13 @@ variable).
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
+from pluggy import HookImpl
 
 from .errors import ConfigurationError
 
@@ -35,6 +37,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "PROJECT_NAME",
     "HookSpecs",
+    "call_each",
     "hookimpl",
     "hookspec",
     "load_plugin",
@@ -74,16 +77,25 @@ class HookSpecs:
     ) -> None:
         """Called after every send attempt, whether it succeeded or not.
 
-        Exactly one of ``receipt`` and ``error`` is set. An exception raised here is logged
-        and swallowed: the send already happened and its receipt reaches the caller.
+        Exactly one of ``receipt`` and ``error`` is set. Each implementation is called on its
+        own: an exception raised here is logged (plugin, hook and exception type only) and
+        swallowed, and the other plugins still run: the send already happened and its
+        receipt reaches the caller.
         """
 
     @hookspec
     def on_delivery(self, report: DeliveryReport | ClickReport, transport: Transport) -> None:
         """Called for each delivery report or click report a webhook received.
 
-        Called after the report was stored by the adapter (Django), so an exception here
-        does not lose the report; it is logged and swallowed.
+        Called after the report was stored by the adapter (Django), each implementation on
+        its own: an exception here is logged (plugin, hook and exception type only) and
+        swallowed, and never stops the other plugins nor loses the report.
+
+        Delivery is *at least once*: a report whose hand-over was cut short (the process
+        died, the database failed before the report was marked handed over) is announced
+        again when 2Factor retries it. Deduplicate on ``report.dedupe_key`` (message id,
+        recipient and status; for a click: campaign, number and time) if a second call
+        would do harm.
         """
 
 
@@ -133,9 +145,73 @@ def make_plugin_manager(
     return pm
 
 
-def _call_safely(hook: Any, logger: Any, **kwargs: Any) -> None:
-    """Call a hook whose exceptions must not propagate; log them (type only, no values)."""
+def call_each(hook: pluggy.HookCaller, logger: logging.Logger, **kwargs: Any) -> int:
+    """Call every implementation of ``hook`` on its own; returns how many raised.
+
+    pluggy's own call stops at the first implementation that raises, so one broken plugin
+    would starve every plugin after it. Here each implementation runs in pluggy's order
+    (last registered first, ``tryfirst``/``trylast`` honoured) inside its own ``try``: one
+    that raises is logged on ``logger`` by plugin, hook and exception *type* only (the
+    message and traceback may quote a phone number, a report or a secret) and the next one
+    runs. Wrappers (``wrapper=True`` / ``hookwrapper=True``) still wrap the whole call once.
+    """
+    impls = hook.get_hookimpls()
+    if any(impl.wrapper or impl.hookwrapper for impl in impls):
+        return _call_each_wrapped(hook, impls, logger, kwargs)
+    failures = 0
+    for impl in reversed(impls):
+        try:
+            impl.function(*[kwargs[name] for name in impl.argnames])
+        except Exception as exc:
+            failures += 1
+            _log_failure(logger, impl, hook.name, exc)
+    return failures
+
+
+def _log_failure(logger: logging.Logger, impl: HookImpl, hook_name: str, exc: Exception) -> None:
+    plugin = impl.plugin
+    name = getattr(plugin, "__name__", None) or type(plugin).__qualname__  # module or object
+    logger.error(
+        "twofactor_notify plugin %s raised %s in %s",
+        name,
+        type(exc).__name__,
+        hook_name,
+    )
+
+
+def _call_each_wrapped(
+    hook: pluggy.HookCaller, impls: list[HookImpl], logger: logging.Logger, kwargs: Any
+) -> int:
+    """:func:`call_each` when wrappers are registered: one pluggy call, whose plain
+    implementations are replaced by copies that log and swallow their own exceptions."""
+    failures = 0
+
+    def guarded(impl: HookImpl) -> HookImpl:
+        def call(*args: object) -> object:
+            nonlocal failures
+            try:
+                return impl.function(*args)
+            except Exception as exc:
+                failures += 1
+                _log_failure(logger, impl, hook.name, exc)
+                return None
+
+        copy = HookImpl(impl.plugin, impl.plugin_name, call, impl.opts)
+        copy.argnames = impl.argnames  # type: ignore[misc]  # the original's call signature
+        copy.kwargnames = impl.kwargnames  # type: ignore[misc]
+        return copy
+
+    methods = [impl if impl.wrapper or impl.hookwrapper else guarded(impl) for impl in impls]
     try:
-        hook(**kwargs)
-    except Exception as exc:
-        logger.error("a twofactor_notify plugin raised %s in %s", type(exc).__name__, hook.name)
+        hook._hookexec(hook.name, methods, kwargs, False)
+    except Exception as exc:  # a wrapper raised (its own failure; plain ones are guarded)
+        failures += 1
+        logger.error(
+            "a twofactor_notify hook wrapper raised %s in %s", type(exc).__name__, hook.name
+        )
+    return failures
+
+
+def _call_safely(hook: Any, logger: logging.Logger, **kwargs: Any) -> None:
+    """The transport's name for :func:`call_each` (hooks whose exceptions must not escape)."""
+    call_each(hook, logger, **kwargs)

@@ -39,7 +39,10 @@ _LOGGERS = (
     "urllib3.response",
     "urllib3.util.retry",
     "requests",
-    "werkzeug",  # the development server's access log prints ?token= callback URLs
+    # access logs: they print request lines, hence a webhook's ?token= (when that form is on)
+    "werkzeug",
+    "gunicorn.access",
+    "django.server",
     "twofactor_notify",
     "twofactor_notify.client",
     "twofactor_notify.transport",
@@ -88,10 +91,19 @@ def forget_secret(secret: str) -> None:
 # OTPs are too short to register as secrets, so they are recognised by position instead.
 _V1_OTP = re.compile(r"(/SMS/(?:VERIFY[23]?/)?[^/\s\"?]+/)[0-9]{4,6}(?=$|[/\s\"?])")
 _OTP_MASK = "<otp>"
+# A ``token`` query parameter, its name spelled plainly or percent-encoded in part (servers
+# decode the name before looking it up), up to the next separator: its value, in whatever
+# form, is hidden. The name must not follow another name character (``csrftoken=`` is kept).
+_QUERY_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9_.~%-])((?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)(?:=|%3d))"
+    r"[^&\s\"';#]*",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``<redacted>``, and the OTP
+    """``text`` with every registered secret replaced by ``<redacted>``, the value of any
+    ``token`` query parameter (a webhook's shared token, in any spelling) too, and the OTP
     segment of any V1 OTP path (``/SMS/{phone}/{otp}``, ``/SMS/VERIFY/{id}/{otp}``) by
     ``<otp>``."""
     if not text:
@@ -99,6 +111,8 @@ def redact(text: str) -> str:
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
+    if "=" in text or "%3" in text.upper():
+        text = _QUERY_TOKEN.sub(r"\1" + REDACTED, text)
     if "/SMS/" in text:
         text = _V1_OTP.sub(r"\1" + _OTP_MASK, text)
     return text

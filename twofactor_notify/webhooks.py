@@ -1,9 +1,17 @@
 """Incoming webhooks, framework-free: delivery reports and click-tracking callbacks.
 
-2Factor does not sign its webhooks, so the callback URL you register carries a shared token
-(``https://example.com/twofactor/delivery/?token=…``) and :func:`check_token` compares it in
-constant time. The framework adapters (Django views, Flask blueprint) are thin wrappers around
-:class:`WebhookReceiver`.
+2Factor does not sign its webhooks, so every callback carries a shared token: in the
+``X-TwoFactor-Token`` header (the default, and the only form accepted unless the query form
+is switched on), or, where only a URL can be registered, as ``?token=…``. :func:`check_token`
+compares it in constant time.
+
+Every framework's webhook calls one function, :func:`ingest_reports`, with one contract:
+after the token check a valid report is either fully handed over (stored by the adapter,
+every plugin and receiver called, each on its own) and answered 2xx, or the answer is 5xx so
+that 2Factor retries it. A valid report is never answered 4xx. A duplicate filter records a
+report only after its hand-over succeeded, so a retry of a report whose hand-over failed is
+handed over again: receivers get each report *at least once* and deduplicate, where a
+second call would do harm, on ``report.dedupe_key``.
 
 Payloads accepted:
 
@@ -17,12 +25,14 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qsl
 
 from .errors import InvalidPhoneNumberError, WebhookError
@@ -34,38 +44,90 @@ if TYPE_CHECKING:
     from .transport import Transport
 
 __all__ = [
+    "MAX_REPORTS_PER_BODY",
     "MAX_WEBHOOK_BYTES",
     "TOKEN_HEADER",
     "TOKEN_PARAM",
     "DuplicateFilter",
+    "HandOver",
+    "Headers",
+    "IngestResult",
     "WebhookReceiver",
     "check_token",
+    "ingest_reports",
     "parse_click_report",
     "parse_delivery_reports",
+    "token_from",
 ]
 
 #: Largest body accepted (a report is a few hundred bytes; a list of 100 fits easily).
 MAX_WEBHOOK_BYTES = 64 * 1024
-#: Where the shared token may come: the query string parameter, or this header.
+#: Most reports one body may hold (a JSON list); a longer list is refused (400) whole.
+MAX_REPORTS_PER_BODY = 500
+#: Where the shared token may come: this header (matched whatever its case), or, when the
+#: query form is switched on, this query string parameter.
 TOKEN_PARAM = "token"  # noqa: S105 - a parameter name, not a secret
 TOKEN_HEADER = "X-TwoFactor-Token"  # noqa: S105 - a header name
-_MAX_REPORTS = 500
+_MAX_REPORTS = MAX_REPORTS_PER_BODY
+_TOKEN_HEADER_LOWER = TOKEN_HEADER.lower()
+_TOKEN_HEADER_WSGI = "HTTP_" + TOKEN_HEADER.upper().replace("-", "_")
 _MAX_FIELD = 256
 _YEARS = (2000, 2100)
 _INDIAN_MOBILE = re.compile(r"[6-9][0-9]{9}")
 _STRICT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
-def check_token(given: str | None, expected: str | None) -> None:
+logger = logging.getLogger("twofactor_notify.webhooks")
+
+
+def check_token(given: object, expected: str | None) -> None:
     """Raise :class:`WebhookError` (403) unless ``given`` equals ``expected``.
 
     Compared in constant time. An unset ``expected`` refuses everything: a webhook without a
-    token would let anyone forge delivery reports.
+    token would let anyone forge delivery reports. A ``given`` of any content (lone
+    surrogates, control characters, bytes, not a string at all) is a 403, never another
+    error.
     """
     if not expected:
         raise WebhookError("webhook token is not configured", http_status=403)
-    if not given or not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+    if isinstance(given, str):
+        # surrogatepass: a lone surrogate (from a lenient decoder) encodes instead of raising
+        given = given.encode("utf-8", "surrogatepass")
+    if not given or not isinstance(given, bytes):
         raise WebhookError("webhook token is missing or wrong", http_status=403)
+    if not hmac.compare_digest(given, expected.encode("utf-8", "surrogatepass")):
+        raise WebhookError("webhook token is missing or wrong", http_status=403)
+
+
+class Headers(Protocol):
+    """What :func:`token_from` needs of a request's headers: a dict, Django's
+    ``request.headers``, werkzeug's ``Headers``, a WSGI environ."""
+
+    def get(self, key: str, /) -> Any:
+        """The value of ``key``, or ``None``."""
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        """Every (name, value) pair."""
+
+
+def token_from(headers: Headers, query: Mapping[str, Any] | None = None) -> str | None:
+    """The token a request carries: the ``X-TwoFactor-Token`` header, else ``query``'s token.
+
+    Header names are matched whatever their case (ASGI servers give them in lower case; a
+    WSGI environ spells them ``HTTP_X_TWOFACTOR_TOKEN``). Pass ``query`` only when the query
+    form is switched on: a query string reaches access logs.
+    """
+    value = headers.get(TOKEN_HEADER) or headers.get(_TOKEN_HEADER_WSGI)
+    if value is None:
+        for name, given in headers.items():
+            if isinstance(name, str) and name.lower() == _TOKEN_HEADER_LOWER:
+                value = given
+                break
+    if not value and query is not None:
+        value = query.get(TOKEN_PARAM)
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return value if isinstance(value, str) and value else None
 
 
 def _check_size(body: bytes) -> None:
@@ -204,10 +266,127 @@ class DuplicateFilter:
             if key in self._seen:
                 self._seen.move_to_end(key)
                 return True
-            self._seen[key] = None
-            if len(self._seen) > self.size:
-                self._seen.popitem(last=False)
+            self._record(key)
             return False
+
+    def __contains__(self, key: object) -> bool:
+        """True if ``key`` was recorded (and not yet forgotten); records nothing."""
+        with self._lock:
+            return key in self._seen
+
+    def record(self, key: str) -> None:
+        """Remember ``key``: call it once the report's hand-over has succeeded."""
+        with self._lock:
+            self._record(key)
+
+    def _record(self, key: str) -> None:
+        self._seen[key] = None
+        self._seen.move_to_end(key)
+        if len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+
+Report = DeliveryReport | ClickReport
+#: Hands one report over completely (stores it, calls every plugin and receiver); returns
+#: ``True`` when it did so now, ``False`` when the report had been fully handed over
+#: before (a duplicate). Raising means "not handed over": the webhook answers 5xx.
+HandOver = Callable[[Report], bool]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What :func:`ingest_reports` did with one request: the status to answer, and counts.
+
+    :ivar status: the HTTP status to answer: 200, 403 (token), 400 (malformed), 413 (too
+        large), or 503 when a valid report could not be handed over (2Factor retries).
+    :ivar received: reports in the body (0 when the request was refused).
+    :ivar new: reports handed over now.
+    :ivar duplicates: reports handed over before (answered 200, nothing called again).
+    :ivar failed: valid reports whose hand-over failed (the reason for a 503).
+    :ivar error: why the request was refused or must be retried (names the problem, never
+        a value from the request).
+    :ivar reports: the reports handed over now, in body order.
+    """
+
+    status: int
+    received: int = 0
+    new: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    error: str | None = None
+    reports: tuple[Report, ...] = field(default=(), repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx answer: every report of the body is handed over."""
+        return 200 <= self.status < 300
+
+
+def _dedupe_key(report: Report) -> str:
+    return ("click:" + report.dedupe_key) if isinstance(report, ClickReport) else report.dedupe_key
+
+
+def ingest_reports(
+    kind: Literal["delivery", "click"],
+    body: bytes,
+    content_type: str | None,
+    *,
+    token: object,
+    expected_token: str | None,
+    hand_over: HandOver,
+    duplicates: DuplicateFilter | None = None,
+) -> IngestResult:
+    """The one ingest path of every webhook: check, parse, hand over, decide the answer.
+
+    1. the token (403), the size (413) and the body (400): refusals of an invalid request;
+    2. each report on its own: skipped when ``duplicates`` recorded its key, else passed to
+       ``hand_over``, and its key recorded only once ``hand_over`` returned;
+    3. the answer: 200 when every report was handed over now or before, else 503 (a
+       ``hand_over`` raised; it is logged by exception type only), so that 2Factor retries
+       the body and the reports handed over already come back as duplicates.
+
+    Never raises for a request's content; an exception from ``hand_over`` becomes a 503.
+    """
+    try:
+        check_token(token, expected_token)
+        if kind == "delivery":
+            reports: list[Report] = list(parse_delivery_reports(body, content_type))
+        else:
+            reports = [parse_click_report(body, content_type)]
+    except WebhookError as exc:
+        return IngestResult(exc.http_status, error=exc.message)
+    new: list[Report] = []
+    dupes = failed = 0
+    for report in reports:
+        key = _dedupe_key(report) if duplicates is not None else ""
+        if duplicates is not None and key in duplicates:
+            dupes += 1
+            continue
+        try:
+            fresh = hand_over(report)
+        except Exception as exc:  # stored nothing, or not all of it: 2Factor must retry
+            failed += 1
+            logger.error("a %s report could not be handed over (%s)", kind, type(exc).__name__)
+            continue
+        if duplicates is not None:
+            duplicates.record(key)
+        if fresh:
+            new.append(report)
+        else:
+            dupes += 1
+    if failed:
+        return IngestResult(
+            503,
+            received=len(reports),
+            new=len(new),
+            duplicates=dupes,
+            failed=failed,
+            error="some reports could not be handed over; please retry",
+            reports=tuple(new),
+        )
+    return IngestResult(
+        200, received=len(reports), new=len(new), duplicates=dupes, reports=tuple(new)
+    )
 
 
 class _Default:
@@ -225,6 +404,8 @@ class WebhookReceiver:
     :param duplicates: the :class:`DuplicateFilter` to use (by default a new one for this
         receiver), or ``None`` when the caller deduplicates (for example through a database
         constraint) and every report must reach ``on_delivery``.
+    :param query_token: also accept the token as ``?token=`` (off by default: a query
+        string reaches access logs; switch it on where only a URL can be registered).
     """
 
     def __init__(
@@ -233,9 +414,11 @@ class WebhookReceiver:
         token: str | None,
         *,
         duplicates: DuplicateFilter | _Default | None = _DEFAULT,
+        query_token: bool = False,
     ) -> None:
         self.transport = transport
         self.token = token
+        self.query_token = query_token
         self.duplicates: DuplicateFilter | None = (
             DuplicateFilter() if isinstance(duplicates, _Default) else duplicates
         )
@@ -243,32 +426,55 @@ class WebhookReceiver:
     def __repr__(self) -> str:
         return f"WebhookReceiver(transport={self.transport!r}, token=<redacted>)"
 
-    def token_from(self, query: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
-        """The token a request carries: the ``X-TwoFactor-Token`` header, else ``?token=``.
+    def token_from(self, query: Mapping[str, Any], headers: Headers) -> str | None:
+        """The token a request carries: the ``X-TwoFactor-Token`` header (any case), else
+        ``?token=`` when :attr:`query_token` is on."""
+        return token_from(headers, query if self.query_token else None)
 
-        The header is preferred: a query string ends up in access logs and error reports.
-        """
-        return headers.get(TOKEN_HEADER) or query.get(TOKEN_PARAM)
+    def hand_over(self, report: Report) -> bool:
+        """Fire ``on_delivery`` for ``report``, each plugin on its own; always ``True``."""
+        self.transport.handle_report(report)
+        return True
+
+    def ingest(
+        self,
+        kind: Literal["delivery", "click"],
+        body: bytes,
+        content_type: str | None,
+        token: object,
+    ) -> IngestResult:
+        """:func:`ingest_reports` with this receiver's token, filter and transport."""
+        return ingest_reports(
+            kind,
+            body,
+            content_type,
+            token=token,
+            expected_token=self.token,
+            hand_over=self.hand_over,
+            duplicates=self.duplicates,
+        )
 
     def receive_delivery(
         self, body: bytes, content_type: str | None, token: str | None
     ) -> list[DeliveryReport]:
-        """Check, parse and dispatch delivery reports; returns the new (non-duplicate) ones."""
-        check_token(token, self.token)
-        reports = parse_delivery_reports(body, content_type)
-        duplicates = self.duplicates
-        fresh = [r for r in reports if duplicates is None or not duplicates.seen(r.dedupe_key)]
-        for report in fresh:
-            self.transport.handle_report(report)
-        return fresh
+        """Check, parse and dispatch delivery reports; returns the new (non-duplicate) ones.
+
+        Raises :class:`WebhookError` when the request is refused (its ``http_status`` is the
+        answer to give).
+        """
+        result = self.ingest("delivery", body, content_type, token)
+        _raise_refusal(result)
+        return [r for r in result.reports if isinstance(r, DeliveryReport)]
 
     def receive_click(
         self, body: bytes, content_type: str | None, token: str | None
     ) -> ClickReport | None:
         """Check, parse and dispatch a click; ``None`` when it is a duplicate."""
-        check_token(token, self.token)
-        click = parse_click_report(body, content_type)
-        if self.duplicates is not None and self.duplicates.seen("click:" + click.dedupe_key):
-            return None
-        self.transport.handle_report(click)
-        return click
+        result = self.ingest("click", body, content_type, token)
+        _raise_refusal(result)
+        return next((r for r in result.reports if isinstance(r, ClickReport)), None)
+
+
+def _raise_refusal(result: IngestResult) -> None:
+    if not result.ok:
+        raise WebhookError(result.error or "webhook refused", http_status=result.status)

@@ -14,9 +14,13 @@ class DjangoTwoFactorConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Register checks; drop cached settings and transport when the setting changes."""
+        """Register checks; drop cached settings and transport when the setting changes;
+        keep webhook tokens out of the access logs (runserver's, gunicorn's)."""
+        from twofactor_notify.redaction import install_log_filter
+
         from . import checks  # noqa: F401 - registers the checks
         from .backends import reset_backend  # noqa: F401 - registers the transport reset
         from .conf import setting_changed_receiver
 
         setting_changed.connect(setting_changed_receiver, dispatch_uid="django_twofactor.conf")
+        install_log_filter()

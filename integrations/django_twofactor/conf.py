@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "PLUGINS": (),
     "LOAD_ENTRYPOINTS": None,
     "WEBHOOK_TOKEN": None,
+    "WEBHOOK_QUERY_TOKEN": False,
     "FILE_PATH": None,
     "SHOW_OTP": False,
     "LOG_MESSAGES": True,
@@ -91,6 +92,7 @@ class TwoFactorSettings:
     plugins: tuple[object, ...]
     load_entrypoints: bool | None
     webhook_token: str | None = field(repr=False)
+    webhook_query_token: bool
     file_path: str | None
     show_otp: bool
     log_messages: bool
@@ -143,6 +145,7 @@ class TwoFactorSettings:
             plugins=tuple(plugins),
             load_entrypoints=data["LOAD_ENTRYPOINTS"],
             webhook_token=token if isinstance(token, str) and token else None,
+            webhook_query_token=bool(data["WEBHOOK_QUERY_TOKEN"]),
             file_path=str(data["FILE_PATH"]) if data["FILE_PATH"] else None,
             show_otp=bool(data["SHOW_OTP"]),
             log_messages=bool(data["LOG_MESSAGES"]),

@@ -64,8 +64,11 @@ FINAL_STATUSES = frozenset(
 class OutgoingMessage(models.Model):
     """One message to one recipient, as sent through the transport (filled by a core plugin).
 
-    An R1 send to several numbers gives one row per number, all with the same
-    ``provider_id``; delivery reports match rows by ``provider_id`` and ``recipient``.
+    ``recipient`` is the E.164 number and ``provider_id`` the id 2Factor returned, for
+    every kind of send (OTP, SMS, bulk; a bulk number refused before sending keeps the form
+    it was given). An R1 send to several numbers gives one row per number, all with the
+    same ``provider_id``; a delivery report finds its rows by ``provider_id`` first, then
+    ``recipient``.
     """
 
     recipient: models.CharField[str, str] = models.CharField(
@@ -141,6 +144,15 @@ class DeliveryReport(models.Model):
     callback_value2: models.CharField[str, str] = models.CharField(
         _("callback value 2"), max_length=256, blank=True
     )
+    handed_over: models.BooleanField[bool, bool] = models.BooleanField(
+        _("handed over"),
+        default=True,
+        editable=False,
+        help_text=_(
+            "False while the webhook has stored the report but not yet called every plugin "
+            "and receiver; a retry of the report finishes the hand-over."
+        ),
+    )
     received_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
         _("received"), auto_now_add=True, db_index=True
     )
@@ -168,6 +180,15 @@ class ClickReport(models.Model):
         _("accessed at"), null=True, blank=True
     )
     ip: models.CharField[str, str] = models.CharField(_("IP address"), max_length=256, blank=True)
+    handed_over: models.BooleanField[bool, bool] = models.BooleanField(
+        _("handed over"),
+        default=True,
+        editable=False,
+        help_text=_(
+            "False while the webhook has stored the report but not yet called every plugin "
+            "and receiver; a retry of the report finishes the hand-over."
+        ),
+    )
     received_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
         _("received"), auto_now_add=True, db_index=True
     )

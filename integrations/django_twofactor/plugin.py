@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from twofactor_notify.errors import InvalidInputError, OutcomeUnknownError, SendRefusedError
+from twofactor_notify.errors import (
+    InvalidInputError,
+    InvalidPhoneNumberError,
+    OutcomeUnknownError,
+    SendRefusedError,
+)
 from twofactor_notify.hooks import hookimpl
 from twofactor_notify.models import (
     BulkBatch,
@@ -28,6 +33,7 @@ from twofactor_notify.models import (
     SMSMessage,
     SMSSent,
 )
+from twofactor_notify.phone import DEFAULT_REGION, normalize_phone
 
 from .conf import get_settings
 
@@ -37,6 +43,18 @@ if TYPE_CHECKING:
     from .models import OutgoingMessage
 
 __all__ = ["MessageLogPlugin"]
+
+
+def _e164(number: str, region: str) -> str:
+    """``number`` in E.164 form, or as given when it does not parse (the row still says
+    which number was refused). OTP and SMS recipients arrive normalised by the transport;
+    bulk numbers are checked per message by the client, after the hooks."""
+    if number.startswith("+") and number[1:].isdigit():
+        return number
+    try:
+        return normalize_phone(number, region=region)
+    except (InvalidPhoneNumberError, TypeError):
+        return number
 
 
 def _error_status(error: BaseException) -> str:
@@ -88,7 +106,7 @@ class MessageLogPlugin:
         """Write the log rows for one send attempt."""
         from .models import OutgoingMessage
 
-        rows = self.rows_for(message, receipt, error)
+        rows = self.rows_for(message, receipt, error, region=transport.region)
         if rows:
             for row in rows:
                 _fit(row)
@@ -98,9 +116,19 @@ class MessageLogPlugin:
                 OutgoingMessage.objects.bulk_create(rows)
 
     def rows_for(
-        self, message: Message, receipt: Receipt | None, error: BaseException | None
+        self,
+        message: Message,
+        receipt: Receipt | None,
+        error: BaseException | None,
+        *,
+        region: str = DEFAULT_REGION,
     ) -> list[OutgoingMessage]:
-        """The (unsaved) log rows describing one send attempt."""
+        """The (unsaved) log rows describing one send attempt.
+
+        Every row holds the E.164 number (``region`` reads numbers typed without a country
+        code; a bulk number that does not parse keeps the form it was given) and the id
+        2Factor returned, so that a delivery report finds it.
+        """
         from .models import MessageKind, MessageStatus, OutgoingMessage
 
         store_text = get_settings().store_message_text
@@ -150,7 +178,7 @@ class MessageLogPlugin:
                 row_status, row_error = str(MessageStatus.ERROR), "not accepted"
             rows.append(
                 OutgoingMessage(
-                    recipient=item.to,
+                    recipient=_e164(item.to, region),
                     sender=item.sender,
                     kind=MessageKind.BULK,
                     provider_id=accepted.get(index, ""),

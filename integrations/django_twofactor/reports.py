@@ -1,14 +1,24 @@
-"""Storing received reports (once each) and moving the message log on from them."""
+"""Storing received reports (once each) and moving the message log on from them.
+
+A report's hand-over is two steps: :func:`store_delivery_report` writes the report row
+(marked ``handed_over = False``) and moves the message log on, in one transaction; the
+webhook then calls every plugin and receiver and :func:`mark_handed_over` sets the mark.
+A retry of a report whose row exists unmarked (the process died, or the database failed,
+in between) is handed over again; a marked one is a duplicate.
+
+Times: reports carry aware datetimes (2Factor's IST). With ``USE_TZ = False`` they are
+stored as naive datetimes in ``TIME_ZONE``, as Django stores every time in that mode.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 
@@ -17,83 +27,37 @@ from twofactor_notify import models as core
 from .models import FINAL_STATUSES, ClickReport, DeliveryReport, OutgoingMessage, dedupe_hash
 
 __all__ = [
-    "StoredReports",
+    "mark_handed_over",
     "store_click_report",
     "store_delivery_report",
-    "store_delivery_reports",
     "update_message_log",
 ]
 
 logger = logging.getLogger("django_twofactor.reports")
 
-#: Errors that mean "this report's values cannot be stored" (retrying will not help): the
-#: database refused a value (``DataError``: NUL byte, out of range…; ``IntegrityError``
-#: from a constraint other than the dedupe key) or converting it for the database failed
-#: (``OverflowError``/``ValueError``: a datetime out of range…).
-BAD_DATA_ERRORS: tuple[type[Exception], ...] = (
-    DataError,
-    IntegrityError,
-    OverflowError,
-    ValueError,
-)
 
-
-@dataclass
-class StoredReports:
-    """What :func:`store_delivery_reports` did with a batch of reports."""
-
-    #: ``(report, row)`` for each report stored now (new)
-    fresh: list[tuple[core.DeliveryReport, DeliveryReport]] = field(default_factory=list)
-    #: reports stored before (not stored again; the log was not touched)
-    duplicates: int = 0
-    #: reports whose values the database cannot store (retrying will not help)
-    refused: int = 0
-    #: reports lost to another database error (the database may be down: worth a retry)
-    failed: int = 0
-
-
-def store_delivery_reports(reports: list[core.DeliveryReport]) -> StoredReports:
-    """Store each report on its own: one that fails loses no other.
-
-    A failure is logged by exception type only (never a value from the report) and counted
-    in :attr:`StoredReports.refused` (bad values) or :attr:`StoredReports.failed`.
-    """
-    result = StoredReports()
-    for report in reports:
-        try:
-            row, created = store_delivery_report(report)
-        except BAD_DATA_ERRORS as exc:
-            logger.warning("delivery report refused by the database (%s)", type(exc).__name__)
-            result.refused += 1
-            continue
-        except DatabaseError as exc:
-            logger.error("delivery report could not be stored (%s)", type(exc).__name__)
-            result.failed += 1
-            continue
-        if created:
-            result.fresh.append((report, row))
-        else:
-            result.duplicates += 1
-    return result
+def _local(value: datetime | None) -> datetime | None:
+    """``value`` as the database layer expects it: aware with ``USE_TZ``, else naive in
+    ``TIME_ZONE`` (SQLite refuses aware datetimes then; PostgreSQL would read them back
+    shifted)."""
+    if value is None or settings.USE_TZ or timezone.is_naive(value):
+        return value
+    return timezone.make_naive(value, timezone.get_default_timezone())
 
 
 def store_delivery_report(report: core.DeliveryReport) -> tuple[DeliveryReport, bool]:
     """Store ``report`` unless it was stored before; returns ``(row, created)``.
 
-    The report row is INSERTed first: the unique ``dedupe_key`` decides what is new, also
-    under concurrency (an INSERT of a report stored before, or by a concurrent request,
-    hits the constraint and the stored row is read back). Only a report that was new moves
-    the message log on (:func:`update_message_log`), so a retried duplicate of an older
-    report never reverts a newer status; reports arriving out of order are kept in order by
-    the log UPDATE itself (it never goes back past a later ``status_at``).
-
-    The two statements run each in autocommit, without a transaction around the pair (it
-    would cost about a tenth of the webhook's throughput). If the process dies between them,
-    the report is stored and its log row keeps its previous status: the report table is the
-    record; the log is a summary of it. Inside a caller's transaction each statement runs in
-    a savepoint, so a duplicate or a value the database refuses never breaks that
-    transaction. Errors other than a duplicate (``DataError``, a datetime out of range…)
-    are raised to the caller.
+    The report row (``handed_over = False``) and the message-log update are one unit: on
+    PostgreSQL one statement (the INSERT and, only if it inserted, the log UPDATE, in a
+    data-modifying ``WITH``), elsewhere one transaction. Either both are stored or
+    neither. The unique ``dedupe_key`` decides what is new, also under concurrency: a
+    report stored before, or by a concurrent request, is read back (``created`` false,
+    the log untouched, so a retried duplicate never reverts a newer status); its
+    ``handed_over`` says whether its hand-over finished. Reports arriving out of order are
+    kept in order by the log UPDATE itself (it never goes back past a later
+    ``status_at``). Inside a caller's transaction this runs in a savepoint, so a duplicate
+    never breaks that transaction. Database errors are raised to the caller.
     """
     key = dedupe_hash(report.dedupe_key)
     row = DeliveryReport(
@@ -103,30 +67,109 @@ def store_delivery_report(report: core.DeliveryReport) -> tuple[DeliveryReport, 
         sender=report.sender,
         status=report.status.value,
         raw_status=report.raw_status,
-        sent_at=report.sent_at,
-        status_at=report.status_at,
+        sent_at=_local(report.sent_at),
+        status_at=_local(report.status_at),
         callback_value1=report.callback_value1 or "",
         callback_value2=report.callback_value2 or "",
+        handed_over=False,
+        received_at=timezone.now(),
     )
-    in_transaction = connection.in_atomic_block
-    try:
-        if in_transaction:
+    if connection.vendor == "postgresql":
+        if connection.in_atomic_block:  # a savepoint: a failure leaves the caller's usable
+            with transaction.atomic():
+                created = _store_postgresql(row, report)
+        else:
+            created = _store_postgresql(row, report)
+    else:
+        created = _store_portably(row, report)
+    if created:
+        return row, True
+    existing = DeliveryReport.objects.filter(dedupe_key=key).first()
+    if existing is None:  # inserted by a transaction that rolled back since: try again
+        raise IntegrityError("the report's row vanished while it was being stored")
+    return existing, False
+
+
+def _store_portably(row: DeliveryReport, report: core.DeliveryReport) -> bool:
+    """INSERT then UPDATE in one transaction (a savepoint inside a caller's)."""
+    with transaction.atomic():
+        try:
             with transaction.atomic():
                 row.save(force_insert=True)
-        else:
-            row.save(force_insert=True)
-    except IntegrityError:
-        # Stored before, or by a concurrent request that won the race: the log is not touched.
-        try:
-            return DeliveryReport.objects.get(dedupe_key=key), False
-        except DeliveryReport.DoesNotExist:
-            raise IntegrityError("a constraint other than the dedupe key refused it") from None
-    if in_transaction:
-        with transaction.atomic():
-            update_message_log(report)
-    else:
+        except IntegrityError:
+            if DeliveryReport.objects.filter(dedupe_key=row.dedupe_key).exists():
+                return False
+            raise
         update_message_log(report)
-    return row, True
+    return True
+
+
+def _store_postgresql(row: DeliveryReport, report: core.DeliveryReport) -> bool:
+    """One statement: INSERT … ON CONFLICT DO NOTHING, and the log UPDATE if it inserted."""
+    insert_sql, insert_params = _insert_sql_and_params(row)
+    update_sql, update_params = _update_sql_and_params(report)
+    # the UPDATE joins the INSERT's result: nothing inserted (a duplicate), nothing updated
+    # names come from the models' meta; every value is a parameter
+    sql = f"WITH ins AS ({insert_sql}), upd AS ({update_sql} AND EXISTS (SELECT 1 FROM ins)) "  # noqa: S608
+    sql += "SELECT id FROM ins"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*insert_params, *update_params])
+        found = cursor.fetchone()
+    if found is None:
+        return False
+    row.pk = found[0]
+    row._state.adding = False
+    row._state.db = connection.alias
+    return True
+
+
+_INSERT_FIELDS = (
+    "dedupe_key",
+    "message_id",
+    "recipient",
+    "sender",
+    "status",
+    "raw_status",
+    "sent_at",
+    "status_at",
+    "callback_value1",
+    "callback_value2",
+    "handed_over",
+    "received_at",
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _insert_sql(vendor: str) -> str:
+    q = connection.ops.quote_name
+    columns = ", ".join(q(_concrete_report(name).column or name) for name in _INSERT_FIELDS)
+    marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    table = q(DeliveryReport._meta.db_table)
+    key = q(_concrete_report("dedupe_key").column or "dedupe_key")
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608 - names from meta
+        f"ON CONFLICT ({key}) DO NOTHING RETURNING {q('id')}"
+    )
+
+
+def _insert_sql_and_params(row: DeliveryReport) -> tuple[str, list[Any]]:
+    params = [
+        _concrete_report(name).get_db_prep_save(getattr(row, name), connection)
+        for name in _INSERT_FIELDS
+    ]
+    return _insert_sql(connection.vendor), params
+
+
+def _concrete_report(name: str) -> Field[Any, Any]:
+    field = DeliveryReport._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
+
+
+def mark_handed_over(row: DeliveryReport | ClickReport) -> None:
+    """Record that every plugin and receiver was called for ``row``'s report."""
+    type(row)._default_manager.filter(pk=row.pk).update(handed_over=True)
+    row.handed_over = True
 
 
 def update_message_log(report: core.DeliveryReport) -> int:
@@ -143,8 +186,15 @@ def update_message_log(report: core.DeliveryReport) -> int:
     ORM lookups (building those cost more than the database did). The inner count sits in a
     derived table so that MySQL accepts it as well as SQLite and PostgreSQL.
     """
+    sql, params = _update_sql_and_params(report)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
+def _update_sql_and_params(report: core.DeliveryReport) -> tuple[str, list[Any]]:
     now = timezone.now()
-    status_at = _db_time("status_at", report.status_at or now)
+    status_at = _db_time("status_at", _local(report.status_at) or now)
     params: list[Any] = [
         report.status.value,
         status_at,
@@ -161,10 +211,7 @@ def update_message_log(report: core.DeliveryReport) -> int:
     ordered = report.status_at is not None
     if ordered:
         params.append(status_at)
-    sql = _update_sql(connection.vendor, match, report.status.final, ordered)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
+    return _update_sql(connection.vendor, match, report.status.final, ordered), params
 
 
 _LOG_COLUMNS = ("provider_id", "recipient", "status", "status_at", "updated_at")
@@ -213,13 +260,17 @@ def _db_time(name: str, value: datetime) -> Any:
 
 
 def store_click_report(click: core.ClickReport) -> tuple[ClickReport, bool]:
-    """Store ``click`` unless it was stored before; returns ``(row, created)``."""
+    """Store ``click`` unless it was stored before; returns ``(row, created)``.
+
+    A new row starts with ``handed_over = False``, like a delivery report's.
+    """
     key = dedupe_hash("click:" + click.dedupe_key)
     defaults = {
         "phone": click.phone,
         "campaign_name": click.campaign_name,
-        "accessed_at": click.accessed_at,
+        "accessed_at": _local(click.accessed_at),
         "ip": click.ip,
+        "handed_over": False,
     }
     try:
         with transaction.atomic():

@@ -2,8 +2,10 @@
 
 Receivers get ``report`` (the core dataclass: :class:`twofactor_notify.models.DeliveryReport`
 or :class:`twofactor_notify.models.ClickReport`) and ``record`` (the stored model row).
-The signals are sent with ``send_robust``: a receiver that raises is logged and cannot lose
-the report or turn the webhook's answer into an error.
+Each receiver is called on its own (:func:`django_twofactor.webhooks.send_each`): one that
+raises is logged (its name and exception type only) and cannot stop another receiver, lose
+the report or turn the webhook's answer into an error. Receivers get each report at least
+once (see docs/django-webhooks.md): deduplicate on ``report.dedupe_key`` if that matters.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """URLs of the app: ``path("twofactor/", include("django_twofactor.urls"))``.
 
-* ``delivery/`` and ``click/``: the webhooks (register
+* ``delivery/`` and ``click/``: the webhooks (the token in the ``X-TwoFactor-Token``
+  header; with ``WEBHOOK_QUERY_TOKEN`` on, register
   ``https://<host>/twofactor/delivery/?token=<WEBHOOK_TOKEN>`` with 2Factor);
 * ``login/`` and ``login/code/``: the phone login views.
 """

@@ -1,54 +1,60 @@
 """The delivery and click webhook views (CSRF-exempt POST, shared token).
 
-Order of work for each request: take the token out of the request (so that it never shows
-in an error report), check it (403), the size (413) and the body (400); store every report
-on its own (once, by its dedupe key, then move the message log on; see
-:func:`~django_twofactor.reports.store_delivery_report`); only then fire the core
-``on_delivery`` hook, send the Django signal and answer. A receiver or plugin that raises is
-logged: the report is already stored.
+Both call the core :func:`~twofactor_notify.webhooks.ingest_reports` with
+:func:`hand_over_report` as the hand-over, so they keep its contract: after the token check
+a valid report is fully handed over (stored with its message-log update in one unit, then
+every ``on_delivery`` plugin and signal receiver called, each on its own, then marked
+handed over) and answered 200, or the answer is 503 so that 2Factor retries. A valid
+report is never answered 4xx. A report stored but not marked (the process died, the
+database failed in between) is handed over again when it comes back; a marked one is a
+duplicate. Receivers therefore get each report *at least once*.
 
-Answers to a delivery batch: 200 when every report was stored or was a duplicate, or when
-some were and others had values the database cannot store (those are logged and counted as
-``refused``; retrying would not help); 400 when *no* report could be stored because of its
-values (2Factor retries on non-2xx, and a permanently bad report must not be retried for
-ever); 503 when a report was lost to another database error (the database may be down:
-2Factor's retry then stores it, and the others come back as duplicates).
+Order of work for each request: take the token out of the request (so that it never shows
+in an error report), check it (403), the size (413) and the body (400); then each report.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
+from asgiref.sync import async_to_sync
 from django.core.exceptions import RequestDataTooBig
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.dispatch import Signal
+from django.dispatch.dispatcher import NO_RECEIVERS
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.debug import SafeExceptionReporterFilter
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
+from twofactor_notify import models as core
 from twofactor_notify.errors import WebhookError
 from twofactor_notify.webhooks import (
     MAX_WEBHOOK_BYTES,
-    TOKEN_HEADER,
     TOKEN_PARAM,
+    IngestResult,
     check_token,
-    parse_click_report,
-    parse_delivery_reports,
+    ingest_reports,
+    token_from,
 )
 
 from .backends import get_backend
 from .conf import get_settings
 from .models import ClickReport, DeliveryReport
-from .reports import store_click_report, store_delivery_reports
+from .reports import mark_handed_over, store_click_report, store_delivery_report
 from .signals import click_received, delivery_report_received
 
-__all__ = ["WebhookExceptionReporterFilter", "click_webhook", "delivery_webhook"]
+__all__ = [
+    "WebhookExceptionReporterFilter",
+    "click_webhook",
+    "delivery_webhook",
+    "hand_over_report",
+    "send_each",
+]
 
 logger = logging.getLogger("django_twofactor.webhooks")
 
@@ -98,31 +104,37 @@ _TOKEN_HIDDEN = f"{TOKEN_PARAM}={_HIDDEN}"
 
 
 @sensitive_variables("token")
-def _take_token(request: HttpRequest) -> str | None:
+def _take_token(request: HttpRequest, *, query: bool) -> str | None:
     """The token the request carries, then hidden from the request for the rest of its life.
 
-    ``?token=`` is replaced by stars in ``request.GET`` and in the query string entries of
-    ``request.META`` (which ``get_full_path()``, the request's ``repr`` and error reports
-    read), and the request gets :class:`WebhookExceptionReporterFilter`.
+    The ``X-TwoFactor-Token`` header (matched whatever its case), else ``?token=`` when
+    ``query`` (``WEBHOOK_QUERY_TOKEN``) is on. Either way ``?token=`` is replaced by stars
+    in ``request.GET`` and in the query string entries of ``request.META`` (which
+    ``get_full_path()``, the request's ``repr`` and error reports read), and the request
+    gets :class:`WebhookExceptionReporterFilter`.
     """
     request.exception_reporter_filter = _FILTER
-    token = request.GET.get(TOKEN_PARAM) or request.headers.get(TOKEN_HEADER)
-    query = request.GET
-    if TOKEN_PARAM in query:
-        meta = request.META
-        raw = str(meta.get("QUERY_STRING", ""))
-        # the plain spelling cheaply; a percent-encoded one (name or value) the slow way
-        if "%" in raw:
-            meta["QUERY_STRING"] = _hide_token_in(raw)
-        else:
-            meta["QUERY_STRING"] = _TOKEN_IN_QUERY.sub(_TOKEN_HIDDEN, raw)
-        query._mutable = True  # type: ignore[assignment]  # as Django itself does
-        query.setlist(TOKEN_PARAM, [_HIDDEN])
-        query._mutable = False
-        for key in _URI_META[1:]:
-            if isinstance(meta.get(key), str):
-                meta[key] = _hide_token_in(meta[key])
+    token = token_from(request.headers, request.GET if query else None)
+    query_dict = request.GET
+    if TOKEN_PARAM in query_dict:
+        _hide_query_token(request, query_dict)
     return token
+
+
+def _hide_query_token(request: HttpRequest, query: Any) -> None:
+    meta = request.META
+    raw = str(meta.get("QUERY_STRING", ""))
+    # the plain spelling cheaply; a percent-encoded one (name or value) the slow way
+    if "%" in raw:
+        meta["QUERY_STRING"] = _hide_token_in(raw)
+    else:
+        meta["QUERY_STRING"] = _TOKEN_IN_QUERY.sub(_TOKEN_HIDDEN, raw)
+    query._mutable = True  # as Django itself does
+    query.setlist(TOKEN_PARAM, [_HIDDEN])
+    query._mutable = False
+    for key in _URI_META[1:]:
+        if isinstance(meta.get(key), str):
+            meta[key] = _hide_token_in(meta[key])
 
 
 def _body(request: HttpRequest) -> bytes:
@@ -146,29 +158,95 @@ def _error(exc: WebhookError) -> JsonResponse:
     return JsonResponse({"error": exc.message}, status=exc.http_status)
 
 
-def _dispatch(fire: Callable[[], Any], what: str) -> None:
-    try:
-        fire()
-    except Exception as exc:  # the report is stored; a receiver's failure is only logged
-        logger.error("%s receiver raised %s", what, type(exc).__name__)
+def send_each(signal: Signal, sender: object, **kwargs: Any) -> int:
+    """Send a Django signal, calling each receiver on its own; returns how many raised.
 
-
-def _send_signal(signal: Any, sender: type, **kwargs: Any) -> None:
-    for receiver, result in signal.send_robust(sender=sender, **kwargs):
-        if isinstance(result, Exception):
+    Unlike ``Signal.send_robust`` (which logs the exception's message and traceback on
+    ``django.dispatch``), a receiver that raises is logged here by receiver name and
+    exception type only: its message may quote a phone number or a report.
+    """
+    if not signal.receivers or signal.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+        return 0
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    calls = [*sync_receivers, *(async_to_sync(r) for r in async_receivers)]
+    failures = 0
+    for receiver in calls:
+        try:
+            receiver(signal=signal, sender=sender, **kwargs)
+        except Exception as exc:
+            failures += 1
             logger.error(
                 "%s receiver %s raised %s",
-                sender.__name__,
-                getattr(receiver, "__qualname__", receiver),
-                type(result).__name__,
+                getattr(sender, "__name__", type(sender).__name__),
+                getattr(receiver, "__qualname__", type(receiver).__qualname__),
+                type(exc).__name__,
             )
+    return failures
 
 
-def _announce(report: Any, row: Any, signal: Any, sender: type) -> None:
-    """A stored, new report: fire ``on_delivery``, then the Django signal; neither may raise."""
-    transport = get_backend().transport
-    _dispatch(functools.partial(transport.handle_report, report), "on_delivery")
-    _send_signal(signal, sender, report=report, record=row)
+def hand_over_report(report: core.DeliveryReport | core.ClickReport) -> bool:
+    """Hand one report over: store it, call every plugin and receiver, mark it handed over.
+
+    Returns ``False`` for a report handed over before (a duplicate: nothing is called
+    again), ``True`` when it was handed over now: it was new, or stored before by a
+    hand-over that did not finish (the process died, the database failed before the
+    mark). Raises when the report could not be stored: the webhook answers 503 and
+    2Factor's retry comes back here. Plugins (``on_delivery``) and receivers
+    (:data:`~django_twofactor.signals.delivery_report_received`,
+    :data:`~django_twofactor.signals.click_received`) are called each on its own; one that
+    raises is logged (its type only) and stops nothing.
+    """
+    row: DeliveryReport | ClickReport
+    sender: type[DeliveryReport] | type[ClickReport]
+    if isinstance(report, core.ClickReport):
+        row, created = store_click_report(report)
+        signal, sender = click_received, ClickReport
+    else:
+        row, created = store_delivery_report(report)
+        signal, sender = delivery_report_received, DeliveryReport
+    if not created and row.handed_over:
+        return False
+    get_backend().transport.handle_report(report)
+    send_each(signal, sender, report=report, record=row)
+    try:
+        mark_handed_over(row)
+    except DatabaseError as exc:
+        # Everything was called; without the mark a retry (if any) calls it all again.
+        logger.warning("a report was handed over but not marked (%s)", type(exc).__name__)
+    return True
+
+
+def _answer(result: IngestResult) -> JsonResponse:
+    if result.status in (400, 403, 413):
+        return JsonResponse({"error": result.error}, status=result.status)
+    body: dict[str, Any] = {
+        "received": result.received,
+        "stored": result.new,
+        "duplicates": result.duplicates,
+    }
+    if not result.ok:
+        body.update(failed=result.failed, error=result.error)
+    return JsonResponse(body, status=result.status)
+
+
+def _ingest(request: HttpRequest, kind: Literal["delivery", "click"]) -> HttpResponse:
+    config = get_settings()
+    token = _take_token(request, query=config.webhook_query_token)
+    try:
+        check_token(token, config.webhook_token)  # before reading a body from a stranger
+        body = _body(request)
+    except WebhookError as exc:
+        return _error(exc)
+    result = ingest_reports(
+        kind,
+        body,
+        request.content_type,
+        token=token,
+        expected_token=config.webhook_token,
+        hand_over=hand_over_report,
+    )
+    del token
+    return _answer(result)
 
 
 @csrf_exempt
@@ -177,30 +255,7 @@ def _announce(report: Any, row: Any, signal: Any, sender: type) -> None:
 @sensitive_variables("token")
 def delivery_webhook(request: HttpRequest) -> HttpResponse:
     """Receive delivery reports (JSON object or list, or raw-url-encoded) and store them."""
-    token = _take_token(request)
-    try:
-        check_token(token, get_settings().webhook_token)
-        reports = parse_delivery_reports(_body(request), request.content_type)
-    except WebhookError as exc:
-        return _error(exc)
-    del token
-    result = store_delivery_reports(reports)  # each on its own: one bad report loses no other
-    for report, row in result.fresh:
-        _announce(report, row, delivery_report_received, DeliveryReport)
-    body: dict[str, Any] = {
-        "received": len(reports),
-        "stored": len(result.fresh),
-        "duplicates": result.duplicates,
-    }
-    if result.refused or result.failed:
-        body.update(refused=result.refused, failed=result.failed)
-    if result.failed:
-        body["error"] = "some reports could not be stored; please retry"
-        return JsonResponse(body, status=503)
-    if result.refused and not (result.fresh or result.duplicates):
-        body["error"] = "no report could be stored: values out of range"
-        return JsonResponse(body, status=400)
-    return JsonResponse(body)
+    return _ingest(request, "delivery")
 
 
 @csrf_exempt
@@ -209,14 +264,4 @@ def delivery_webhook(request: HttpRequest) -> HttpResponse:
 @sensitive_variables("token")
 def click_webhook(request: HttpRequest) -> HttpResponse:
     """Receive a click on a tracked link (form-encoded or JSON) and store it."""
-    token = _take_token(request)
-    try:
-        check_token(token, get_settings().webhook_token)
-        click = parse_click_report(_body(request), request.content_type)
-    except WebhookError as exc:
-        return _error(exc)
-    del token
-    row, created = store_click_report(click)
-    if created:
-        _announce(click, row, click_received, ClickReport)
-    return JsonResponse({"received": 1, "stored": int(created), "duplicates": int(not created)})
+    return _ingest(request, "click")

@@ -5,24 +5,29 @@
 * ``POST <prefix>/delivery/`` — delivery reports (JSON object or list, or url-encoded);
 * ``POST <prefix>/click/`` — clicks on tracked links.
 
-2Factor does not sign its webhooks: every request must carry the shared token, preferably
-in the ``X-TwoFactor-Token`` header (headers stay out of access logs); where only a URL can
-be registered, as in 2Factor's callback settings, in the query string:
+2Factor does not sign its webhooks: every request must carry the shared token in the
+``X-TwoFactor-Token`` header (headers stay out of access logs). Where only a URL can be
+registered, as in 2Factor's callback settings, ``TWOFACTOR_WEBHOOK_QUERY_TOKEN = True``
+also accepts it in the query string:
 ``https://example.com/twofactor/delivery/?token=<TWOFACTOR_WEBHOOK_TOKEN>``. When both are
-present the header is used. The views answer at once with a small JSON body; the work after
-that is the ``on_delivery`` plugins' and signal receivers'.
+present the header is used.
+
+Both views call the core :func:`~twofactor_notify.webhooks.ingest_reports`: each new report
+is handed to every ``on_delivery`` plugin and signal receiver (each on its own) before the
+answer, which is 200 once every report is handed over, 503 if one could not be (2Factor
+retries), and 4xx only for a request that is not a valid report.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import IO
+from typing import IO, Literal
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from twofactor_notify.errors import WebhookError
-from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES, TOKEN_HEADER
+from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES, token_from
 
 from .config import TwoFactorConfig
 from .extension import get_state
@@ -65,24 +70,26 @@ def _body() -> bytes:
     return read_limited(request.stream)
 
 
-def _receive(kind: str) -> tuple[Response, int]:
+def _receive(kind: Literal["delivery", "click"]) -> tuple[Response, int]:
     receiver = get_state().receiver
-    header = request.headers.get(TOKEN_HEADER)
-    # the header (the preferred way) wins over ?token=
-    token = header if header else receiver.token_from(request.args, {})
+    # the header (the default, any case) wins over ?token= (only when switched on)
+    token = token_from(request.headers, request.args if receiver.query_token else None)
     try:
         body = _body()
-        if kind == "delivery":
-            reports = receiver.receive_delivery(body, request.content_type, token)
-            return jsonify(ok=True, received=len(reports)), 200
-        click = receiver.receive_click(body, request.content_type, token)
-        return jsonify(ok=True, received=0 if click is None else 1), 200
     except RequestEntityTooLarge:  # the app's MAX_CONTENT_LENGTH is smaller than ours
         return _error(413, "webhook body is too large")
     except WebhookError as exc:
-        # the message names the problem, never the token or the body
-        logger.warning("refused a %s webhook (HTTP %s): %s", kind, exc.http_status, exc.message)
         return _error(exc.http_status, exc.message)
+    result = receiver.ingest(kind, body, request.content_type, token)
+    del token
+    if result.status >= 500:
+        answer = jsonify(ok=False, error=result.error, received=result.new, failed=result.failed)
+        return answer, result.status
+    if not result.ok:
+        # the message names the problem, never the token or the body
+        logger.warning("refused a %s webhook (HTTP %s): %s", kind, result.status, result.error)
+        return _error(result.status, result.error or "refused")
+    return jsonify(ok=True, received=result.new), 200
 
 
 @webhooks.post("/delivery/", strict_slashes=False)

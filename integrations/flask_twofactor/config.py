@@ -59,6 +59,7 @@ class TwoFactorConfig:
     load_entrypoints: bool | None
     webhook_token: str | None
     webhooks: bool
+    webhook_query_token: bool
     url_prefix: str
     timeout: float | tuple[float, float]
     base_url: str
@@ -240,6 +241,7 @@ def load_config(config: Mapping[str, Any], *, testing: bool = False) -> TwoFacto
         load_entrypoints=_load_entrypoints(config),
         webhook_token=_webhook_token(config),
         webhooks=_bool(config, "WEBHOOKS", True),
+        webhook_query_token=_bool(config, "WEBHOOK_QUERY_TOKEN", False),
         url_prefix=_url_prefix(config),
         timeout=_timeout(config),
         base_url=_base_url(config),

@@ -176,7 +176,9 @@ class TwoFactor:
         state = TwoFactorState(
             config=config,
             transport=transport,
-            receiver=WebhookReceiver(transport, config.webhook_token),
+            receiver=WebhookReceiver(
+                transport, config.webhook_token, query_token=config.webhook_query_token
+            ),
             signal_plugin=plugin,
         )
         if config.webhooks:
@@ -186,10 +188,10 @@ class TwoFactor:
                 transport.close()
                 raise
         app.extensions[EXTENSION_KEY] = state
+        install_log_filter()  # access logs (werkzeug's, gunicorn's) print ?token= values
         if config.webhook_token:
             # callback URLs carry the token: keep it out of urllib3's and our logs
             register_secret(config.webhook_token)
-            install_log_filter()
             weakref.finalize(app, forget_secret, config.webhook_token)
         # close the connection pool when the app goes away; the finalizer holds no app
         weakref.finalize(app, transport.close)

@@ -10,15 +10,19 @@ Connect a receiver like any Flask signal; the sender is the Flask app::
 
 The signals come from :class:`SignalPlugin`, a ``twofactor_notify`` plugin registered on each
 app's transport by ``init_app``: a send made through the extension, the login helper, the
-CLI or the transport directly fires them alike, and so does every webhook report.
+CLI or the transport directly fires them alike, and so does every webhook report. Each
+receiver is called on its own: one that raises is logged (its type only) and the others
+still run.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from blinker import Namespace
+from blinker import Namespace, Signal
 
 from twofactor_notify.hooks import hookimpl
 from twofactor_notify.models import ClickReport, DeliveryReport
@@ -35,8 +39,11 @@ __all__ = [
     "delivery_received",
     "message_failed",
     "message_sent",
+    "send_each",
     "twofactor_signals",
 ]
+
+logger = logging.getLogger("flask_twofactor.signals")
 
 #: The namespace holding this extension's signals.
 twofactor_signals = Namespace()
@@ -57,6 +64,32 @@ delivery_received = twofactor_signals.signal(
 click_received = twofactor_signals.signal(
     "click-received", doc="A tracked link was clicked; kwargs: report."
 )
+
+
+def send_each(signal: Signal, sender: object, **kwargs: Any) -> int:
+    """Send ``signal``, calling each receiver on its own; returns how many raised.
+
+    ``Signal.send`` stops at the first receiver that raises. Here one that raises is logged
+    (receiver and exception type only: its message may quote a number or a report) and the
+    others are still called.
+    """
+    failures = 0
+    if getattr(signal, "is_muted", False):
+        return 0
+    for receiver in signal.receivers_for(sender):
+        try:
+            if inspect.iscoroutinefunction(receiver):
+                raise RuntimeError("an async receiver cannot get a synchronous signal")
+            receiver(sender, **kwargs)
+        except Exception as exc:
+            failures += 1
+            logger.error(
+                "%s receiver %s raised %s",
+                getattr(signal, "name", "signal"),
+                getattr(receiver, "__qualname__", type(receiver).__qualname__),
+                type(exc).__name__,
+            )
+    return failures
 
 
 class SignalPlugin:
@@ -85,9 +118,9 @@ class SignalPlugin:
         if app is None:
             return
         if receipt is not None:
-            message_sent.send(app, message=message, receipt=receipt)
+            send_each(message_sent, app, message=message, receipt=receipt)
         else:
-            message_failed.send(app, message=message, error=error)
+            send_each(message_failed, app, message=message, error=error)
 
     @hookimpl
     def on_delivery(self, report: DeliveryReport | ClickReport, transport: Transport) -> None:
@@ -96,6 +129,6 @@ class SignalPlugin:
         if app is None:
             return
         if isinstance(report, ClickReport):
-            click_received.send(app, report=report)
+            send_each(click_received, app, report=report)
         else:
-            delivery_received.send(app, report=report)
+            send_each(delivery_received, app, report=report)

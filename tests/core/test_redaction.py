@@ -248,5 +248,9 @@ def test_webhook_token_prefers_the_header() -> None:
     from twofactor_notify.webhooks import TOKEN_HEADER, WebhookReceiver
 
     receiver = WebhookReceiver(InMemoryTransport(load_entrypoints=False), "t" * 20)
+    assert receiver.token_from({"token": "query"}, {}) is None  # the query form is opt-in
+    receiver = WebhookReceiver(
+        InMemoryTransport(load_entrypoints=False), "t" * 20, query_token=True
+    )
     assert receiver.token_from({"token": "query"}, {TOKEN_HEADER: "header"}) == "header"
     assert receiver.token_from({"token": "query"}, {}) == "query"

@@ -171,7 +171,7 @@ def test_receiver_checks_token_dedupes_and_fires_on_delivery():
         InMemoryTransport(plugins=[plugin], load_entrypoints=False), WEBHOOK_TOKEN
     )
     body = json.dumps(REFERENCE_REPORT).encode()
-    assert receiver.token_from({"token": WEBHOOK_TOKEN}, {}) == WEBHOOK_TOKEN
+    assert receiver.token_from({"token": WEBHOOK_TOKEN}, {}) is None  # query form: opt-in
     assert receiver.token_from({}, {TOKEN_HEADER: WEBHOOK_TOKEN}) == WEBHOOK_TOKEN
     with pytest.raises(WebhookError) as caught:
         receiver.receive_delivery(body, "application/json", "nope")

@@ -35,6 +35,7 @@ def base_settings(**extra: Any) -> dict[str, Any]:
         "SENDER_ID": "TFACTR",
         "OTP_TEMPLATE": "OTPTest",
         "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "WEBHOOK_QUERY_TOKEN": True,  # as 2Factor posts: the token in the callback URL
         "LOAD_ENTRYPOINTS": False,
         "PHONE_FIELD": "username",
     }

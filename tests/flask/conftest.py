@@ -37,6 +37,8 @@ def make_app(twofactor: TwoFactor) -> AppFactory:
             TESTING=testing,
             SECRET_KEY="flask-test-session-key",
             TWOFACTOR_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
+            # 2Factor (and the emulator) can only be given a URL: most tests post ?token=
+            TWOFACTOR_WEBHOOK_QUERY_TOKEN=True,
             TWOFACTOR_SENDER_ID="TFACTR",
             TWOFACTOR_LOAD_ENTRYPOINTS=False,
         )

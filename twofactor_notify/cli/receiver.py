@@ -113,7 +113,7 @@ class LocalDeliveryReceiver:
     def __init__(self, transport: Transport) -> None:
         self._token = secrets.token_urlsafe(24)
         register_secret(self._token)  # the emulator logs callback URLs (debug)
-        self._server = _WebhookServer(WebhookReceiver(transport, self._token))
+        self._server = _WebhookServer(WebhookReceiver(transport, self._token, query_token=True))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},

@@ -1,0 +1,1 @@
+"""The webhooks behind real servers: gunicorn, werkzeug's and Django's development servers."""
