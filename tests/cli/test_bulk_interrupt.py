@@ -217,3 +217,21 @@ def test_a_signal_before_the_first_row_leaves_a_result_file_of_no_rows(
     assert cli_env.messages() == []
     _no_partial_file(tmp_path)
     assert [r["status"] for r in _result(results)] == []  # what was processed: no row
+
+
+def test_a_killed_run_leaves_the_named_file_whole_and_the_partial_file_beside_it(
+    bulk: Callable[..., subprocess.Popen[str]], cli_env: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "m.csv"
+    source.write_text(_csv(range(1, ROWS + 1)), encoding="utf-8")
+    results = tmp_path / "r.csv"
+    results.write_text("previous results\n", encoding="utf-8")
+    cli_env.latency_ms = 1500.0
+    process = bulk("m.csv", "--sender", "TFACTR", "--chunk-size", str(CHUNK), "--result", "r.csv")
+    _wait_until(lambda: len(cli_env.messages()) >= 2 * CHUNK, process)
+    process.kill()  # SIGKILL: no handler runs
+    process.communicate(timeout=_WAIT)
+    assert results.read_text(encoding="utf-8") == "previous results\n"
+    [partial] = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    assert partial.name.startswith(".r.csv.")
+    assert [r["status"] for r in _result(partial)] == ["accepted"] * CHUNK  # what was reported

@@ -168,3 +168,26 @@ def test_the_hash_identifies_content_not_layout() -> None:
     assert row_hash(values) != row_hash({"phone": "+919876543201", "text": "Hi "})
     # field boundaries count: moving characters between fields changes the hash
     assert row_hash({"phone": "1", "text": "23"}) != row_hash({"phone": "12", "text": "3"})
+
+
+def test_a_refused_key_mid_resume_keeps_every_line_of_the_result_file(
+    run_cli: RunCLI, cli_env: Emulator, tmp_path: Path
+) -> None:
+    source = _write(tmp_path / "m.csv", "phone,text\n" + _line(1) + _line(2) + _line(3))
+    results = tmp_path / "r.csv"
+    cli_env.inject("status", status=400, times=1, match="Bulk", body='{"success": false}')
+    args = ("send-bulk", str(source), "--sender", "TF", "--chunk-size", "1")
+    assert run_cli(*args, "--result", str(results)).code == 1
+    before = _rows(results)
+    assert [r["status"] for r in before] == ["failed", "accepted", "accepted"]
+
+    refused = '{"success": false, "error": "Invalid API Key"}'
+    cli_env.inject("status", status=401, times=1, match="Bulk", body=refused)
+    result = run_cli(*args, "--resume", str(results))
+    assert result.code == 1
+    assert "API key" in result.err and "TWOFACTOR_API_KEY" in result.err
+    assert "nothing from row 1 on was sent" in result.out
+    assert f"results written to {results}" in result.out
+    assert _rows(results) == before  # row 1 still failed (not sent), rows 2-3 still there
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "r.csv"]
+    assert _texts(cli_env) == collections.Counter({"Notice 2": 1, "Notice 3": 1})

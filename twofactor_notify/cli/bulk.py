@@ -609,6 +609,12 @@ def run_send_bulk(args: argparse.Namespace) -> int:
             if run.output is None and run.tally.total == 0:
                 raise _exit(exc.exit_code, f"interrupted by {exc.name}; nothing was sent") from None
             stop = exc
+        except TwoFactorError:
+            # a refused key, a plugin's refusal...: the error line comes from the caller,
+            # but what went is said here, once sending had started
+            if run.first_unsent is not None:
+                _report(console, run.tally, result_path, not_sent_from=run.first_unsent)
+            raise
     _report(console, run.tally, result_path)
     if stop is None:
         return run.tally.exit_code()
@@ -694,7 +700,9 @@ def _stopped(stop: BaseException, run: _BulkRun, result_path: str | None) -> Com
     )
 
 
-def _report(console: Console, tally: _Tally, result_path: str | None) -> None:
+def _report(
+    console: Console, tally: _Tally, result_path: str | None, *, not_sent_from: int | None = None
+) -> None:
     console.json(
         {
             "total": tally.total,
@@ -734,5 +742,7 @@ def _report(console: Console, tally: _Tally, result_path: str | None) -> None:
     hidden = tally.rejected + tally.failed + tally.unknown - len(tally.problems)
     if hidden > 0:
         console.line(f"    ... and {hidden} more" + ("" if result_path else " (use --result)"))
+    if not_sent_from is not None:
+        console.line(f"  stopped: nothing from row {not_sent_from} on was sent")
     if result_path:
         console.line(f"  results written to {result_path}")
