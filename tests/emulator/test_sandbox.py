@@ -222,6 +222,19 @@ def test_enabled_by_constructor_and_restored_by_reset() -> None:
         assert emu.sandbox
 
 
+def test_replacing_the_default_account_is_seen(twofactor_emulator: Emulator) -> None:
+    """``add_account`` with the default key replaces that account: the emulator's
+    ``sandbox`` and ``secret_key`` are the new account's."""
+    emu = twofactor_emulator
+    try:
+        emu.add_account(emu.api_key, "n" * 32, sandbox=True)
+        assert emu.sandbox and emu.secret_key == "n" * 32
+        assert SESSION_ID.fullmatch(v1(emu, "9920123456/AUTOGEN").json()["Details"])
+    finally:
+        emu.add_account(emu.api_key)  # a session-wide emulator: leave a plain default account
+    assert not emu.sandbox
+
+
 def test_enabled_over_the_inspection_api(twofactor_emulator: Emulator) -> None:
     emu = twofactor_emulator
     other = emu.add_account("5a1d0000-0000-4000-8000-0000000000bb")

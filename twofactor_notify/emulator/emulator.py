@@ -160,7 +160,11 @@ class Emulator:
     @property
     def secret_key(self) -> str:
         """Secret key of the default account (the encrypted endpoints' ``Secret-Key``)."""
-        return self._default.secret_key
+        return self._default_account().secret_key
+
+    def _default_account(self) -> Account:
+        """The default account as it is now (``add_account`` with its key replaces it)."""
+        return self._state.account(self._default.api_key) or self._default
 
     @property
     def url(self) -> str:
@@ -234,11 +238,11 @@ class Emulator:
         recorded or delivered, R1 and bulk sends included (they are still checked and
         answered as in production). Other accounts: :meth:`set_sandbox`.
         """
-        return self._default.sandbox
+        return self._default_account().sandbox
 
     @sandbox.setter
     def sandbox(self, value: bool) -> None:
-        self._default.sandbox = bool(value)
+        self._default_account().sandbox = bool(value)
 
     def set_sandbox(self, enabled: bool = True, *, api_key: str | None = None) -> Account:
         """Put an account (the default one unless ``api_key`` is given) in or out of sandbox
@@ -246,7 +250,7 @@ class Emulator:
 
         :raises LookupError: no account has that API key.
         """
-        account = self._default if api_key is None else self._state.account(api_key)
+        account = self._default_account() if api_key is None else self._state.account(api_key)
         if account is None:
             raise LookupError("no account has this API key")
         account.sandbox = bool(enabled)
