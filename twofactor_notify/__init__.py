@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .client import DEFAULT_BASE_URL, TwoFactorClient
     from .codec import AESCodec, EncryptionCodec
+    from .config import TransportOptions, build_transport, check_options
     from .errors import (
         APIConnectionError,
         AuthenticationError,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from .ratelimit import RateLimiter
     from .transport import (
         ConsoleTransport,
+        FileTransport,
         InMemoryTransport,
         NullTransport,
         Transport,
@@ -86,6 +88,7 @@ __all__ = [
     "DeliveryReport",
     "DeliveryStatus",
     "EncryptionCodec",
+    "FileTransport",
     "InMemoryTransport",
     "InvalidInputError",
     "InvalidPhoneNumberError",
@@ -106,6 +109,7 @@ __all__ = [
     "SendRefusedError",
     "ServerError",
     "Transport",
+    "TransportOptions",
     "TwoFactorClient",
     "TwoFactorError",
     "TwoFactorTransport",
@@ -114,6 +118,8 @@ __all__ = [
     "WebhookError",
     "WebhookReceiver",
     "__version__",
+    "build_transport",
+    "check_options",
     "hookimpl",
     "normalize_phone",
 ]
@@ -141,6 +147,7 @@ _LAZY: dict[str, str] = {
     "DeliveryReport": "models",
     "DeliveryStatus": "models",
     "EncryptionCodec": "codec",
+    "FileTransport": "transport",
     "InMemoryTransport": "transport",
     "InvalidInputError": "errors",
     "InvalidPhoneNumberError": "errors",
@@ -161,6 +168,7 @@ _LAZY: dict[str, str] = {
     "SendRefusedError": "errors",
     "ServerError": "errors",
     "Transport": "transport",
+    "TransportOptions": "config",
     "TwoFactorClient": "client",
     "TwoFactorError": "errors",
     "TwoFactorTransport": "transport",
@@ -168,6 +176,8 @@ _LAZY: dict[str, str] = {
     "VerificationOutcome": "models",
     "WebhookError": "errors",
     "WebhookReceiver": "webhooks",
+    "build_transport": "config",
+    "check_options": "config",
     "hookimpl": "hooks",
     "normalize_phone": "phone",
 }

@@ -91,7 +91,16 @@ class TwoFactorError(Exception):
 
 
 class ConfigurationError(TwoFactorError):
-    """The library was configured wrongly (missing API key, malformed setting, bad plugin)."""
+    """The library was configured wrongly (missing API key, malformed setting, bad plugin).
+
+    ``key`` names the setting to fix, as the caller spelled it (``"TWOFACTOR_TIMEOUT"``,
+    ``"TWOFACTOR_NOTIFY['OTP_LENGTH']"``), when one setting is to blame. A configuration
+    error is not a send failure: the framework helpers' ``fail_silently`` never hides it.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.key = key
 
 
 class InvalidInputError(TwoFactorError, ValueError):

@@ -6,6 +6,7 @@ delivered:
 * :class:`TwoFactorTransport` wraps a :class:`~twofactor_notify.client.TwoFactorClient`;
 * :class:`InMemoryTransport` keeps an ``outbox`` (for tests) and verifies its own OTPs;
 * :class:`ConsoleTransport` is the in-memory one that also prints each message (OTP masked);
+* :class:`FileTransport` is the in-memory one that also writes each message to a file;
 * :class:`NullTransport` accepts and discards.
 
 All of them fire ``before_send``, ``after_send`` and ``on_delivery`` the same way, so a
@@ -17,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import itertools
+import json
 import logging
+import os
 import secrets
 import sys
 import threading
@@ -26,6 +29,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import pluggy
@@ -70,6 +74,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConsoleTransport",
+    "FileTransport",
     "InMemoryTransport",
     "NullTransport",
     "Transport",
@@ -522,3 +527,40 @@ class NullTransport(Transport):
 
     def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
         return Verification(VerificationOutcome.UNKNOWN_SESSION, "No Entry Exists")
+
+
+class FileTransport(InMemoryTransport):
+    """Appends each message as one JSON line to a new file in ``directory``; else in memory.
+
+    One file per transport, named ``<timestamp>-<id>-<pid>.jsonl`` (like Django's file e-mail
+    backend), so two processes never interleave lines. An OTP a caller chose is masked
+    unless ``show_otp``; OTPs the transport generates are never written, and verify in this
+    process as with :class:`InMemoryTransport`.
+
+    :param directory: the folder (created if missing) the file goes in.
+    """
+
+    def __init__(
+        self, *, directory: str | os.PathLike[str], show_otp: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        #: the JSON-lines file this transport appends to
+        self.path = folder / f"{stamp}-{id(self)}-{os.getpid()}.jsonl"
+        self.show_otp = show_otp
+        self._file_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"FileTransport(path={str(self.path)!r})"
+
+    def _deliver(self, message: Message) -> Receipt:
+        receipt = super()._deliver(message)
+        data = message.to_dict()
+        if data.get("otp") and not self.show_otp:
+            data["otp"] = "*" * len(str(data["otp"]))
+        line = json.dumps(data, ensure_ascii=False, sort_keys=True)
+        with self._file_lock, self.path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+        return receipt

@@ -43,9 +43,11 @@ __all__ = [
     "check_sms_message",
     "coerce_bulk_messages",
     "format_schedule_time",
+    "validate_api_key",
     "validate_campaign_name",
     "validate_dlt_id",
     "validate_otp_code",
+    "validate_otp_length",
     "validate_sender",
     "validate_session_id",
     "validate_template",
@@ -128,6 +130,9 @@ def validate_phone(raw: object, *, region: str = DEFAULT_REGION) -> str:
             field="phone",
         )
     return normalize_phone(text, region=region)
+
+
+_API_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{7,127}")
 
 
 def validate_otp_code(code: object, *, field: str = "otp") -> str:
@@ -260,17 +265,22 @@ def _check_metadata(metadata: object) -> None:
         )
 
 
+def validate_otp_length(length: object) -> int:
+    """The number of digits 2Factor generates: 4 (``AUTOGEN3``) or 6."""
+    if isinstance(length, bool) or not isinstance(length, int):
+        raise InvalidInputError(f"length must be 4 or 6, not {_type_name(length)}", field="length")
+    if length not in (4, 6):
+        raise InvalidInputError(f"length must be 4 or 6, not {length}", field="length")
+    return length
+
+
 def check_otp_message(message: OTPMessage, *, region: str = DEFAULT_REGION) -> OTPMessage:
     """Check every field of an OTP send; return it with ``to`` in E.164 and the OTP stripped."""
     to = validate_phone(message.to, region=region)
     if message.template is not None:
         validate_template(message.template)
     include_otp = _require_bool(message.include_otp, field="include_otp")
-    length = message.length
-    if isinstance(length, bool) or not isinstance(length, int):
-        raise InvalidInputError(f"length must be 4 or 6, not {_type_name(length)}", field="length")
-    if length not in (4, 6):
-        raise InvalidInputError(f"length must be 4 or 6, not {length}", field="length")
+    length = validate_otp_length(message.length)
     otp = message.otp
     if otp is not None:
         otp = validate_otp_code(otp)
@@ -462,3 +472,16 @@ def coerce_bulk_messages(messages: object) -> Iterator[BulkMessage]:
         # Known in full: refuse a wrong item before the first request, not half-way.
         return iter([_as_bulk_message(item, i) for i, item in enumerate(messages)])
     return (_as_bulk_message(item, i) for i, item in enumerate(messages))
+
+
+def validate_api_key(api_key: object) -> str:
+    """A 2Factor API key as the dashboard shows it: letters, digits, ``-``, 8 to 128.
+
+    The message never repeats the value: it is a secret.
+    """
+    if not isinstance(api_key, str) or not _API_KEY.fullmatch(api_key):
+        raise InvalidInputError(
+            "api_key must be the 2Factor API key (letters, digits and '-', 8 to 128)",
+            field="api_key",
+        )
+    return api_key

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from twofactor_notify.errors import InvalidInputError, TwoFactorError
+from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
 from twofactor_notify.models import BulkMessage, BulkResult, OTPSent, SMSSent, Verification
 from twofactor_notify.transport import Transport
 
@@ -41,11 +41,14 @@ def send_sms(
     """Send a text message to one or more numbers (``SENDER_ID`` unless ``sender``).
 
     ``options`` are those of :meth:`twofactor_notify.transport.Transport.send_sms`
-    (``promotional``, ``schedule_at``, ``pe_id``…). With ``fail_silently`` an error is
-    logged and ``None`` returned.
+    (``promotional``, ``schedule_at``, ``pe_id``…). With ``fail_silently`` a failed send is
+    logged and ``None`` returned; a configuration error is raised all the same.
     """
+    transport = get_transport()  # a ConfigurationError is not a failed send
     try:
-        return get_transport().send_sms(to, text, sender=sender, **options)
+        return transport.send_sms(to, text, sender=sender, **options)
+    except ConfigurationError:
+        raise
     except TwoFactorError as exc:
         if not fail_silently:
             raise
@@ -67,9 +70,10 @@ def send_mass_sms(
     of another shape stops the send with one :class:`InvalidInputError` (``field="messages"``),
     before anything is sent when ``datatuple`` is a list or tuple. Per-message rejections are
     in the result; with ``fail_silently`` a refused send gives an empty result instead of an
-    error.
+    error (never for a configuration error).
     """
     default_sender = get_settings().sender_id or ""
+    transport = get_transport()
 
     def message(item: object, index: int) -> BulkMessage | Mapping[str, Any]:
         if isinstance(item, BulkMessage | Mapping):
@@ -99,7 +103,9 @@ def send_mass_sms(
             items = [message(item, i) for i, item in enumerate(datatuple)]
         else:
             items = (message(item, i) for i, item in enumerate(datatuple))
-        return get_transport().send_bulk(items, chunk_size=chunk_size)
+        return transport.send_bulk(items, chunk_size=chunk_size)
+    except ConfigurationError:
+        raise
     except TwoFactorError as exc:
         if not fail_silently:
             raise

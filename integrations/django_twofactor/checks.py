@@ -9,10 +9,14 @@ django_twofactor.E003    a ``PLUGINS`` entry cannot be imported
 django_twofactor.E004    ``WEBHOOK_TOKEN`` missing while the webhook URLs are routed
 django_twofactor.E005    ``BACKEND`` is not a known name nor an importable backend class
 django_twofactor.E006    ``FILE_PATH`` missing while ``BACKEND`` is ``file``
-django_twofactor.E007    ``PHONE_FIELD`` is not a field of the user model (auth backend on)
+django_twofactor.E007    ``PHONE_FIELD`` is not a field (or a lookup through relations) of
+                         the user model (auth backend on)
 django_twofactor.E008    ``API_KEY`` does not look like a 2Factor API key
 django_twofactor.E009    ``OTP_TEMPLATE`` is not a valid template name
-django_twofactor.E010    ``TWOFACTOR_NOTIFY`` is not a dict, or a value has the wrong type
+django_twofactor.E010    ``TWOFACTOR_NOTIFY`` is not a dict, or a value that every send would
+                         trip on (``OTP_LENGTH`` not 4 or 6, ``TIMEOUT`` or
+                         ``RATE_LIMIT`` not above 0, ``BASE_URL`` without a scheme, an
+                         unknown ``REGION``, a flag that is not a boolean, ...)
 django_twofactor.E011    ``WEBHOOK_TOKEN``, ``API_KEY`` or ``SECRET_KEY`` is not a string
 django_twofactor.E012    ``CACHE_ALIAS`` is not a cache in ``settings.CACHES``
 django_twofactor.E013    a limit (``LOGIN_MAX_ATTEMPTS``, ``LOGIN_LOCKOUT_SECONDS``,
@@ -22,12 +26,14 @@ django_twofactor.W001    ``TWOFACTOR_NOTIFY`` has keys this app does not know (t
 django_twofactor.W002    ``WEBHOOK_TOKEN`` is short (under 16 characters)
 ======================== ================================================================
 
-No check ever prints a secret's value.
+Every value is checked by :func:`django_twofactor.conf.settings_errors`, which applies the
+core's rules (:mod:`twofactor_notify.config`, the checks a send makes); this module only
+gives each problem its id and hint, and adds what needs Django (the cache, the URLconf, the
+user model). No check ever prints a secret's value.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,17 +43,22 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
-from twofactor_notify.errors import ConfigurationError, InvalidInputError
-from twofactor_notify.hooks import load_plugin
-from twofactor_notify.validation import validate_sender, validate_template
+from twofactor_notify.errors import ConfigurationError
 
-from .conf import BACKEND_ALIASES, DEFAULTS, SETTING_NAME, TwoFactorSettings
+from .conf import BACKEND_ALIASES, DEFAULTS, SETTING_NAME, settings_errors
 
 __all__ = ["check_settings"]
 
-_API_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{7,127}")
 _AUTH_BACKEND = "django_twofactor.auth.PhoneOTPBackend"
 _MIN_TOKEN = 16
+_LIMITS = (
+    "LOGIN_MAX_ATTEMPTS",
+    "LOGIN_LOCKOUT_SECONDS",
+    "SEND_LIMIT",
+    "SEND_WINDOW_SECONDS",
+    "LOG_RETENTION_DAYS",
+)
+_SECRETS = ("API_KEY", "SECRET_KEY")
 
 
 def _id(number: str) -> str:
@@ -68,206 +79,128 @@ def check_settings(
                 id=_id("E010"),
             )
         ]
-    try:
-        config = TwoFactorSettings.from_mapping(raw)
-    except (TypeError, ValueError, OverflowError) as exc:
-        return [
-            Error(
-                f"settings.{SETTING_NAME} holds a value of the wrong type ({type(exc).__name__}).",
-                hint="Numbers (TIMEOUT, OTP_LENGTH, RATE_LIMIT, LOG_RETENTION_DAYS, the limits) "
-                "must be numbers; see docs/django-settings.md.",
-                id=_id("E010"),
-            )
-        ]
+    data: dict[Any, Any] = {**DEFAULTS, **(raw or {})}
     messages: list[CheckMessage] = []
-    messages += _check_keys(config)
-    messages += _check_strings(raw or {})
-    messages += _check_limits(config)
-    messages += _check_cache(config)
-    messages += _check_backend(config)
-    messages += _check_values(config)
-    messages += _check_plugins(config)
-    if isinstance((raw or {}).get("WEBHOOK_TOKEN"), str | None):  # else E011 said it
-        messages += _check_webhook(config)
-    messages += _check_phone_field(config)
+    messages += _check_keys(raw or {})
+    messages += [_message(error, data) for error in settings_errors(raw)]
+    messages += _check_cache(data["CACHE_ALIAS"])
+    messages += _check_backend(data["BACKEND"])
+    token = data["WEBHOOK_TOKEN"]
+    if isinstance(token, str | None):
+        messages += _check_webhook(token or None)
+    else:
+        messages.append(_not_a_string("WEBHOOK_TOKEN", token))
+    messages += _check_phone_field(data["PHONE_FIELD"])
     return messages
 
 
-def _check_keys(config: TwoFactorSettings) -> list[CheckMessage]:
-    if not config.unknown_keys:
+def _check_keys(raw: Mapping[Any, Any]) -> list[CheckMessage]:
+    unknown = sorted(k if isinstance(k, str) else repr(k) for k in raw if k not in DEFAULTS)
+    if not unknown:
         return []
     return [
         Warning(
-            f"{SETTING_NAME} has unknown keys: {', '.join(config.unknown_keys)}.",
+            f"{SETTING_NAME} has unknown keys: {', '.join(unknown)}.",
             hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
             id=_id("W001"),
         )
     ]
 
 
-_STRING_KEYS = ("WEBHOOK_TOKEN", "API_KEY", "SECRET_KEY")
-_LIMITS = (
-    ("LOGIN_MAX_ATTEMPTS", "login_max_attempts"),
-    ("LOGIN_LOCKOUT_SECONDS", "login_lockout_seconds"),
-    ("SEND_LIMIT", "send_limit"),
-    ("SEND_WINDOW_SECONDS", "send_window_seconds"),
-    ("LOG_RETENTION_DAYS", "log_retention_days"),
-)
+def _short_key(error: ConfigurationError) -> str:
+    key = error.key or ""
+    prefix = f"{SETTING_NAME}['"
+    return key[len(prefix) : -2] if key.startswith(prefix) else key
 
 
-def _check_strings(raw: Mapping[Any, Any]) -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
-    for key in _STRING_KEYS:
-        value = raw.get(key)
-        if value is not None and not isinstance(value, str):
-            # the type only: the value is a secret
-            messages.append(
-                Error(
-                    f"{SETTING_NAME}['{key}'] must be a string, not {type(value).__name__}.",
-                    hint="Read it from the environment as text, e.g. "
-                    f"os.environ['TWOFACTOR_{key}'] (decode bytes first)."
-                    + (
-                        " Until then every webhook request is refused."
-                        if key == "WEBHOOK_TOKEN"
-                        else ""
-                    ),
-                    id=_id("E011"),
-                )
-            )
-    return messages
+def _not_a_string(key: str, value: object) -> CheckMessage:
+    # the type only: the value is a secret
+    return Error(
+        f"{SETTING_NAME}['{key}'] must be a string, not {type(value).__name__}.",
+        hint="Read it from the environment as text, e.g. "
+        f"os.environ['TWOFACTOR_{key}'] (decode bytes first)."
+        + (" Until then every webhook request is refused." if key == "WEBHOOK_TOKEN" else ""),
+        id=_id("E011"),
+    )
 
 
-def _check_limits(config: TwoFactorSettings) -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
-    for key, attribute in _LIMITS:
-        value = getattr(config, attribute)
-        if value is not None and value < 1:
-            messages.append(
-                Error(
-                    f"{SETTING_NAME}['{key}'] = {value!r} must be at least 1.",
-                    hint="LOGIN_MAX_ATTEMPTS = 0 would refuse every login, SEND_LIMIT = 0 every "
-                    "code; see docs/django-settings.md for the defaults.",
-                    id=_id("E013"),
-                )
-            )
-    return messages
+def _message(error: ConfigurationError, data: Mapping[Any, Any]) -> CheckMessage:
+    """The system-check message for one problem :func:`settings_errors` found."""
+    key = _short_key(error)
+    value = data.get(key)
+    text = error.message.rstrip(".") + "."
+    if key in _SECRETS and value is not None and not isinstance(value, str):
+        return _not_a_string(key, value)
+    if key == "API_KEY" and "required" in error.message:
+        hint = (
+            "Set it from the environment, e.g. 'API_KEY': os.environ['TWOFACTOR_API_KEY'], "
+            "or use the 'console' backend in development."
+        )
+        return Error(text, hint=hint, id=_id("E001"))
+    if key == "API_KEY":
+        hint = "Copy the key from the 2Factor dashboard: letters, digits and '-', 8 to 128."
+        return Error(text, hint=hint, id=_id("E008"))
+    if key == "SENDER_ID":
+        hint = "A sender id (DLT header) is 1 to 6 letters or digits, e.g. 'TFACTR'."
+        return Error(text, hint=hint, id=_id("E002"))
+    if key == "PLUGINS":
+        hint = (
+            "Give the dotted path of a module, a class or an object holding @hookimpl "
+            "functions, e.g. 'myproject.sms.AuditPlugin'."
+        )
+        return Error(text, hint=hint, id=_id("E003"))
+    if key == "BACKEND":
+        return _bad_backend(value)
+    if key == "FILE_PATH" and "required" in error.message:
+        return Error(text, hint="Set 'FILE_PATH': BASE_DIR / 'sms-messages'.", id=_id("E006"))
+    if key == "OTP_TEMPLATE":
+        hint = (
+            "Use the template's name as registered with 2Factor: letters, digits, spaces, "
+            "'-' and '_', at most 64 characters."
+        )
+        return Error(text, hint=hint, id=_id("E009"))
+    if key in _LIMITS and isinstance(value, int | float) and value < 1:
+        hint = (
+            "LOGIN_MAX_ATTEMPTS = 0 would refuse every login, SEND_LIMIT = 0 every code; "
+            "see docs/django-settings.md for the defaults."
+        )
+        return Error(text, hint=hint, id=_id("E013"))
+    return Error(text, hint="See docs/django-settings.md for what each key takes.", id=_id("E010"))
 
 
-def _check_cache(config: TwoFactorSettings) -> list[CheckMessage]:
-    if config.cache_alias in getattr(settings, "CACHES", {"default": {}}):
-        return []
+def _bad_backend(backend: object) -> CheckMessage:
+    return Error(
+        f"{SETTING_NAME}['BACKEND'] = {backend!r} is not an SMS backend.",
+        hint="Use one of '2factor', 'console', 'locmem', 'file', 'dummy'"
+        " or the dotted path of a django_twofactor.backends.BaseSMSBackend subclass.",
+        id=_id("E005"),
+    )
+
+
+def _check_cache(alias: object) -> list[CheckMessage]:
+    if not isinstance(alias, str) or alias in getattr(settings, "CACHES", {"default": {}}):
+        return []  # not a string: settings_errors said so
     return [
         Error(
-            f"{SETTING_NAME}['CACHE_ALIAS'] = {config.cache_alias!r} is not in settings.CACHES.",
+            f"{SETTING_NAME}['CACHE_ALIAS'] = {alias!r} is not in settings.CACHES.",
             hint="Name one of the caches in settings.CACHES (the throttle counters live there).",
             id=_id("E012"),
         )
     ]
 
 
-def _check_backend(config: TwoFactorSettings) -> list[CheckMessage]:
+def _check_backend(backend: object) -> list[CheckMessage]:
     from .backends import BaseSMSBackend
 
+    if not isinstance(backend, str) or not backend.strip():
+        return []  # settings_errors said so
+    path = BACKEND_ALIASES.get(backend.strip().lower(), backend.strip())
     try:
-        cls = import_string(config.backend_path)
+        cls = import_string(path)
         ok = isinstance(cls, type) and issubclass(cls, BaseSMSBackend)
     except ImportError:
         ok = False
-    if not ok:
-        return [
-            Error(
-                f"{SETTING_NAME}['BACKEND'] = {config.backend!r} is not an SMS backend.",
-                hint="Use one of '2factor', 'console', 'locmem', 'file', 'dummy'"
-                " or the dotted path of a django_twofactor.backends.BaseSMSBackend subclass.",
-                id=_id("E005"),
-            )
-        ]
-    messages: list[CheckMessage] = []
-    uses_api = config.backend_path == BACKEND_ALIASES["2factor"]
-    if uses_api and not config.api_key:
-        messages.append(
-            Error(
-                f"{SETTING_NAME}['API_KEY'] is not set; the 2factor backend needs it.",
-                hint="Set it from the environment, e.g. "
-                "'API_KEY': os.environ['TWOFACTOR_API_KEY'], or use the 'console' backend "
-                "in development.",
-                id=_id("E001"),
-            )
-        )
-    if config.api_key and not _API_KEY.fullmatch(str(config.api_key)):
-        messages.append(
-            Error(
-                f"{SETTING_NAME}['API_KEY'] does not look like a 2Factor API key.",
-                hint="Copy the key from the 2Factor dashboard: letters, digits and '-', "
-                "8 to 128 characters.",
-                id=_id("E008"),
-            )
-        )
-    if config.backend_path == BACKEND_ALIASES["file"] and not config.file_path:
-        messages.append(
-            Error(
-                f"{SETTING_NAME}['FILE_PATH'] is not set; the file backend needs a directory.",
-                hint="Set 'FILE_PATH': BASE_DIR / 'sms-messages'.",
-                id=_id("E006"),
-            )
-        )
-    return messages
-
-
-def _check_values(config: TwoFactorSettings) -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
-    if config.sender_id is not None:
-        try:
-            validate_sender(config.sender_id)
-        except InvalidInputError:
-            messages.append(
-                Error(
-                    f"{SETTING_NAME}['SENDER_ID'] = {config.sender_id!r} is not a DLT sender id.",
-                    hint="A sender id (DLT header) is 1 to 6 letters or digits, e.g. 'TFACTR'.",
-                    id=_id("E002"),
-                )
-            )
-    if config.otp_template is not None:
-        try:
-            validate_template(config.otp_template)
-        except InvalidInputError:
-            messages.append(
-                Error(
-                    f"{SETTING_NAME}['OTP_TEMPLATE'] is not a valid template name.",
-                    hint="Use the template's name as registered with 2Factor: letters, digits, "
-                    "spaces, '-' and '_', at most 64 characters.",
-                    id=_id("E009"),
-                )
-            )
-    return messages
-
-
-def _check_plugins(config: TwoFactorSettings) -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
-    for spec in config.plugins:
-        if spec is None:
-            messages.append(
-                Error(
-                    f"{SETTING_NAME}['PLUGINS'] holds None.",
-                    hint="List plugin objects or their dotted paths.",
-                    id=_id("E003"),
-                )
-            )
-            continue
-        if not isinstance(spec, str):
-            continue
-        try:
-            load_plugin(spec)
-        except ConfigurationError:
-            messages.append(
-                Error(
-                    f"{SETTING_NAME}['PLUGINS'] entry {spec!r} cannot be imported.",
-                    hint="Give the dotted path of a module, a class or an object holding "
-                    "@hookimpl functions, e.g. 'myproject.sms.AuditPlugin'.",
-                    id=_id("E003"),
-                )
-            )
-    return messages
+    return [] if ok else [_bad_backend(backend)]
 
 
 def _webhooks_routed() -> bool:
@@ -280,8 +213,7 @@ def _webhooks_routed() -> bool:
     return True
 
 
-def _check_webhook(config: TwoFactorSettings) -> list[CheckMessage]:
-    token = config.webhook_token
+def _check_webhook(token: str | None) -> list[CheckMessage]:
     if not token:
         if not _webhooks_routed():
             return []
@@ -307,24 +239,43 @@ def _check_webhook(config: TwoFactorSettings) -> list[CheckMessage]:
     return []
 
 
-def _check_phone_field(config: TwoFactorSettings) -> list[CheckMessage]:
+def _check_phone_field(phone_field: object) -> list[CheckMessage]:
     if _AUTH_BACKEND not in getattr(settings, "AUTHENTICATION_BACKENDS", ()):
         return []
+    if not isinstance(phone_field, str) or not phone_field:
+        return []  # settings_errors said so
     from django.contrib.auth import get_user_model
-    from django.core.exceptions import FieldDoesNotExist
 
     user_model = get_user_model()
-    first = config.phone_field.split("__")[0]
-    try:
-        user_model._meta.get_field(first)
-    except FieldDoesNotExist:
-        return [
-            Error(
-                f"{SETTING_NAME}['PHONE_FIELD'] = {config.phone_field!r} is not a field of "
-                f"{user_model._meta.label}.",
-                hint="Name the user model field (or a lookup such as 'profile__phone') that "
-                "holds the phone number in E.164 form.",
-                id=_id("E007"),
-            )
-        ]
-    return []
+    problem = _lookup_problem(user_model, phone_field)
+    if problem is None:
+        return []
+    return [
+        Error(
+            f"{SETTING_NAME}['PHONE_FIELD'] = {phone_field!r} is not a field of "
+            f"{user_model._meta.label}: {problem}.",
+            hint="Name the user model field (or a lookup through relations such as "
+            "'profile__phone') that holds the phone number in E.164 form.",
+            id=_id("E007"),
+        )
+    ]
+
+
+def _lookup_problem(model: Any, lookup: str) -> str | None:
+    """Why ``lookup`` (``"profile__phone"``) names no field from ``model``, or ``None``."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    parts = lookup.split("__")
+    for position, part in enumerate(parts):
+        try:
+            found = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return f"{model._meta.label} has no field {part!r}"
+        if position < len(parts) - 1:
+            related = getattr(found, "related_model", None)
+            if related is None:
+                return f"{model._meta.label}.{part} is not a relation"
+            model = related
+        elif getattr(found, "related_model", None) is not None and not found.concrete:
+            return f"{model._meta.label}.{part} is a reverse relation, not a field"
+    return None

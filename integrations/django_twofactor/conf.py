@@ -8,28 +8,46 @@ is dropped when Django's ``setting_changed`` signal names ``TWOFACTOR_NOTIFY``, 
 
 from __future__ import annotations
 
-import math
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings as django_settings
 
+from twofactor_notify.config import (
+    OPTIONS,
+    ConfigurationWarning,
+    TransportOptions,
+    check_options,
+    option_errors,
+    parse_bool,
+    parse_whole_number,
+)
+from twofactor_notify.errors import ConfigurationError
+
 __all__ = [
+    "APP_KEYS",
     "BACKEND_ALIASES",
+    "CORE_BACKENDS",
     "DEFAULTS",
     "SETTING_NAME",
+    "TRANSPORT_KEYS",
     "TwoFactorSettings",
     "get_settings",
+    "key_name",
     "on_reset",
+    "option_key_name",
     "reset_settings",
+    "settings_errors",
 ]
 
 #: Name of the one Django setting this app reads.
 SETTING_NAME = "TWOFACTOR_NOTIFY"
 
-#: Short backend names and the classes they stand for. A dotted path works as well.
+#: Short backend names and the classes they stand for. A dotted path works as well. The
+#: core's names (``memory``, ``null``) are accepted beside Django's (``locmem``, ``dummy``).
 BACKEND_ALIASES: dict[str, str] = {
     "2factor": "django_twofactor.backends.twofactor.SMSBackend",
     "twofactor": "django_twofactor.backends.twofactor.SMSBackend",
@@ -38,26 +56,71 @@ BACKEND_ALIASES: dict[str, str] = {
     "memory": "django_twofactor.backends.locmem.SMSBackend",
     "file": "django_twofactor.backends.filebased.SMSBackend",
     "dummy": "django_twofactor.backends.dummy.SMSBackend",
+    "null": "django_twofactor.backends.dummy.SMSBackend",
+}
+
+#: The core backend (:data:`twofactor_notify.config.BACKENDS`) each built-in class builds.
+CORE_BACKENDS: dict[str, str] = {
+    "django_twofactor.backends.twofactor.SMSBackend": "2factor",
+    "django_twofactor.backends.console.SMSBackend": "console",
+    "django_twofactor.backends.locmem.SMSBackend": "memory",
+    "django_twofactor.backends.filebased.SMSBackend": "file",
+    "django_twofactor.backends.dummy.SMSBackend": "null",
+}
+
+#: Every transport option of the core builder (:data:`twofactor_notify.config.OPTIONS`) and
+#: the ``TWOFACTOR_NOTIFY`` key it is read from. ``BACKEND`` is read apart: here it may also
+#: name a backend class.
+TRANSPORT_KEYS: dict[str, str] = {name: name.upper() for name in OPTIONS}
+
+
+def key_name(key: str) -> str:
+    """How an error names a key: ``TWOFACTOR_NOTIFY['TIMEOUT']``."""
+    return f"{SETTING_NAME}['{key}']"
+
+
+def option_key_name(option: str) -> str:
+    """How an error names the key a core option is read from."""
+    return key_name(TRANSPORT_KEYS[option])
+
+
+def _webhook_token(value: object, key: str) -> str | None:
+    # Not a string counts as unset, so the webhooks refuse every request (403) rather than
+    # fail; the system checks report it (E011).
+    return value if isinstance(value, str) and value else None
+
+
+def _optional_days(value: object, key: str) -> int | None:
+    return None if value is None else parse_whole_number(value, key)
+
+
+def _name(value: object, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{key} must be a non-empty string", key=key)
+    return value
+
+
+#: The keys only this app reads (not transport options) and how each is checked.
+APP_KEYS: dict[str, Callable[[object, str], object]] = {
+    "WEBHOOK_TOKEN": _webhook_token,
+    "WEBHOOK_QUERY_TOKEN": parse_bool,
+    "LOG_MESSAGES": parse_bool,
+    "STORE_MESSAGE_TEXT": parse_bool,
+    "LOG_RETENTION_DAYS": _optional_days,
+    "PHONE_FIELD": _name,
+    "CREATE_USERS": parse_bool,
+    "LOGIN_MAX_ATTEMPTS": parse_whole_number,
+    "LOGIN_LOCKOUT_SECONDS": parse_whole_number,
+    "SEND_LIMIT": parse_whole_number,
+    "SEND_WINDOW_SECONDS": parse_whole_number,
+    "CACHE_ALIAS": _name,
 }
 
 #: Every key of ``TWOFACTOR_NOTIFY`` and its default (see docs/django-settings.md).
 DEFAULTS: dict[str, Any] = {
-    "BACKEND": "2factor",
-    "API_KEY": None,
-    "SECRET_KEY": None,
-    "BASE_URL": "https://2factor.in",
-    "SENDER_ID": None,
-    "OTP_TEMPLATE": None,
-    "OTP_LENGTH": 6,
-    "TIMEOUT": 10.0,
-    "REGION": "IN",
-    "RATE_LIMIT": None,
-    "PLUGINS": (),
-    "LOAD_ENTRYPOINTS": None,
+    **{key: OPTIONS[option].default for option, key in TRANSPORT_KEYS.items()},
     "WEBHOOK_TOKEN": None,
     "WEBHOOK_QUERY_TOKEN": False,
-    "FILE_PATH": None,
-    "SHOW_OTP": False,
     "LOG_MESSAGES": True,
     "STORE_MESSAGE_TEXT": False,
     "LOG_RETENTION_DAYS": 90,
@@ -76,7 +139,8 @@ class TwoFactorSettings:
     """The parsed ``TWOFACTOR_NOTIFY`` setting. Secrets are hidden from ``repr``.
 
     ``unknown_keys`` lists keys the dict holds that this app does not know (a typo, most
-    likely); the system checks warn about them.
+    likely); the system checks warn about them. ``transport`` holds the checked options of
+    the core builder (:func:`twofactor_notify.config.build_transport`).
     """
 
     backend: str
@@ -86,7 +150,7 @@ class TwoFactorSettings:
     sender_id: str | None
     otp_template: str | None
     otp_length: int
-    timeout: float
+    timeout: float | tuple[float, float]
     region: str
     rate_limit: float | None
     plugins: tuple[object, ...]
@@ -105,7 +169,9 @@ class TwoFactorSettings:
     send_limit: int
     send_window_seconds: int
     cache_alias: str
+    encryption_mode: str = "GCM"
     unknown_keys: tuple[str, ...] = ()
+    transport: TransportOptions = field(default_factory=TransportOptions, repr=False)
 
     @property
     def backend_path(self) -> str:
@@ -116,68 +182,77 @@ class TwoFactorSettings:
     def from_mapping(cls, raw: Mapping[Any, Any] | None) -> TwoFactorSettings:
         """Build from the raw setting; missing keys take :data:`DEFAULTS`.
 
-        Raises ``TypeError`` or ``ValueError`` (naming the key, never the value) when a
-        number is not a number. ``WEBHOOK_TOKEN`` that is not a string counts as unset, so
-        the webhooks refuse every request (the system checks report it: ``E011``).
+        Every value is checked with the core's rules (the ones a send applies), so a value
+        that would break every send fails here, once.
+
+        :raises ConfigurationError: for the first malformed key; ``key`` names it.
         """
-        data = dict(DEFAULTS)
-        data.update(raw or {})
-        unknown = tuple(
-            sorted(k if isinstance(k, str) else repr(k) for k in (raw or {}) if k not in DEFAULTS)
-        )
-        plugins = data["PLUGINS"] or ()
-        if isinstance(plugins, str):
-            plugins = (plugins,)
-        retention = data["LOG_RETENTION_DAYS"]
-        rate = data["RATE_LIMIT"]
-        token = data["WEBHOOK_TOKEN"]
+        values, errors, unknown = _parse(raw)
+        if errors:
+            raise errors[0]
+        transport: TransportOptions = values.pop("transport")
         return cls(
-            backend=str(data["BACKEND"]),
-            api_key=data["API_KEY"] or None,
-            secret_key=data["SECRET_KEY"] or None,
-            base_url=str(data["BASE_URL"]),
-            sender_id=data["SENDER_ID"] or None,
-            otp_template=data["OTP_TEMPLATE"] or None,
-            otp_length=_int("OTP_LENGTH", data["OTP_LENGTH"]),
-            timeout=_float("TIMEOUT", data["TIMEOUT"]),
-            region=str(data["REGION"]).upper(),
-            rate_limit=_float("RATE_LIMIT", rate) if rate else None,
-            plugins=tuple(plugins),
-            load_entrypoints=data["LOAD_ENTRYPOINTS"],
-            webhook_token=token if isinstance(token, str) and token else None,
-            webhook_query_token=bool(data["WEBHOOK_QUERY_TOKEN"]),
-            file_path=str(data["FILE_PATH"]) if data["FILE_PATH"] else None,
-            show_otp=bool(data["SHOW_OTP"]),
-            log_messages=bool(data["LOG_MESSAGES"]),
-            store_message_text=bool(data["STORE_MESSAGE_TEXT"]),
-            log_retention_days=(
-                _int("LOG_RETENTION_DAYS", retention) if retention is not None else None
-            ),
-            phone_field=str(data["PHONE_FIELD"]),
-            create_users=bool(data["CREATE_USERS"]),
-            login_max_attempts=_int("LOGIN_MAX_ATTEMPTS", data["LOGIN_MAX_ATTEMPTS"]),
-            login_lockout_seconds=_int("LOGIN_LOCKOUT_SECONDS", data["LOGIN_LOCKOUT_SECONDS"]),
-            send_limit=_int("SEND_LIMIT", data["SEND_LIMIT"]),
-            send_window_seconds=_int("SEND_WINDOW_SECONDS", data["SEND_WINDOW_SECONDS"]),
-            cache_alias=str(data["CACHE_ALIAS"]),
+            **values,
+            api_key=transport.api_key,
+            secret_key=transport.secret_key,
+            base_url=transport.base_url,
+            sender_id=transport.sender_id,
+            otp_template=transport.otp_template,
+            otp_length=transport.otp_length,
+            timeout=transport.timeout,
+            region=transport.region,
+            rate_limit=transport.rate_limit,
+            plugins=transport.plugins,
+            load_entrypoints=transport.load_entrypoints,
+            file_path=str(transport.file_path) if transport.file_path else None,
+            show_otp=transport.show_otp,
+            encryption_mode=transport.encryption_mode,
             unknown_keys=unknown,
+            transport=transport,
         )
 
 
-def _int(name: str, value: Any) -> int:
-    """``int(value)``; ``ValueError`` naming ``name`` for infinities and other non-integers."""
-    try:
-        return int(value)
-    except OverflowError:
-        raise ValueError(f"{SETTING_NAME}['{name}'] must be a whole number") from None
+def settings_errors(raw: Mapping[Any, Any] | None) -> list[ConfigurationError]:
+    """Every problem of the raw setting, one error per key (empty when it is valid)."""
+    return _parse(raw)[1]
 
 
-def _float(name: str, value: Any) -> float:
-    """``float(value)``; ``ValueError`` naming ``name`` when it is not finite."""
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{SETTING_NAME}['{name}'] must be a finite number")
-    return number
+def _parse(
+    raw: Mapping[Any, Any] | None,
+) -> tuple[dict[str, Any], list[ConfigurationError], tuple[str, ...]]:
+    data = dict(DEFAULTS)
+    data.update(raw or {})
+    unknown = tuple(
+        sorted(k if isinstance(k, str) else repr(k) for k in (raw or {}) if k not in DEFAULTS)
+    )
+    errors: list[ConfigurationError] = []
+    backend = data["BACKEND"]
+    if not isinstance(backend, str) or not backend.strip():
+        errors.append(
+            ConfigurationError(
+                f"{key_name('BACKEND')} must be a backend name or a dotted path",
+                key=key_name("BACKEND"),
+            )
+        )
+        backend = "dummy"
+    path = BACKEND_ALIASES.get(backend.strip().lower(), backend.strip())
+    options = {option: data[key] for option, key in TRANSPORT_KEYS.items()}
+    # a backend class of the project's own: the core rules for its values, none of the
+    # cross-checks of a built-in backend (it may not need an API key)
+    options["backend"] = CORE_BACKENDS.get(path, "null")
+    core_errors = option_errors(options, key_name=option_key_name)
+    errors += core_errors
+    values: dict[str, Any] = {"backend": backend.strip()}
+    if not core_errors:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConfigurationWarning)
+            values["transport"] = check_options(options, key_name=option_key_name)
+    for key, parse in APP_KEYS.items():
+        try:
+            values[key.lower()] = parse(data[key], key_name(key))
+        except ConfigurationError as exc:
+            errors.append(exc)
+    return values, errors, unknown
 
 
 _lock = threading.Lock()
@@ -195,7 +270,9 @@ def get_settings() -> TwoFactorSettings:
         if _cached is None:
             raw = getattr(django_settings, SETTING_NAME, None)
             if raw is not None and not isinstance(raw, Mapping):
-                raise TypeError(f"settings.{SETTING_NAME} must be a dict")
+                raise ConfigurationError(
+                    f"settings.{SETTING_NAME} must be a dict", key=SETTING_NAME
+                )
             _cached = TwoFactorSettings.from_mapping(raw)
         return _cached
 

@@ -12,19 +12,33 @@ secret.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, cast
 
-from twofactor_notify.errors import ConfigurationError, InvalidInputError
-from twofactor_notify.validation import validate_sender, validate_template
+from twofactor_notify.config import BACKENDS as _CORE_BACKENDS
+from twofactor_notify.config import (
+    OPTIONS,
+    ConfigurationWarning,
+    TransportOptions,
+    check_options,
+    option_errors,
+    parse_bool,
+    parse_text,
+)
+from twofactor_notify.config import Backend as Backend
+from twofactor_notify.errors import ConfigurationError
 
 __all__ = [
+    "APP_KEYS",
     "BACKENDS",
     "DEFAULT_URL_PREFIX",
     "PREFIX",
+    "TRANSPORT_KEYS",
     "Backend",
     "TwoFactorConfig",
+    "config_errors",
     "load_config",
 ]
 
@@ -33,21 +47,74 @@ PREFIX = "TWOFACTOR_"
 #: Where the webhook blueprint is mounted unless ``TWOFACTOR_URL_PREFIX`` says otherwise.
 DEFAULT_URL_PREFIX = "/twofactor"
 
-Backend = Literal["2factor", "console", "memory", "null"]
-#: The values ``TWOFACTOR_BACKEND`` accepts.
-BACKENDS: tuple[Backend, ...] = ("2factor", "console", "memory", "null")
+#: The values ``TWOFACTOR_BACKEND`` accepts (the core builder's; its aliases work too).
+BACKENDS: tuple[Backend, ...] = _CORE_BACKENDS
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-_REGION = re.compile(r"[A-Z]{2}")
+#: Every transport option of the core builder (:data:`twofactor_notify.config.OPTIONS`) and
+#: the key it is read from, without the ``TWOFACTOR_`` prefix.
+TRANSPORT_KEYS: dict[str, str] = {name: name.upper() for name in OPTIONS}
+
 _PREFIX_PATH = re.compile(r"(/[A-Za-z0-9_\-.~]+)+")
 _TOKEN_MIN = 16
 _TOKEN_MAX = 256
+#: an older spelling of ``TWOFACTOR_SHOW_OTP``, still read when that is unset
+_LEGACY_SHOW_OTP = "CONSOLE_SHOW_OTP"
+
+
+def _key(name: str) -> str:
+    return PREFIX + name
+
+
+def _option_key(option: str) -> str:
+    return _key(TRANSPORT_KEYS[option])
+
+
+def _bad(key: str, expected: str) -> ConfigurationError:
+    return ConfigurationError(f"{key} must be {expected}", key=key)
+
+
+def _webhook_token(value: object, key: str) -> str | None:
+    token = parse_text(value, key)
+    if token is None:
+        return None
+    if not _TOKEN_MIN <= len(token) <= _TOKEN_MAX or not token.isprintable() or " " in token:
+        raise _bad(
+            key,
+            f"{_TOKEN_MIN} to {_TOKEN_MAX} printable characters without spaces "
+            "(use secrets.token_urlsafe())",
+        )
+    return token
+
+
+def _url_prefix(value: object, key: str) -> str:
+    if not isinstance(value, str):
+        raise _bad(key, "a path such as '/twofactor'")
+    prefix = value.rstrip("/")
+    if prefix and not _PREFIX_PATH.fullmatch(prefix):
+        raise _bad(key, "a path such as '/twofactor' (starting with '/')")
+    return prefix
+
+
+#: The keys only the extension reads (not transport options), their defaults and checks.
+#: ``SUPPRESS`` defaults to the app's ``testing`` flag.
+APP_KEYS: dict[str, tuple[object, Any]] = {
+    "SUPPRESS": (None, parse_bool),
+    "WEBHOOK_TOKEN": (None, _webhook_token),
+    "WEBHOOKS": (True, parse_bool),
+    "WEBHOOK_QUERY_TOKEN": (False, parse_bool),
+    "URL_PREFIX": (DEFAULT_URL_PREFIX, _url_prefix),
+    _LEGACY_SHOW_OTP: (False, parse_bool),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class TwoFactorConfig:
-    """The checked configuration of one app (secrets hidden from ``repr``)."""
+    """The checked configuration of one app (secrets hidden from ``repr``).
+
+    ``transport`` holds the checked options of the core builder
+    (:func:`twofactor_notify.config.build_transport`); the other fields repeat them, or are
+    the extension's own keys.
+    """
 
     backend: Backend
     suppress: bool
@@ -67,6 +134,8 @@ class TwoFactorConfig:
     rate_limit: float | None
     encryption_mode: Literal["GCM", "CBC"]
     console_show_otp: bool
+    otp_length: int = 6
+    transport: TransportOptions = field(default_factory=TransportOptions)
 
     def __repr__(self) -> str:
         return (
@@ -77,176 +146,107 @@ class TwoFactorConfig:
         )
 
 
-def _bad(key: str, expected: str) -> ConfigurationError:
-    return ConfigurationError(f"{PREFIX}{key} must be {expected}")
+def _transport_options(config: Mapping[str, Any]) -> dict[str, object]:
+    options = {
+        option: config[_key(name)]
+        for option, name in TRANSPORT_KEYS.items()
+        if _key(name) in config
+    }
+    if "show_otp" not in options and _key(_LEGACY_SHOW_OTP) in config:
+        options["show_otp"] = config[_key(_LEGACY_SHOW_OTP)]
+    return options
 
 
-def _bool(config: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = config.get(PREFIX + key, default)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise _bad(key, "a boolean (True/False, or 'true'/'false' in the environment)")
-
-
-def _optional_text(config: Mapping[str, Any], key: str) -> str | None:
-    value = config.get(PREFIX + key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _bad(key, "a string")
-    return value
-
-
-def _number(value: object, key: str) -> float:
-    if isinstance(value, bool):
-        raise _bad(key, "a positive number of seconds")
+def _parse(
+    config: Mapping[str, Any], testing: bool
+) -> tuple[dict[str, Any], list[ConfigurationError]]:
+    errors: list[ConfigurationError] = []
+    values: dict[str, Any] = {}
+    for name, (default, parse) in APP_KEYS.items():
+        raw = config.get(_key(name), testing if name == "SUPPRESS" else default)
+        try:
+            values[name] = parse(raw, _key(name))
+        except ConfigurationError as exc:
+            errors.append(exc)
+    options = _transport_options(config)
+    backend_key = _option_key("backend")
     try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise _bad(key, "a positive number") from None
-    if not number > 0 or number == float("inf"):
-        raise _bad(key, "a positive number")
-    return number
-
-
-def _timeout(config: Mapping[str, Any]) -> float | tuple[float, float]:
-    value = config.get(PREFIX + "TIMEOUT", 10.0)
-    if isinstance(value, list | tuple):
-        if len(value) != 2:
-            raise _bad("TIMEOUT", "a number of seconds or a (connect, read) pair")
-        return (_number(value[0], "TIMEOUT"), _number(value[1], "TIMEOUT"))
-    return _number(value, "TIMEOUT")
-
-
-def _backend(config: Mapping[str, Any]) -> Backend:
-    value = config.get(PREFIX + "BACKEND", "2factor")
-    text = value.strip().lower() if isinstance(value, str) else value
-    for backend in BACKENDS:
-        if text == backend:
-            return backend
-    raise _bad("BACKEND", "one of " + ", ".join(repr(b) for b in BACKENDS))
-
-
-def _plugins(config: Mapping[str, Any]) -> tuple[object, ...]:
-    value = config.get(PREFIX + "PLUGINS", ())
-    if value is None:
-        return ()
-    items: Iterable[object]
-    if isinstance(value, str):
-        items = [p.strip() for p in value.split(",") if p.strip()]
-    elif isinstance(value, list | tuple):
-        items = value
-    else:
-        raise _bad("PLUGINS", "a list of plugin objects or dotted paths")
-    return tuple(items)
-
-
-def _load_entrypoints(config: Mapping[str, Any]) -> bool | None:
-    if config.get(PREFIX + "LOAD_ENTRYPOINTS") is None:
-        return None
-    return _bool(config, "LOAD_ENTRYPOINTS", False)
-
-
-def _webhook_token(config: Mapping[str, Any]) -> str | None:
-    token = _optional_text(config, "WEBHOOK_TOKEN")
-    if token is None:
-        return None
-    if not _TOKEN_MIN <= len(token) <= _TOKEN_MAX or not token.isprintable() or " " in token:
-        raise _bad(
-            "WEBHOOK_TOKEN",
-            f"{_TOKEN_MIN} to {_TOKEN_MAX} printable characters without spaces "
-            "(use secrets.token_urlsafe())",
+        backend = cast(
+            Backend,
+            OPTIONS["backend"].parse(
+                options.get("backend", OPTIONS["backend"].default), backend_key
+            ),
         )
-    return token
+    except ConfigurationError as exc:
+        errors.append(exc)
+        return values, errors
+    # suppressed, nothing leaves the app: no API key needed, the other values still checked
+    effective = "memory" if values.get("SUPPRESS") else backend
+    checked = {**options, "backend": effective}
+    errors += option_errors(checked, key_name=_option_key)
+    if not errors:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConfigurationWarning)
+            transport = check_options(checked, key_name=_option_key)
+        values["transport"] = replace(transport, backend=backend)
+    return values, errors
 
 
-def _url_prefix(config: Mapping[str, Any]) -> str:
-    value = config.get(PREFIX + "URL_PREFIX", DEFAULT_URL_PREFIX)
-    if not isinstance(value, str):
-        raise _bad("URL_PREFIX", "a path such as '/twofactor'")
-    prefix = value.rstrip("/")
-    if prefix and not _PREFIX_PATH.fullmatch(prefix):
-        raise _bad("URL_PREFIX", "a path such as '/twofactor' (starting with '/')")
-    return prefix
+def unknown_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ``TWOFACTOR_*`` keys of ``config`` the extension does not read (typos), sorted."""
+    known = {_key(n) for n in (*TRANSPORT_KEYS.values(), *APP_KEYS)}
+    return tuple(
+        sorted(k for k in config if isinstance(k, str) and k.startswith(PREFIX) and k not in known)
+    )
 
 
-def _base_url(config: Mapping[str, Any]) -> str:
-    value = config.get(PREFIX + "BASE_URL") or "https://2factor.in"
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise _bad("BASE_URL", "an http:// or https:// URL")
-    return value.rstrip("/")
-
-
-def _region(config: Mapping[str, Any]) -> str:
-    value = config.get(PREFIX + "REGION", "IN")
-    if not isinstance(value, str) or not _REGION.fullmatch(value.strip().upper()):
-        raise _bad("REGION", "a two-letter region code such as 'IN'")
-    return value.strip().upper()
-
-
-def _rate_limit(config: Mapping[str, Any]) -> float | None:
-    value = config.get(PREFIX + "RATE_LIMIT")
-    if value is None or value == "":
-        return None
-    return _number(value, "RATE_LIMIT")
-
-
-def _encryption_mode(config: Mapping[str, Any]) -> Literal["GCM", "CBC"]:
-    value = config.get(PREFIX + "ENCRYPTION_MODE", "GCM")
-    text = value.strip().upper() if isinstance(value, str) else value
-    if text == "GCM":
-        return "GCM"
-    if text == "CBC":
-        return "CBC"
-    raise _bad("ENCRYPTION_MODE", "'GCM' or 'CBC'")
-
-
-def _checked(key: str, check: Any, value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return str(check(value))
-    except InvalidInputError as exc:
-        raise ConfigurationError(f"{PREFIX}{key} is malformed: {exc.message}") from None
+def config_errors(config: Mapping[str, Any], *, testing: bool = False) -> list[ConfigurationError]:
+    """Every problem of ``config``'s ``TWOFACTOR_*`` keys, one per key (none: valid)."""
+    return _parse(config, testing)[1]
 
 
 def load_config(config: Mapping[str, Any], *, testing: bool = False) -> TwoFactorConfig:
     """Read and check every ``TWOFACTOR_*`` key of ``config`` (an app's ``app.config``).
 
+    The transport keys are the core builder's options
+    (:data:`twofactor_notify.config.OPTIONS`, upper-cased after ``TWOFACTOR_``), checked by
+    its rules, the ones a send applies; the extension adds ``SUPPRESS``, ``WEBHOOK_TOKEN``,
+    ``WEBHOOKS`` and ``URL_PREFIX``.
+
     :param testing: the app's ``testing`` flag: the default of ``TWOFACTOR_SUPPRESS``.
     :raises ConfigurationError: naming the first key that is missing or malformed.
+    :warns ConfigurationWarning: naming ``TWOFACTOR_*`` keys it does not know (typos).
     """
-    backend = _backend(config)
-    suppress = _bool(config, "SUPPRESS", testing)
-    api_key = _optional_text(config, "API_KEY")
-    if backend == "2factor" and not suppress and api_key is None:
-        raise ConfigurationError(
-            f"{PREFIX}API_KEY is required with {PREFIX}BACKEND = '2factor' "
-            f"(or use 'console' / 'memory' in development)"
+    unknown = unknown_keys(config)
+    if unknown:
+        warnings.warn(
+            f"unknown configuration keys ignored: {', '.join(unknown)}",
+            ConfigurationWarning,
+            stacklevel=2,
         )
+    values, errors = _parse(config, testing)
+    if errors:
+        raise errors[0]
+    transport: TransportOptions = values["transport"]
     return TwoFactorConfig(
-        backend=backend,
-        suppress=suppress,
-        api_key=api_key,
-        secret_key=_optional_text(config, "SECRET_KEY"),
-        sender_id=_checked("SENDER_ID", validate_sender, _optional_text(config, "SENDER_ID")),
-        otp_template=_checked(
-            "OTP_TEMPLATE", validate_template, _optional_text(config, "OTP_TEMPLATE")
-        ),
-        plugins=_plugins(config),
-        load_entrypoints=_load_entrypoints(config),
-        webhook_token=_webhook_token(config),
-        webhooks=_bool(config, "WEBHOOKS", True),
-        webhook_query_token=_bool(config, "WEBHOOK_QUERY_TOKEN", False),
-        url_prefix=_url_prefix(config),
-        timeout=_timeout(config),
-        base_url=_base_url(config),
-        region=_region(config),
-        rate_limit=_rate_limit(config),
-        encryption_mode=_encryption_mode(config),
-        console_show_otp=_bool(config, "CONSOLE_SHOW_OTP", False),
+        backend=transport.backend,
+        suppress=values["SUPPRESS"],
+        api_key=transport.api_key,
+        secret_key=transport.secret_key,
+        sender_id=transport.sender_id,
+        otp_template=transport.otp_template,
+        plugins=transport.plugins,
+        load_entrypoints=transport.load_entrypoints,
+        webhook_token=values["WEBHOOK_TOKEN"],
+        webhooks=values["WEBHOOKS"],
+        webhook_query_token=values["WEBHOOK_QUERY_TOKEN"],
+        url_prefix=values["URL_PREFIX"],
+        timeout=transport.timeout,
+        base_url=transport.base_url,
+        region=transport.region,
+        rate_limit=transport.rate_limit,
+        encryption_mode=transport.encryption_mode,
+        console_show_otp=transport.show_otp,
+        otp_length=transport.otp_length,
+        transport=transport,
     )

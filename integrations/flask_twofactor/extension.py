@@ -12,15 +12,13 @@ import logging
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-import pluggy
 from flask import Flask, current_app
 
-from twofactor_notify.client import TwoFactorClient
-from twofactor_notify.errors import ConfigurationError
+from twofactor_notify.config import build_transport as build_core_transport
 from twofactor_notify.models import (
     BulkMessage,
     BulkResult,
@@ -30,18 +28,12 @@ from twofactor_notify.models import (
     Verification,
 )
 from twofactor_notify.redaction import forget_secret, install_log_filter, register_secret
-from twofactor_notify.transport import (
-    ConsoleTransport,
-    InMemoryTransport,
-    NullTransport,
-    Transport,
-    TwoFactorTransport,
-)
+from twofactor_notify.transport import Transport
 from twofactor_notify.validation import MAX_BULK_CHUNK
 from twofactor_notify.webhooks import WebhookReceiver
 
 from .attempts import AttemptStore, MemoryAttemptStore
-from .config import TwoFactorConfig, load_config
+from .config import PREFIX, TwoFactorConfig, load_config
 from .signals import SignalPlugin
 
 __all__ = ["EXTENSION_KEY", "TwoFactor", "TwoFactorState", "get_state"]
@@ -97,43 +89,17 @@ def get_state(app: Flask | None = None) -> TwoFactorState:
 
 
 def build_transport(config: TwoFactorConfig, plugin: SignalPlugin) -> Transport:
-    """The transport ``config`` asks for, with ``plugin`` registered after the user plugins."""
-    common: dict[str, Any] = {
-        "plugins": (*config.plugins, plugin),
-        "load_entrypoints": config.load_entrypoints,
-        "default_sender": config.sender_id,
-        "default_template": config.otp_template,
-        "region": config.region,
-    }
-    client: TwoFactorClient | None = None
-    if not config.suppress and config.backend == "2factor":
-        assert config.api_key is not None  # load_config requires it for this backend
-        try:
-            client = TwoFactorClient(
-                config.api_key,
-                base_url=config.base_url,
-                timeout=config.timeout,
-                secret_key=config.secret_key,
-                encryption_mode=config.encryption_mode,
-                region=config.region,
-                rate_limit=config.rate_limit,
-            )
-        except ConfigurationError as exc:
-            # the client's words name its argument; say which config key to fix
-            raise ConfigurationError(f"TWOFACTOR_API_KEY is malformed: {exc.message}") from None
-    try:
-        if client is not None:
-            return TwoFactorTransport(client, **common)
-        if config.suppress or config.backend == "memory":
-            return InMemoryTransport(**common)
-        if config.backend == "console":
-            return ConsoleTransport(show_otp=config.console_show_otp, **common)
-        return NullTransport(**common)
-    except (ConfigurationError, pluggy.PluginValidationError) as exc:
-        if client is not None:
-            client.close()
-        detail = exc.message if isinstance(exc, ConfigurationError) else str(exc)
-        raise ConfigurationError(f"TWOFACTOR_PLUGINS could not be loaded: {detail}") from None
+    """The transport ``config`` asks for, with ``plugin`` registered after the user plugins.
+
+    The core builder (:func:`twofactor_notify.config.build_transport`) makes it; while
+    sending is suppressed it is its ``memory`` backend.
+    """
+    options = replace(
+        config.transport,
+        backend="memory" if config.suppress else config.backend,
+        plugins=(*config.plugins, plugin),
+    )
+    return build_core_transport(options, key_name=lambda option: PREFIX + option.upper())
 
 
 class TwoFactor:
@@ -210,20 +176,21 @@ class TwoFactor:
         *,
         template: str | None = None,
         otp: str | None = None,
-        length: int = 6,
+        length: int | None = None,
         include_otp: bool = False,
         metadata: Mapping[str, Any] | None = None,
     ) -> OTPSent:
         """Send an OTP to ``to`` through the current app's transport.
 
-        ``template`` defaults to ``TWOFACTOR_OTP_TEMPLATE``. Keep the returned
-        ``session_id`` to verify the code later.
+        ``template`` defaults to ``TWOFACTOR_OTP_TEMPLATE``, ``length`` to
+        ``TWOFACTOR_OTP_LENGTH``. Keep the returned ``session_id`` to verify the code later.
         """
-        return self.transport.send_otp(
+        state = get_state()
+        return state.transport.send_otp(
             to,
             template=template,
             otp=otp,
-            length=length,
+            length=length if length is not None else state.config.otp_length,
             include_otp=include_otp,
             metadata=metadata,
         )

@@ -19,6 +19,14 @@ the devices send through, in this order:
 The transports of 1 and 3 run the plugins of that app's transport too
 (:func:`shared_plugin_manager`); one named by ``OTP_TWOFACTOR_TRANSPORT`` runs its own, and
 the system check ``otp_twofactor.W001`` says so.
+
+Every setting is checked by the core's rules (:mod:`twofactor_notify.config`, the checks a
+send makes): reading a malformed one raises a
+:class:`~twofactor_notify.errors.ConfigurationError` naming it, and the system check
+``otp_twofactor.E001`` reports each at start-up (``manage.py check``, ``runserver``,
+``migrate``); ``otp_twofactor.W002`` names ``OTP_TWOFACTOR_*`` settings this plugin does not
+know (typos). The transport of 3 is made by the core builder
+(:func:`twofactor_notify.config.build_transport`) from the settings in :data:`TRANSPORT_KEYS`.
 """
 
 from __future__ import annotations
@@ -32,17 +40,29 @@ from typing import Any, TypeVar
 import django.conf
 import pluggy
 from django.apps import apps
+from django.core.checks import CheckMessage, Error, register
+from django.core.checks import Warning as CheckWarning
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from twofactor_notify.config import (
+    OPTIONS,
+    build_transport,
+    parse_bool,
+    parse_positive_number,
+    parse_whole_number,
+)
 from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.transport import InMemoryTransport, Transport
 
 __all__ = [
     "MODE_LOCAL",
     "MODE_REMOTE",
+    "NOT_MAPPED",
+    "TRANSPORT_KEYS",
     "OTPTwoFactorSettings",
+    "check_settings",
     "get_transport",
     "no_delivery_transport",
     "reset_transports",
@@ -59,38 +79,101 @@ MODE_LOCAL = "local"
 #: 2Factor generates (AUTOGEN) and verifies (VERIFY) the token; only a session id is stored.
 MODE_REMOTE = "remote"
 
-_DEFAULTS: dict[str, Any] = {
-    "OTP_TWOFACTOR_MODE": MODE_LOCAL,
-    "OTP_TWOFACTOR_TEMPLATE": None,
-    "OTP_TWOFACTOR_TOKEN_VALIDITY": 300,
-    "OTP_TWOFACTOR_THROTTLE_FACTOR": 1,
-    "OTP_TWOFACTOR_COOLDOWN_DURATION": 60,
-    "OTP_TWOFACTOR_NO_DELIVERY": False,
-    "OTP_TWOFACTOR_CHALLENGE_MESSAGE": "sent by SMS to {number}",
-    "OTP_TWOFACTOR_TRANSPORT": None,
-    "OTP_TWOFACTOR_API_KEY": None,
-    "OTP_TWOFACTOR_BASE_URL": "https://2factor.in",
-    "OTP_TWOFACTOR_REGION": "IN",
+#: The core builder's options (:data:`twofactor_notify.config.OPTIONS`) the plugin's own
+#: transport (3 above) is built from, and the setting each is read from.
+TRANSPORT_KEYS: dict[str, str] = {
+    "api_key": "OTP_TWOFACTOR_API_KEY",
+    "secret_key": "OTP_TWOFACTOR_SECRET_KEY",
+    "base_url": "OTP_TWOFACTOR_BASE_URL",
+    "timeout": "OTP_TWOFACTOR_TIMEOUT",
+    "region": "OTP_TWOFACTOR_REGION",
+    "rate_limit": "OTP_TWOFACTOR_RATE_LIMIT",
+    "encryption_mode": "OTP_TWOFACTOR_ENCRYPTION_MODE",
+    "otp_template": "OTP_TWOFACTOR_TEMPLATE",
+}
+
+#: The core options this plugin has no setting for, and why.
+NOT_MAPPED: dict[str, str] = {
+    "backend": "the own transport is always '2factor'; OTP_TWOFACTOR_NO_DELIVERY keeps "
+    "challenges in memory instead",
+    "sender_id": "the device sends OTPs, which carry no sender id",
+    "otp_length": "the device's token length is the device's (TOKEN_DIGITS), not a setting",
+    "plugins": "the plugins are those of TWOFACTOR_NOTIFY's transport",
+    "load_entrypoints": "the plugins are those of TWOFACTOR_NOTIFY's transport",
+    "show_otp": "no console or file backend here",
+    "file_path": "no file backend here",
 }
 
 
+def _key_name(option: str) -> str:
+    return TRANSPORT_KEYS.get(option, f"OTP_TWOFACTOR_{option.upper()}")
+
+
+def _option(option: str) -> Callable[[object, str], Any]:
+    return OPTIONS[option].parse
+
+
+def _seconds_or_zero(value: object, key: str) -> float:
+    # 0 turns the feature off; otherwise a positive number, as the core reads one
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return parse_positive_number(value, key)
+
+
+def _mode(value: object, key: str) -> str:
+    mode = value.strip().lower() if isinstance(value, str) else value
+    if mode not in (MODE_LOCAL, MODE_REMOTE):
+        raise ConfigurationError(f"{key} must be {MODE_LOCAL!r} or {MODE_REMOTE!r}", key=key)
+    return str(mode)
+
+
+def _message(value: object, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{key} must be a string", key=key)
+    return value
+
+
+def _anything(value: object, key: str) -> object:
+    return value  # checked when it is resolved (a Transport, a callable or its path)
+
+
+#: Every ``OTP_TWOFACTOR_*`` setting: its default and its check.
+_SETTINGS: dict[str, tuple[Any, Callable[[object, str], Any]]] = {
+    "OTP_TWOFACTOR_MODE": (MODE_LOCAL, _mode),
+    "OTP_TWOFACTOR_TEMPLATE": (None, _option("otp_template")),
+    "OTP_TWOFACTOR_TOKEN_VALIDITY": (300, parse_whole_number),
+    "OTP_TWOFACTOR_THROTTLE_FACTOR": (1, _seconds_or_zero),
+    "OTP_TWOFACTOR_COOLDOWN_DURATION": (60, _seconds_or_zero),
+    "OTP_TWOFACTOR_NO_DELIVERY": (False, parse_bool),
+    "OTP_TWOFACTOR_CHALLENGE_MESSAGE": ("sent by SMS to {number}", _message),
+    "OTP_TWOFACTOR_TRANSPORT": (None, _anything),
+    **{
+        key: (OPTIONS[option].default, _option(option))
+        for option, key in TRANSPORT_KEYS.items()
+        if key != "OTP_TWOFACTOR_TEMPLATE"
+    },
+}
+
+_DEFAULTS: dict[str, Any] = {key: default for key, (default, _) in _SETTINGS.items()}
+
+
 class OTPTwoFactorSettings:
-    """Typed access to the ``OTP_TWOFACTOR_*`` settings, with their defaults."""
+    """Typed access to the ``OTP_TWOFACTOR_*`` settings, with their defaults.
+
+    Each read checks the value; a malformed one raises
+    :class:`~twofactor_notify.errors.ConfigurationError` naming the setting.
+    """
 
     defaults: dict[str, Any] = _DEFAULTS
 
     def _get(self, name: str) -> Any:
-        return getattr(django.conf.settings, name, self.defaults[name])
+        value = getattr(django.conf.settings, name, self.defaults[name])
+        return _SETTINGS[name][1](value, name)
 
     @property
     def OTP_TWOFACTOR_MODE(self) -> str:
         """``"local"`` (default) or ``"remote"``; see the module docs."""
-        mode = str(self._get("OTP_TWOFACTOR_MODE")).lower()
-        if mode not in (MODE_LOCAL, MODE_REMOTE):
-            raise ConfigurationError(
-                f"OTP_TWOFACTOR_MODE must be {MODE_LOCAL!r} or {MODE_REMOTE!r}, not {mode!r}"
-            )
-        return mode
+        return str(self._get("OTP_TWOFACTOR_MODE"))
 
     @property
     def OTP_TWOFACTOR_TEMPLATE(self) -> str | None:
@@ -144,11 +227,58 @@ class OTPTwoFactorSettings:
         """Region assumed for numbers typed without a country code (default ``"IN"``)."""
         return str(self._get("OTP_TWOFACTOR_REGION"))
 
+    def transport_options(self) -> dict[str, object]:
+        """The core builder's options for the plugin's own transport, from the settings."""
+        return {
+            "backend": "2factor",
+            "load_entrypoints": False,
+            **{option: self._get(key) for option, key in TRANSPORT_KEYS.items()},
+        }
+
+
+def settings_errors() -> list[ConfigurationError]:
+    """Every malformed ``OTP_TWOFACTOR_*`` setting, one error each (empty: all valid)."""
+    errors: list[ConfigurationError] = []
+    for name, (default, parse) in _SETTINGS.items():
+        try:
+            parse(getattr(django.conf.settings, name, default), name)
+        except ConfigurationError as exc:
+            errors.append(exc)
+    return errors
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``otp_twofactor.E001`` for each malformed setting, ``W002`` for unknown ones."""
+    messages: list[CheckMessage] = [
+        Error(
+            exc.message if exc.message.endswith(".") else exc.message + ".",
+            hint="See the settings table in docs/django-otp.md.",
+            obj=exc.key,
+            id="otp_twofactor.E001",
+        )
+        for exc in settings_errors()
+    ]
+    unknown = sorted(
+        name
+        for name in dir(django.conf.settings)
+        if name.startswith("OTP_TWOFACTOR_") and name not in _SETTINGS
+    )
+    if unknown:
+        messages.append(
+            CheckWarning(
+                f"Unknown settings ignored: {', '.join(unknown)}.",
+                hint=f"otp_twofactor reads: {', '.join(sorted(_SETTINGS))}.",
+                id="otp_twofactor.W002",
+            )
+        )
+    return messages
+
 
 settings = OTPTwoFactorSettings()
 
 _lock = threading.Lock()
-_own_transport: tuple[tuple[str, str], Transport] | None = None
+_own_transport: tuple[str, Transport] | None = None
 _no_delivery: InMemoryTransport | None = None
 
 
@@ -179,9 +309,8 @@ def get_transport() -> Transport:
     configured = settings.OTP_TWOFACTOR_TRANSPORT
     if configured is not None:
         return _from_setting(configured)
-    api_key = settings.OTP_TWOFACTOR_API_KEY
-    if api_key:
-        return _own(api_key, settings.OTP_TWOFACTOR_BASE_URL)
+    if settings.OTP_TWOFACTOR_API_KEY:
+        return _own()
     shared = _django_twofactor_transport()
     if shared is not None:
         return shared
@@ -195,7 +324,7 @@ def reset_transports() -> None:
     """Close and forget the transports built by this module.
 
     Called when a setting they depend on changes: ``OTP_TWOFACTOR_NO_DELIVERY``,
-    ``_TRANSPORT``, ``_API_KEY``, ``_BASE_URL`` or ``_REGION``.
+    ``_TRANSPORT`` or one of :data:`TRANSPORT_KEYS`.
     """
     global _own_transport, _no_delivery
     with _lock:
@@ -224,19 +353,17 @@ def _from_setting(configured: object) -> Transport:
     return target
 
 
-def _own(api_key: str, base_url: str) -> Transport:
+def _own() -> Transport:
     global _own_transport
-    from twofactor_notify.client import TwoFactorClient
-    from twofactor_notify.transport import TwoFactorTransport
-
+    options = settings.transport_options()
+    fingerprint = repr(sorted(options.items()))
     shared = shared_plugin_manager()
     with _lock:
-        if _own_transport is not None and _own_transport[0] == (api_key, base_url):
+        if _own_transport is not None and _own_transport[0] == fingerprint:
             return _with_plugins(_own_transport[1], shared)
         old = _own_transport
-        client = TwoFactorClient(api_key, base_url=base_url, region=settings.OTP_TWOFACTOR_REGION)
-        transport = TwoFactorTransport(client, plugin_manager=shared)
-        _own_transport = ((api_key, base_url), transport)
+        transport = build_transport(options, key_name=_key_name, plugin_manager=shared)
+        _own_transport = (fingerprint, transport)
     if old is not None:
         old[1].close()
     return transport
@@ -298,13 +425,7 @@ def _django_twofactor_transport() -> Transport | None:
 #: The settings the transports built here depend on; changing another ``OTP_TWOFACTOR_*``
 #: setting (a cooldown, a mode...) keeps them, and the codes pending in them.
 _TRANSPORT_SETTINGS = frozenset(
-    {
-        "OTP_TWOFACTOR_NO_DELIVERY",
-        "OTP_TWOFACTOR_TRANSPORT",
-        "OTP_TWOFACTOR_API_KEY",
-        "OTP_TWOFACTOR_BASE_URL",
-        "OTP_TWOFACTOR_REGION",
-    }
+    {"OTP_TWOFACTOR_NO_DELIVERY", "OTP_TWOFACTOR_TRANSPORT", *TRANSPORT_KEYS.values()}
 )
 
 

@@ -9,16 +9,18 @@ through :attr:`BaseSMSBackend.transport`, so the core hooks fire for every backe
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
-from twofactor_notify.errors import TwoFactorError
+from twofactor_notify.config import Backend, build_transport
+from twofactor_notify.errors import ConfigurationError, TwoFactorError
 from twofactor_notify.models import BulkResult, Message
 from twofactor_notify.transport import Transport
 
-from ..conf import TwoFactorSettings, get_settings
+from ..conf import TwoFactorSettings, get_settings, option_key_name
 
 __all__ = ["BaseSMSBackend"]
 
@@ -65,18 +67,44 @@ class BaseSMSBackend(ABC):
 
     @abstractmethod
     def build_transport(self, **options: Any) -> Transport:
-        """Create this backend's transport from :meth:`transport_options`."""
+        """Create this backend's transport from :meth:`transport_options`.
+
+        The built-in backends call :meth:`build_core_transport`; a backend of a project's
+        own may build any :class:`~twofactor_notify.transport.Transport` from ``options``.
+        """
+
+    def build_core_transport(
+        self,
+        backend: Backend,
+        *,
+        transport_class: type[Transport] | None = None,
+        **transport_kwargs: Any,
+    ) -> Transport:
+        """The core builder's ``backend`` transport (:func:`twofactor_notify.build_transport`)
+        over the checked settings, with the message-log plugin when ``LOG_MESSAGES``."""
+        options = self.config.transport
+        plugins = self.transport_options()["plugins"]
+        return build_transport(
+            dataclasses.replace(options, backend=backend, plugins=tuple(plugins)),
+            key_name=option_key_name,
+            transport_class=transport_class,
+            **transport_kwargs,
+        )
 
     def send_messages(self, messages: Iterable[Message]) -> int:
         """Send each message through the transport; return how many were accepted.
 
         A bulk batch counts its accepted messages. With ``fail_silently`` a failed send is
-        logged (error type only) and skipped; otherwise the error propagates.
+        logged (error type only) and skipped; otherwise the error propagates. A
+        :class:`~twofactor_notify.errors.ConfigurationError` is not a failed send: it always
+        propagates.
         """
         sent = 0
         for message in messages:
             try:
                 receipt = self.transport.send(message)
+            except ConfigurationError:
+                raise
             except TwoFactorError as exc:
                 if not self.fail_silently:
                     raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from twofactor_notify.transport import ConsoleTransport
+from twofactor_notify.transport import ConsoleTransport, Transport
 
 from ..conf import TwoFactorSettings
 from .base import BaseSMSBackend
@@ -30,6 +30,6 @@ class SMSBackend(BaseSMSBackend):
         self.stream = stream
         super().__init__(fail_silently=fail_silently, config=config)
 
-    def build_transport(self, **options: Any) -> ConsoleTransport:
-        """A :class:`ConsoleTransport` writing to :attr:`stream`."""
-        return ConsoleTransport(stream=self.stream, show_otp=self.config.show_otp, **options)
+    def build_transport(self, **options: Any) -> Transport:
+        """The core builder's ``console`` transport, writing to :attr:`stream`."""
+        return self.build_core_transport("console", stream=self.stream)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twofactor_notify.transport import NullTransport
+from twofactor_notify.transport import Transport
 
 from .base import BaseSMSBackend
 
@@ -14,6 +14,6 @@ __all__ = ["SMSBackend"]
 class SMSBackend(BaseSMSBackend):
     """Sends nothing; hooks still fire. Verifications never match."""
 
-    def build_transport(self, **options: Any) -> NullTransport:
-        """A :class:`NullTransport`."""
-        return NullTransport(**options)
+    def build_transport(self, **options: Any) -> Transport:
+        """The core builder's ``null`` transport (a ``NullTransport``)."""
+        return self.build_core_transport("null")

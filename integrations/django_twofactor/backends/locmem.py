@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from twofactor_notify.models import Message, Receipt
-from twofactor_notify.transport import InMemoryTransport
+from twofactor_notify.transport import InMemoryTransport, Transport
 
 from .base import BaseSMSBackend
 
@@ -40,6 +40,6 @@ class SMSBackend(BaseSMSBackend):
 
     transport: LocmemTransport
 
-    def build_transport(self, **options: Any) -> LocmemTransport:
-        """A :class:`LocmemTransport`."""
-        return LocmemTransport(**options)
+    def build_transport(self, **options: Any) -> Transport:
+        """The core builder's ``memory`` transport, as a :class:`LocmemTransport`."""
+        return self.build_core_transport("memory", transport_class=LocmemTransport)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twofactor_notify.client import TwoFactorClient
-from twofactor_notify.errors import ConfigurationError
-from twofactor_notify.transport import TwoFactorTransport
+from twofactor_notify.transport import Transport, TwoFactorTransport
 
 from .base import BaseSMSBackend
 
@@ -14,23 +12,12 @@ __all__ = ["SMSBackend"]
 
 
 class SMSBackend(BaseSMSBackend):
-    """Wraps ``TwoFactorTransport(TwoFactorClient(API_KEY, base_url=BASE_URL, ...))``."""
+    """The core builder's ``2factor`` transport: a :class:`TwoFactorTransport` around a
+    client made from ``API_KEY``, ``BASE_URL``, ``TIMEOUT``, ``SECRET_KEY``,
+    ``ENCRYPTION_MODE``, ``REGION`` and ``RATE_LIMIT``."""
 
     transport: TwoFactorTransport
 
-    def build_transport(self, **options: Any) -> TwoFactorTransport:
+    def build_transport(self, **options: Any) -> Transport:
         """A :class:`TwoFactorTransport` around a client configured from the settings."""
-        config = self.config
-        if not config.api_key:
-            raise ConfigurationError(
-                "TWOFACTOR_NOTIFY['API_KEY'] is required by the 2factor backend"
-            )
-        client = TwoFactorClient(
-            config.api_key,
-            base_url=config.base_url,
-            timeout=config.timeout,
-            secret_key=config.secret_key,
-            region=config.region,
-            rate_limit=config.rate_limit,
-        )
-        return TwoFactorTransport(client, **options)
+        return self.build_core_transport("2factor")

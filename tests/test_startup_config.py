@@ -1,0 +1,207 @@
+"""Every setting of every adapter is checked once, at start-up, by the core's rules.
+
+The transport settings are discovered from the core builder's option set
+(:data:`twofactor_notify.config.OPTIONS`) through each adapter's own name table, and the
+adapter-only settings from the adapter's table of them: a setting added later is covered
+without editing this file, or this file fails until its bad values are listed.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import pytest
+
+pytest.importorskip("django")
+pytest.importorskip("flask")
+
+from django.core.checks import Error
+from django.test import override_settings
+from flask import Flask
+
+import otp_twofactor.conf as otp_conf
+from django_twofactor import api
+from django_twofactor import conf as django_conf
+from django_twofactor.checks import check_settings
+from flask_twofactor import TwoFactor
+from flask_twofactor import config as flask_conf
+from tests.config_cases import BAD_VALUES, bad_cases
+from tests.django.conftest import base_settings
+from twofactor_notify.config import OPTIONS, ConfigurationWarning
+from twofactor_notify.errors import ConfigurationError
+
+pytestmark = pytest.mark.django_db
+
+#: values the Django app's own keys (not transport options) must refuse
+DJANGO_BAD: dict[str, list[Any]] = {
+    "WEBHOOK_TOKEN": [b"bytes-token-0123456789", 12345678901234567],
+    "WEBHOOK_QUERY_TOKEN": ["yes", 2],
+    "LOG_MESSAGES": ["no", 2, None],
+    "STORE_MESSAGE_TEXT": ["yes"],
+    "LOG_RETENTION_DAYS": [0, -1, "ninety", math.inf],
+    "PHONE_FIELD": ["", 5, "profile__phone", "username__digits"],
+    "CREATE_USERS": ["no"],
+    "LOGIN_MAX_ATTEMPTS": [0, -1, "x"],
+    "LOGIN_LOCKOUT_SECONDS": [0],
+    "SEND_LIMIT": [-1],
+    "SEND_WINDOW_SECONDS": [0, 1.5],
+    "CACHE_ALIAS": ["nope", 5],
+}
+#: values the Flask extension's own keys must refuse
+FLASK_BAD: dict[str, list[Any]] = {
+    "SUPPRESS": ["maybe", 2],
+    "WEBHOOK_TOKEN": ["short", 5],
+    "WEBHOOKS": ["no"],
+    "WEBHOOK_QUERY_TOKEN": ["no", 2],
+    "URL_PREFIX": ["twofactor", 5],
+    "CONSOLE_SHOW_OTP": ["no"],
+}
+#: values the otp plugin's own settings must refuse (TRANSPORT is checked when resolved)
+OTP_BAD: dict[str, list[Any]] = {
+    "OTP_TWOFACTOR_MODE": ["lokal", 5],
+    "OTP_TWOFACTOR_TOKEN_VALIDITY": [0, "x"],
+    "OTP_TWOFACTOR_THROTTLE_FACTOR": [-1, "x"],
+    "OTP_TWOFACTOR_COOLDOWN_DURATION": [-1],
+    "OTP_TWOFACTOR_NO_DELIVERY": ["no"],
+    "OTP_TWOFACTOR_CHALLENGE_MESSAGE": [5],
+}
+_AUTH = ["django_twofactor.auth.PhoneOTPBackend"]
+
+
+def _cases(table: dict[str, list[Any]]) -> list[tuple[str, Any]]:
+    return [(key, value) for key, values in table.items() for value in values]
+
+
+def test_the_tables_cover_every_setting() -> None:
+    assert set(BAD_VALUES) == set(OPTIONS)
+    assert set(django_conf.TRANSPORT_KEYS) == set(OPTIONS)
+    assert set(flask_conf.TRANSPORT_KEYS) == set(OPTIONS)
+    assert set(otp_conf.TRANSPORT_KEYS) | set(otp_conf.NOT_MAPPED) == set(OPTIONS)
+    assert not set(otp_conf.TRANSPORT_KEYS) & set(otp_conf.NOT_MAPPED)
+    assert all(otp_conf.NOT_MAPPED.values())  # each says why
+    assert set(DJANGO_BAD) == set(django_conf.APP_KEYS)
+    assert set(FLASK_BAD) == set(flask_conf.APP_KEYS)
+    own = set(otp_conf._SETTINGS) - set(otp_conf.TRANSPORT_KEYS.values())
+    assert set(OTP_BAD) == own - {"OTP_TWOFACTOR_TRANSPORT"}
+
+
+def _django_errors(key: str, value: Any) -> list[str]:
+    with override_settings(
+        TWOFACTOR_NOTIFY=base_settings(**{key: value}), AUTHENTICATION_BACKENDS=_AUTH
+    ):
+        return [m.msg for m in check_settings() if isinstance(m, Error)]
+
+
+@pytest.mark.parametrize(("option", "value"), bad_cases())
+def test_django_refuses_a_bad_transport_setting(option: str, value: Any) -> None:
+    key = django_conf.TRANSPORT_KEYS[option]
+    assert any(f"TWOFACTOR_NOTIFY['{key}']" in msg for msg in _django_errors(key, value))
+
+
+@pytest.mark.parametrize(("key", "value"), _cases(DJANGO_BAD))
+def test_django_refuses_a_bad_app_setting(key: str, value: Any) -> None:
+    assert any(f"TWOFACTOR_NOTIFY['{key}']" in msg for msg in _django_errors(key, value))
+
+
+def test_django_accepts_a_lookup_through_a_relation() -> None:
+    assert _django_errors("PHONE_FIELD", "groups__name") == []
+
+
+def _flask_app(**config: Any) -> Flask:
+    app = Flask("startup_config")
+    app.config.update(
+        {"TESTING": True, "TWOFACTOR_LOAD_ENTRYPOINTS": False, "TWOFACTOR_WEBHOOKS": False}
+    )
+    app.config.update(config)
+    return app
+
+
+@pytest.mark.parametrize(("option", "value"), bad_cases())
+def test_flask_init_app_refuses_a_bad_transport_setting(option: str, value: Any) -> None:
+    key = "TWOFACTOR_" + flask_conf.TRANSPORT_KEYS[option]
+    app = _flask_app(**{key: value})
+    with pytest.raises(ConfigurationError) as info:
+        TwoFactor(app)
+    assert info.value.key == key and key in str(info.value)
+    assert "twofactor" not in app.extensions
+
+
+@pytest.mark.parametrize(("key", "value"), _cases(FLASK_BAD))
+def test_flask_init_app_refuses_a_bad_app_setting(key: str, value: Any) -> None:
+    app = _flask_app(**{"TWOFACTOR_" + key: value})
+    with pytest.raises(ConfigurationError) as info:
+        TwoFactor(app)
+    assert info.value.key == "TWOFACTOR_" + key
+
+
+def _otp_errors(settings: Any, key: str, value: Any) -> list[Any]:
+    setattr(settings, key, value)
+    return [m for m in otp_conf.check_settings() if m.id == "otp_twofactor.E001"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [case for case in bad_cases() if case[0] in otp_conf.TRANSPORT_KEYS],
+)
+def test_otp_refuses_a_bad_transport_setting(settings: Any, option: str, value: Any) -> None:
+    key = otp_conf.TRANSPORT_KEYS[option]
+    (message,) = _otp_errors(settings, key, value)
+    assert message.obj == key and key in message.msg
+
+
+@pytest.mark.parametrize(("key", "value"), _cases(OTP_BAD))
+def test_otp_refuses_a_bad_own_setting(settings: Any, key: str, value: Any) -> None:
+    (message,) = _otp_errors(settings, key, value)
+    assert message.obj == key
+    with pytest.raises(ConfigurationError) as info:
+        getattr(otp_conf.settings, key)
+    assert info.value.key == key
+
+
+def test_unknown_keys_are_named_by_every_adapter(settings: Any) -> None:
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(TIMOUT=5)):
+        (warning,) = check_settings()
+    assert warning.id == "django_twofactor.W001" and "TIMOUT" in warning.msg
+    with pytest.warns(ConfigurationWarning, match="TWOFACTOR_TIMOUT"):
+        TwoFactor(_flask_app(TWOFACTOR_TIMOUT=5))
+    settings.OTP_TWOFACTOR_TIMOUT = 5
+    (warning,) = [m for m in otp_conf.check_settings() if m.id == "otp_twofactor.W002"]
+    assert "OTP_TWOFACTOR_TIMOUT" in warning.msg
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"BACKEND": "2factor", "API_KEY": None}, {"OTP_LENGTH": 5}, {"TIMEOUT": 0}],
+)
+def test_fail_silently_never_hides_a_configuration_error(broken: dict[str, Any]) -> None:
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(**broken)):
+        for _ in range(2):  # every call, not only the first
+            with pytest.raises(ConfigurationError) as info:
+                api.send_sms("9876543210", "hello", fail_silently=True)
+            assert info.value.key is not None
+            with pytest.raises(ConfigurationError):
+                api.send_mass_sms([("9876543210", "hello")], fail_silently=True)
+
+
+def test_a_sender_id_from_the_environment_is_the_text_it_meant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLASK_TWOFACTOR_SENDER_ID", "123456")
+    monkeypatch.setenv("FLASK_TWOFACTOR_OTP_LENGTH", "4")
+    app = _flask_app()
+    app.config.from_prefixed_env()
+    assert app.config["TWOFACTOR_SENDER_ID"] == 123456  # what Flask makes of it
+    twofactor = TwoFactor(app)
+    with app.app_context():
+        assert twofactor.transport.default_sender == "123456"
+        twofactor.send_sms("9876543210", "hi")
+        sent = twofactor.send_otp("9876543210")
+        assert sent.session_id
+
+
+def test_valid_settings_raise_no_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TwoFactor(_flask_app(TWOFACTOR_TIMEOUT="5", TWOFACTOR_SENDER_ID="TFACTR"))
