@@ -80,6 +80,7 @@ __all__ = [
     "Option",
     "TransportOptions",
     "build_transport",
+    "check_all_options",
     "check_options",
     "option_errors",
     "parse_bool",
@@ -404,6 +405,18 @@ def _check(
 def unknown_options(options: Mapping[str, object]) -> tuple[str, ...]:
     """The keys of ``options`` that are not in :data:`OPTIONS`, sorted."""
     return tuple(sorted(str(k) for k in options if k not in OPTIONS))
+
+
+def check_all_options(
+    options: Mapping[str, object], *, key_name: KeyName = _plain
+) -> tuple[TransportOptions | None, list[ConfigurationError]]:
+    """The checked options and every problem found: ``(None, errors)`` or ``(options, [])``.
+
+    For a caller that reports every problem at once (the Django system checks); each plugin
+    named by a dotted path is loaded once.
+    """
+    values, errors = _check(options, key_name)
+    return (None, errors) if errors else (TransportOptions(**values), [])
 
 
 def option_errors(

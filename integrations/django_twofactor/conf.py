@@ -9,7 +9,6 @@ is dropped when Django's ``setting_changed`` signal names ``TWOFACTOR_NOTIFY``, 
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +17,8 @@ from django.conf import settings as django_settings
 
 from twofactor_notify.config import (
     OPTIONS,
-    ConfigurationWarning,
     TransportOptions,
-    check_options,
-    option_errors,
+    check_all_options,
     parse_bool,
     parse_whole_number,
 )
@@ -240,13 +237,9 @@ def _parse(
     # a backend class of the project's own: the core rules for its values, none of the
     # cross-checks of a built-in backend (it may not need an API key)
     options["backend"] = CORE_BACKENDS.get(path, "null")
-    core_errors = option_errors(options, key_name=option_key_name)
+    transport, core_errors = check_all_options(options, key_name=option_key_name)
     errors += core_errors
-    values: dict[str, Any] = {"backend": backend.strip()}
-    if not core_errors:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConfigurationWarning)
-            values["transport"] = check_options(options, key_name=option_key_name)
+    values: dict[str, Any] = {"backend": backend.strip(), "transport": transport}
     for key, parse in APP_KEYS.items():
         try:
             values[key.lower()] = parse(data[key], key_name(key))

@@ -22,8 +22,7 @@ from twofactor_notify.config import (
     OPTIONS,
     ConfigurationWarning,
     TransportOptions,
-    check_options,
-    option_errors,
+    check_all_options,
     parse_bool,
     parse_text,
 )
@@ -183,11 +182,9 @@ def _parse(
     # suppressed, nothing leaves the app: no API key needed, the other values still checked
     effective = "memory" if values.get("SUPPRESS") else backend
     checked = {**options, "backend": effective}
-    errors += option_errors(checked, key_name=_option_key)
-    if not errors:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConfigurationWarning)
-            transport = check_options(checked, key_name=_option_key)
+    transport, core_errors = check_all_options(checked, key_name=_option_key)
+    errors += core_errors
+    if transport is not None and not errors:
         values["transport"] = replace(transport, backend=backend)
     return values, errors
 
