@@ -11,6 +11,7 @@ import inspect
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def core_transport_classes() -> list[type[Transport]]:
 
 @pytest.fixture
 def make_any_transport(
-    make_client: Callable[..., TwoFactorClient],
+    make_client: Callable[..., TwoFactorClient], tmp_path: Path
 ) -> Callable[[type[Transport]], tuple[Transport, RecordingPlugin]]:
     def factory(cls: type[Transport]) -> tuple[Transport, RecordingPlugin]:
         plugin = RecordingPlugin()
@@ -57,6 +58,8 @@ def make_any_transport(
             return cls(make_client(), **kwargs), plugin
         if "stream" in inspect.signature(cls).parameters:
             kwargs["stream"] = io.StringIO()
+        if "directory" in inspect.signature(cls).parameters:
+            kwargs["directory"] = tmp_path / "sms"
         return cls(**kwargs), plugin
 
     return factory
