@@ -167,8 +167,26 @@ def _concrete_report(name: str) -> Field[Any, Any]:
 
 
 def mark_handed_over(row: DeliveryReport | ClickReport) -> None:
-    """Record that every plugin and receiver was called for ``row``'s report."""
-    type(row)._default_manager.filter(pk=row.pk).update(handed_over=True)
+    """Record that every plugin and receiver was called for ``row``'s report.
+
+    On PostgreSQL the mark is committed without waiting for the disk
+    (``synchronous_commit = off`` for its own transaction only): the report and its log
+    update were committed durably before; a mark lost in a database crash costs at most
+    one more announcement, should 2Factor retry the report. This halves the disk flushes
+    per report.
+    """
+    model = type(row)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        q = connection.ops.quote_name
+        table, pk = q(model._meta.db_table), q(model._meta.pk.column or "id")
+        relaxed = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) "
+        # names come from the model's meta; the value is a parameter
+        sql = f"{relaxed}UPDATE {table} SET handed_over = true WHERE {pk} = %s"  # noqa: S608
+        sql += " AND EXISTS (SELECT 1 FROM relaxed)"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [row.pk])
+    else:
+        model._default_manager.filter(pk=row.pk).update(handed_over=True)
     row.handed_over = True
 
 
