@@ -22,5 +22,6 @@ TWOFACTOR_NOTIFY = {
     "BACKEND": "memory",
     "SENDER_ID": "TFACTR",
     "WEBHOOK_TOKEN": "bench-webhook-token",
+    "WEBHOOK_QUERY_TOKEN": True,  # 2Factor posts to a registered URL, token in the query
     "LOAD_ENTRYPOINTS": False,
 }

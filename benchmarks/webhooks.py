@@ -5,7 +5,8 @@ framework test client, in the same run:
 
 * Django (``django.test.Client``; settings in :mod:`benchmarks.django_settings`: SQLite in
   memory, CommonMiddleware only): the app's ``delivery_webhook`` (token check, core parser,
-  dedupe via ``get_or_create``, message-log update, ``on_delivery``, signal) against
+  report row and message-log update in one transaction, ``on_delivery``, signal, the
+  hand-over mark) against
   :func:`benchmarks.django_urls.baseline_delivery` (token check, ``json.loads``, save the
   same ``DeliveryReport`` row, answer).
 * Flask (``app.test_client()``): the blueprint ``TwoFactor(app)`` registers (token, size
@@ -155,6 +156,7 @@ def _flask(table: Table, per_round: int, rounds: int, smoke: bool) -> None:
     app.config.update(
         TWOFACTOR_BACKEND="memory",
         TWOFACTOR_WEBHOOK_TOKEN=TOKEN,
+        TWOFACTOR_WEBHOOK_QUERY_TOKEN=True,  # 2Factor posts to a URL, token in the query
         TWOFACTOR_LOAD_ENTRYPOINTS=False,
         TWOFACTOR_SENDER_ID="TFACTR",
     )
