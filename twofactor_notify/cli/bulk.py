@@ -551,11 +551,10 @@ class _BulkRun:
         """
         not_sent = isinstance(stop, TwoFactorError) and not stop.outcome_unknown
         if self.in_flight and not not_sent:
-            what = (
-                f"interrupted by {stop.name}"
-                if isinstance(stop, Interrupted)
-                else (f"stopped by {type(stop).__name__}")
-            )
+            if isinstance(stop, Interrupted):
+                what = f"interrupted by {stop.name}"
+            else:
+                what = f"stopped by {type(stop).__name__}"
             reason = (
                 f"{what} while its request was in flight: it may have been sent, so it is "
                 "not sent again on --resume (check delivery reports; --resend-unknown)"
