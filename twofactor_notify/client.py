@@ -407,6 +407,7 @@ class TwoFactorClient:
                 f"messages must be a sequence of BulkMessage, not {type(messages).__name__}",
                 field="messages",
             )
+        messages = list(coerce_bulk_messages(messages))  # a wrong item type: one error
         if not 1 <= len(messages) <= MAX_BULK_CHUNK:
             raise InvalidInputError(
                 f"a bulk request takes 1 to {MAX_BULK_CHUNK} messages, not {len(messages)}",

@@ -176,7 +176,8 @@ def _recipient_tuple(to: object) -> tuple[Any, ...]:
     ``bytes``, a mapping) stays one item, for the checks to refuse by name rather than
     iterate over its bytes."""
     if isinstance(to, str):
-        return tuple(p for p in to.split(",") if p.strip())
+        # "" and " , " stay one (empty) number, refused as such like any other empty number
+        return tuple(p for p in to.split(",") if p.strip()) or (to,)
     if isinstance(to, bytes | bytearray | memoryview | Mapping) or not isinstance(to, Iterable):
         return (to,)
     return tuple(to)

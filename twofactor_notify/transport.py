@@ -145,6 +145,17 @@ class Transport(ABC):
         )
         return receipt
 
+    def check(self, message: Message) -> Message:
+        """Fill this transport's defaults into ``message`` and run the checks, as :meth:`send`
+        does before ``before_send``; return the message as ``before_send`` would see it.
+
+        For code that queues a message to send later: a refusal reaches the caller now,
+        not a worker. See :func:`~twofactor_notify.validation.check_message`.
+
+        :raises InvalidInputError: (or a subclass), ``field`` naming what was refused.
+        """
+        return self._prepare(message)
+
     def send_otp(
         self,
         to: str,
@@ -190,7 +201,7 @@ class Transport(ABC):
             SMSMessage(
                 to=to,  # type: ignore[arg-type]  # SMSMessage makes a tuple of it
                 text=text,
-                sender=sender or self.default_sender or "",
+                sender=sender if sender is not None else "",  # "" takes the default
                 promotional=promotional,
                 schedule_at=schedule_at,
                 pe_id=pe_id,
@@ -268,9 +279,11 @@ class Transport(ABC):
 
         Plugins see canonical data: numbers in E.164, the default sender and template in.
         """
-        if isinstance(message, OTPMessage) and message.template is None:
+        # Only an absent value (None or "") takes the default: 0 or b"" is a wrong value,
+        # refused by the checks, not a request for the default.
+        if isinstance(message, OTPMessage) and _unset(message.template):
             message = dataclasses.replace(message, template=self.default_template)
-        elif isinstance(message, SMSMessage) and not message.sender and self.default_sender:
+        elif isinstance(message, SMSMessage) and _unset(message.sender) and self.default_sender:
             message = dataclasses.replace(message, sender=self.default_sender)
         elif isinstance(message, BulkBatch):
             message = dataclasses.replace(message, messages=self._with_sender(message.messages))
@@ -279,11 +292,13 @@ class Transport(ABC):
     def _with_sender(self, messages: tuple[BulkMessage, ...]) -> tuple[BulkMessage, ...]:
         """``messages`` with this transport's default sender where one names none."""
         sender = self.default_sender
-        if not sender or all(not isinstance(m, BulkMessage) or m.sender for m in messages):
+        if not sender or all(
+            not isinstance(m, BulkMessage) or not _unset(m.sender) for m in messages
+        ):
             return messages
         return tuple(
             dataclasses.replace(m, sender=sender)
-            if isinstance(m, BulkMessage) and not m.sender
+            if isinstance(m, BulkMessage) and _unset(m.sender)
             else m
             for m in messages
         )
@@ -343,6 +358,11 @@ class Transport(ABC):
     @abstractmethod
     def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
         """Verify a validated code against a session id or an E.164 number."""
+
+
+def _unset(value: object) -> bool:
+    """True for a field left out: ``None`` or the empty string."""
+    return value is None or value == ""
 
 
 def _metadata(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:

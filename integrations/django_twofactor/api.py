@@ -125,9 +125,9 @@ def send_otp(
     config = get_settings()
     return get_transport().send_otp(
         to,
-        template=template or config.otp_template,
+        template=config.otp_template if template is None or template == "" else template,
         otp=otp,
-        length=length or config.otp_length,
+        length=config.otp_length if length is None else length,
         metadata=metadata,
     )
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from twofactor_notify.config import Backend, build_transport
-from twofactor_notify.errors import ConfigurationError, TwoFactorError
-from twofactor_notify.models import BulkResult, Message
+from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
+from twofactor_notify.models import BulkBatch, BulkResult, Message, OTPMessage, SMSMessage
 from twofactor_notify.transport import Transport
 
 from ..conf import TwoFactorSettings, get_settings, option_key_name
@@ -25,6 +25,8 @@ from ..conf import TwoFactorSettings, get_settings, option_key_name
 __all__ = ["BaseSMSBackend"]
 
 logger = logging.getLogger("django_twofactor.backends")
+_MESSAGE_TYPES = (OTPMessage, SMSMessage, BulkBatch)
+_NOT_A_LIST = (str, bytes, Mapping, *_MESSAGE_TYPES)
 
 #: The plugin that fills the message log (registered unless ``LOG_MESSAGES`` is false).
 MESSAGE_LOG_PLUGIN = "django_twofactor.plugin.MessageLogPlugin"
@@ -99,6 +101,19 @@ class BaseSMSBackend(ABC):
         :class:`~twofactor_notify.errors.ConfigurationError` is not a failed send: it always
         propagates.
         """
+        if isinstance(messages, _NOT_A_LIST) or not isinstance(messages, Iterable):
+            raise InvalidInputError(
+                f"send_messages takes an iterable of messages, not {type(messages).__name__}",
+                field="messages",
+            )
+        if isinstance(messages, Sequence):  # known in full: refuse a wrong item before sending
+            for index, item in enumerate(messages):
+                if not isinstance(item, _MESSAGE_TYPES):
+                    raise InvalidInputError(
+                        f"message {index} is a {type(item).__name__}; give OTPMessage, "
+                        "SMSMessage or BulkBatch objects",
+                        field="messages",
+                    )
         sent = 0
         for message in messages:
             try:
