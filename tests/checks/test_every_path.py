@@ -261,6 +261,7 @@ def world(twofactor_emulator: Emulator, settings: LazySettings, tmp_path: Path) 
         "client": client,
         "stream": io.StringIO,
         "path": lambda: tmp_path / "transport.jsonl",
+        "directory": lambda: tmp_path / "transport",
         "config": get_settings,
     }
     entry_points: list[EntryPoint] = []
@@ -324,7 +325,7 @@ def world(twofactor_emulator: Emulator, settings: LazySettings, tmp_path: Path) 
         recorded.append(ctx.__enter__())
         closers.append(lambda ctx=ctx: ctx.__exit__(None, None, None))
 
-    files = [tmp_path / "transport.jsonl", tmp_path / "sms"]
+    files = [tmp_path / "transport.jsonl", tmp_path / "transport", tmp_path / "sms"]
     yield World(emulator, entry_points, outboxes, recorded, files)
     for close in reversed(closers):
         close()
