@@ -162,3 +162,38 @@ def test_switching_mode_keeps_a_pending_challenge_verifiable(
     assert otp is not None
     settings.OTP_TWOFACTOR_MODE = "local"  # verification follows what the device stored
     assert fresh(device).verify_token(otp) is True
+
+
+@pytest.mark.parametrize("throttle_factor", [0, 1], ids=["throttling-off", "throttling-on"])
+def test_a_submit_hearing_expired_does_not_void_a_concurrent_match(
+    emulator: Emulator,
+    twofactor_client: Any,
+    device: TwoFactorSMSDevice,
+    settings: Any,
+    throttle_factor: int,
+) -> None:
+    # Deterministic on any database: while the first submit's "OTP Matched" is on its way
+    # back, a second submit of the same code reaches 2Factor and hears "OTP Expired".
+    settings.OTP_TWOFACTOR_THROTTLE_FACTOR = throttle_factor
+    second: list[bool] = []
+    interleaved = False
+
+    class Interleaving(RecordingTransport):
+        def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Any:
+            nonlocal interleaved
+            result = super()._verify(code, session_id=session_id, phone=phone)
+            if not interleaved:
+                interleaved = True
+                second.append(fresh(device).verify_token(code))
+            return result
+
+    transport = Interleaving(twofactor_client, load_entrypoints=False)
+    settings.OTP_TWOFACTOR_TRANSPORT = transport
+    device.generate_challenge()
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+
+    first = device.verify_token(otp)
+
+    assert [first, *second] == [True, False]  # exactly one success: never 0, never 2
+    assert fresh(device).otp_session_id is None

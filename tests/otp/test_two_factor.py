@@ -261,3 +261,27 @@ print("ok")
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_setup_with_a_corrected_number_sends_to_it_and_voids_the_first_code(
+    client: Client, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    client.force_login(user)
+    _setup(client, "welcome")
+    _setup(client, "method", method="twofactor_sms")
+    _setup(client, "twofactor_sms", number="98123 45678")  # a typo
+    first = emulator.last_otp("+919812345678")
+    assert first is not None
+
+    client.post(
+        SETUP, {"setup_view-current_step": "validation", "wizard_goto_step": "twofactor_sms"}
+    )
+    _setup(client, "twofactor_sms", number="98765 43210")  # at once, within the cooldown
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None  # sent to the corrected number
+
+    assert "not valid" in _setup(client, "validation", token=first).content.decode()
+    TwoFactorSMSDevice.objects.update(throttling_failure_timestamp=None)
+    assert _setup(client, "validation", token=otp).status_code == 302
+    device = TwoFactorSMSDevice.objects.get(user=user)
+    assert device.number == NUMBER and device.confirmed

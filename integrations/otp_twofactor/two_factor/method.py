@@ -43,8 +43,9 @@ class TwoFactorSMSMethod(MethodBase):  # type: ignore[misc]
     ) -> TwoFactorSMSDevice:
         """The user's unconfirmed ``"default"`` device for the number typed in setup.
 
-        The same row serves every request of one setup (the code sent is pending in it); a
-        changed number replaces its number and voids the code sent to the old one.
+        The same row serves every request of one setup (the code sent is pending in it). A
+        changed number replaces its number, voids the code sent to the old one and ends the
+        cooldown, as a new device would: a code can go to the corrected number at once.
         """
         number = str(((setup_data or {}).get(self.code) or {}).get("number") or "")
         device: TwoFactorSMSDevice | None = (
@@ -62,7 +63,10 @@ class TwoFactorSMSMethod(MethodBase):  # type: ignore[misc]
             if candidate.number != device.number:
                 device.number = candidate.number
                 device.token = device.otp_session_id = None
-                device.save(update_fields=["number", "token", "otp_session_id"])
+                device.last_generated_timestamp = None
+                device.save(
+                    update_fields=["number", "token", "otp_session_id", "last_generated_timestamp"]
+                )
         return device
 
     def get_token_form_class(self) -> type[Any]:
