@@ -1,0 +1,87 @@
+"""The Celery app of the worker processes the tests start (and of the benchmark).
+
+``python -m celery -A tests.background.celery_worker worker ...`` with these variables:
+``TFN_BROKER_URL``, ``TFN_KEYPREFIX`` (isolates the broker's keys), ``TFN_QUEUE``,
+``TFN_VISIBILITY`` (seconds), ``TFN_EMULATOR_URL``, ``TFN_API_KEY``, ``TFN_LEDGER_PREFIX``,
+``TFN_RATE`` (account rate, 0 for none), ``TFN_LEASE`` (seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from celery import Celery
+
+import twofactor_notify.background.celery as tasks
+from twofactor_notify.background import BackgroundSender, RedisThrottle, RetryPolicy
+from twofactor_notify.background.redis_ledger import RedisLedger
+from twofactor_notify.client import TwoFactorClient
+from twofactor_notify.transport import TwoFactorTransport
+
+
+def make_app(broker: str, keyprefix: str, queue: str, visibility: float) -> Celery:
+    """A Celery app on ``broker`` whose Redis keys all start with ``keyprefix``."""
+    app = Celery("tfn_test", broker=broker)
+    app.conf.update(
+        broker_transport_options={
+            "visibility_timeout": visibility,
+            "global_keyprefix": keyprefix,
+            # look for abandoned messages every second (kombu's default: about every 100 s)
+            "unacked_restore_interval": 1,
+            "unacked_restore_throttle": 1,
+        },
+        broker_connection_retry_on_startup=True,
+        task_default_queue=queue,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        task_ignore_result=True,
+    )
+    return app
+
+
+def _sender_provider() -> Any:
+    lock = threading.Lock()
+    built: list[BackgroundSender] = []
+
+    def provider() -> BackgroundSender:
+        with lock:
+            if not built:
+                import redis
+
+                client = redis.Redis.from_url(os.environ["TFN_BROKER_URL"])
+                rate = float(os.environ.get("TFN_RATE", "0"))
+                transport = TwoFactorTransport(
+                    TwoFactorClient(
+                        os.environ["TFN_API_KEY"],
+                        base_url=os.environ["TFN_EMULATOR_URL"],
+                        timeout=5.0,
+                        pool_size=64,
+                    ),
+                    load_entrypoints=False,
+                )
+                built.append(
+                    BackgroundSender(
+                        transport,
+                        RedisLedger(client, prefix=os.environ["TFN_LEDGER_PREFIX"]),
+                        RedisThrottle(client, rate=rate, key=os.environ["TFN_LEDGER_PREFIX"] + "t")
+                        if rate
+                        else None,
+                        policy=RetryPolicy(max_attempts=5, base_delay=0.2, max_delay=2.0),
+                        lease=float(os.environ.get("TFN_LEASE", "3")),
+                    )
+                )
+            return built[0]
+
+    return provider
+
+
+if "TFN_BROKER_URL" in os.environ and "TFN_QUEUE" in os.environ:
+    app = make_app(
+        os.environ["TFN_BROKER_URL"],
+        os.environ["TFN_KEYPREFIX"],
+        os.environ["TFN_QUEUE"],
+        float(os.environ.get("TFN_VISIBILITY", "5")),
+    )
+    tasks.set_sender_provider(_sender_provider())

@@ -1,0 +1,150 @@
+"""Background-sending options, as one plain mapping that the Django and Flask adapters share.
+
+``TWOFACTOR_NOTIFY["BACKGROUND"]`` (Django) and ``app.config["TWOFACTOR_BACKGROUND"]`` (Flask)
+hold the same keys:
+
+``ENGINE``
+    ``"celery"`` (the only engine of the core; the Django app adds its own). Required.
+``QUEUE``
+    the Celery queue the send tasks go to (``None``: Celery's default queue).
+``REDIS_URL``
+    the Redis server of the ledger and the throttle, e.g. ``redis://redis:6379/0``. Required.
+``ACCOUNT_RATE_LIMIT``
+    requests per second for the whole 2Factor account (default 200; ``None``: no throttle).
+``MAX_ATTEMPTS``, ``MAX_RETRY_DELAY``
+    the retry policy (default 5 tries, 300 s cap).
+``LEASE_SECONDS``
+    how long a claim is held before a redelivery may call its worker dead (default 120).
+``KEY_PREFIX``
+    prefix of every Redis key (default ``"twofactor:"``); one per 2Factor account.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..transport import Transport
+from .retry import RetryPolicy
+from .throttle import DEFAULT_ACCOUNT_RATE
+from .worker import DEFAULT_LEASE, BackgroundSender
+
+__all__ = ["BackgroundOptions", "build_sender"]
+
+_KNOWN = {
+    "ENGINE",
+    "QUEUE",
+    "REDIS_URL",
+    "ACCOUNT_RATE_LIMIT",
+    "MAX_ATTEMPTS",
+    "MAX_RETRY_DELAY",
+    "LEASE_SECONDS",
+    "KEY_PREFIX",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BackgroundOptions:
+    """The parsed options (see the module docstring). ``where`` names the setting in errors."""
+
+    engine: str
+    redis_url: str
+    queue: str | None = None
+    account_rate_limit: float | None = DEFAULT_ACCOUNT_RATE
+    max_attempts: int = 5
+    max_retry_delay: float = 300.0
+    lease_seconds: float = DEFAULT_LEASE
+    key_prefix: str = "twofactor:"
+
+    def __repr__(self) -> str:
+        # the Redis URL may carry a password
+        return f"BackgroundOptions(engine={self.engine!r}, queue={self.queue!r})"
+
+    @classmethod
+    def from_mapping(
+        cls, raw: Mapping[str, Any], *, where: str = "BACKGROUND", engines: tuple[str, ...] = ()
+    ) -> BackgroundOptions:
+        """Check and parse ``raw``; :class:`ConfigurationError` naming the key otherwise.
+
+        ``engines`` are extra engine names the calling adapter provides besides ``celery``.
+        """
+        if not isinstance(raw, Mapping):
+            raise ConfigurationError(f"{where} must be a dict")
+        unknown = sorted(str(k) for k in raw if k not in _KNOWN)
+        if unknown:
+            raise ConfigurationError(f"{where} has unknown keys: {', '.join(unknown)}")
+        choices = ("celery", *engines)
+        engine = raw.get("ENGINE")
+        if engine not in choices:
+            raise ConfigurationError(f"{where}['ENGINE'] must be one of {', '.join(choices)}")
+        url = raw.get("REDIS_URL")
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigurationError(
+                f"{where}['REDIS_URL'] must be a redis://, rediss:// or unix:// URL"
+            )
+        queue = raw.get("QUEUE")
+        if queue is not None and (not isinstance(queue, str) or not queue):
+            raise ConfigurationError(f"{where}['QUEUE'] must be a queue name or None")
+        rate = raw.get("ACCOUNT_RATE_LIMIT", DEFAULT_ACCOUNT_RATE)
+        if rate is not None:
+            rate = _positive(where, "ACCOUNT_RATE_LIMIT", rate)
+        attempts = raw.get("MAX_ATTEMPTS", 5)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ConfigurationError(f"{where}['MAX_ATTEMPTS'] must be a whole number >= 1")
+        prefix = raw.get("KEY_PREFIX", "twofactor:")
+        if not isinstance(prefix, str):
+            raise ConfigurationError(f"{where}['KEY_PREFIX'] must be a string")
+        return cls(
+            engine=str(engine),
+            redis_url=url,
+            queue=queue,
+            account_rate_limit=rate,
+            max_attempts=attempts,
+            max_retry_delay=_positive(where, "MAX_RETRY_DELAY", raw.get("MAX_RETRY_DELAY", 300)),
+            lease_seconds=_positive(
+                where, "LEASE_SECONDS", raw.get("LEASE_SECONDS", DEFAULT_LEASE)
+            ),
+            key_prefix=prefix,
+        )
+
+
+def _positive(where: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError(f"{where}['{key}'] must be a positive number")
+    if value <= 0:
+        raise ConfigurationError(f"{where}['{key}'] must be a positive number")
+    return float(value)
+
+
+def build_sender(
+    transport: Transport, options: BackgroundOptions, *, redis_client: Any = None
+) -> BackgroundSender:
+    """A :class:`BackgroundSender` with the Redis ledger and throttle the options describe."""
+    from .redis_ledger import RedisLedger
+    from .throttle import RedisThrottle
+
+    if redis_client is None:
+        try:
+            import redis
+        except ImportError:  # pragma: no cover - the extra is missing
+            raise ConfigurationError(
+                'background sending needs the redis package: pip install "twofactor-notify[celery]"'
+            ) from None
+        redis_client = redis.Redis.from_url(options.redis_url)
+    throttle = (
+        RedisThrottle(
+            redis_client, rate=options.account_rate_limit, key=options.key_prefix + "throttle"
+        )
+        if options.account_rate_limit
+        else None
+    )
+    return BackgroundSender(
+        transport,
+        RedisLedger(redis_client, prefix=options.key_prefix + "ledger:"),
+        throttle,
+        policy=RetryPolicy(max_attempts=options.max_attempts, max_delay=options.max_retry_delay),
+        lease=options.lease_seconds,
+    )
