@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
 from twofactor_notify.models import BulkMessage, BulkResult, OTPSent, SMSSent, Verification
@@ -19,6 +19,9 @@ from twofactor_notify.transport import Transport
 
 from .backends import get_backend
 from .conf import get_settings
+
+if TYPE_CHECKING:
+    from twofactor_notify.background import Envelope
 
 __all__ = ["get_transport", "send_mass_sms", "send_otp", "send_sms", "verify_otp"]
 
@@ -30,20 +33,57 @@ def get_transport() -> Transport:
     return get_backend().transport
 
 
+@overload
+def send_sms(
+    to: str | Iterable[str],
+    text: str,
+    *,
+    sender: str | None = ...,
+    fail_silently: bool = ...,
+    background: Literal[False] = ...,
+    key: None = ...,
+    **options: Any,
+) -> SMSSent | None: ...
+
+
+@overload
+def send_sms(
+    to: str | Iterable[str],
+    text: str,
+    *,
+    sender: str | None = ...,
+    fail_silently: bool = ...,
+    background: Literal[True],
+    key: str | None = ...,
+    **options: Any,
+) -> Envelope | None: ...
+
+
 def send_sms(
     to: str | Iterable[str],
     text: str,
     *,
     sender: str | None = None,
     fail_silently: bool = False,
+    background: bool = False,
+    key: str | None = None,
     **options: Any,
-) -> SMSSent | None:
+) -> SMSSent | Envelope | None:
     """Send a text message to one or more numbers (``SENDER_ID`` unless ``sender``).
 
     ``options`` are those of :meth:`twofactor_notify.transport.Transport.send_sms`
     (``promotional``, ``schedule_at``, ``pe_id``…). With ``fail_silently`` a failed send is
     logged and ``None`` returned; a configuration error is raised all the same.
+
+    With ``background=True`` the message is checked now and queued when the current
+    transaction commits (``TWOFACTOR_NOTIFY["BACKGROUND"]``, see "Sending in the
+    background"); the :class:`~twofactor_notify.background.Envelope` is returned. ``key``
+    is its idempotency key (generated when ``None``).
     """
+    if background:
+        from .background import queue_sms
+
+        return queue_sms(to, text, sender=sender, fail_silently=fail_silently, key=key, **options)
     transport = get_transport()  # a ConfigurationError is not a failed send
     try:
         return transport.send_sms(to, text, sender=sender, **options)
@@ -56,13 +96,39 @@ def send_sms(
         return None
 
 
+@overload
+def send_mass_sms(
+    datatuple: Iterable[Sequence[str] | BulkMessage | Mapping[str, Any]],
+    *,
+    callback_format: str | None = ...,
+    fail_silently: bool = ...,
+    chunk_size: int = ...,
+    background: Literal[False] = ...,
+    key: None = ...,
+) -> BulkResult: ...
+
+
+@overload
+def send_mass_sms(
+    datatuple: Iterable[Sequence[str] | BulkMessage | Mapping[str, Any]],
+    *,
+    callback_format: str | None = ...,
+    fail_silently: bool = ...,
+    chunk_size: int = ...,
+    background: Literal[True],
+    key: str | None = ...,
+) -> list[Envelope]: ...
+
+
 def send_mass_sms(
     datatuple: Iterable[Sequence[str] | BulkMessage | Mapping[str, Any]],
     *,
     callback_format: str | None = None,
     fail_silently: bool = False,
     chunk_size: int = 1000,
-) -> BulkResult:
+    background: bool = False,
+    key: str | None = None,
+) -> BulkResult | list[Envelope]:
     """Send many messages through 2Factor's bulk endpoint (1000 per request).
 
     Each item is ``(to, text)``, ``(to, text, sender)``, a :class:`BulkMessage` or a mapping
@@ -71,6 +137,10 @@ def send_mass_sms(
     before anything is sent when ``datatuple`` is a list or tuple. Per-message rejections are
     in the result; with ``fail_silently`` a refused send gives an empty result instead of an
     error (never for a configuration error).
+
+    With ``background=True`` each request's batch (``chunk_size`` messages) is checked now
+    and queued as one envelope when the current transaction commits; the envelopes are
+    returned. Their keys are ``key:0``, ``key:1``… when ``key`` is given.
     """
     default_sender = get_settings().sender_id or ""
     transport = get_transport()
@@ -92,6 +162,12 @@ def send_mass_sms(
             field="messages",
         )
 
+    if background:
+        from .background import queue_mass_sms
+
+        return queue_mass_sms(
+            [message(item, i) for i, item in enumerate(datatuple)], chunk_size=chunk_size, key=key
+        )
     try:
         if isinstance(datatuple, str | bytes) or not isinstance(datatuple, Iterable):
             raise InvalidInputError(

@@ -24,3 +24,6 @@ class DjangoTwoFactorConfig(AppConfig):
 
         setting_changed.connect(setting_changed_receiver, dispatch_uid="django_twofactor.conf")
         install_log_filter()
+        from .background import connect_worker
+
+        connect_worker()  # the Celery task finds this app's sender (BACKGROUND["ENGINE"])

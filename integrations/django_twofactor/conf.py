@@ -128,6 +128,7 @@ DEFAULTS: dict[str, Any] = {
     "SEND_LIMIT": 3,
     "SEND_WINDOW_SECONDS": 600,
     "CACHE_ALIAS": "default",
+    "BACKGROUND": None,
 }
 
 

@@ -6,11 +6,7 @@ from __future__ import annotations
 import collections
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,47 +18,11 @@ from twofactor_notify.emulator import Emulator
 from twofactor_notify.models import SMSMessage
 
 from .conftest import REDIS_URL
+from .workers import VISIBILITY_TIMEOUT, Workers, wait_until, worker_env
 
 pytest.importorskip("celery")
 
-ROOT = Path(__file__).resolve().parents[2]
 PHONE = "+919876543210"
-#: Kombu gives an unacknowledged message back after this many seconds (and checks for them
-#: every 10 s); short here so that the killed worker's tasks return within the test.
-VISIBILITY_TIMEOUT = 4.0
-
-
-class Workers:
-    """Celery worker processes of one test, all on one queue; killed at the end."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = env
-        self.log_dir = log_dir
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, concurrency: int = 16) -> subprocess.Popen[bytes]:
-        n = len(self.procs)
-        log = (self.log_dir / f"worker-{n}.log").open("wb")
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "celery", "-A", "tests.background.celery_worker", "worker",
-                "--pool", "threads", "--concurrency", str(concurrency), "--loglevel", "WARNING",
-                "--without-heartbeat", "--without-gossip", "--without-mingle",
-                "-Q", self.env["TFN_QUEUE"], "-n", f"tfn{n}-{uuid.uuid4().hex[:6]}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.procs.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -75,19 +35,7 @@ def emulator() -> Iterator[Emulator]:
 def workers(
     redis_client: Any, redis_prefix: str, emulator: Emulator, tmp_path: Path
 ) -> Iterator[Workers]:
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        TWOFACTOR_NOTIFY_DISABLE_PLUGIN_AUTOLOAD="1",
-        TFN_BROKER_URL=REDIS_URL,
-        TFN_KEYPREFIX=redis_prefix + "broker:",
-        TFN_QUEUE="tfn-" + uuid.uuid4().hex[:8],
-        TFN_VISIBILITY=str(VISIBILITY_TIMEOUT),
-        TFN_EMULATOR_URL=emulator.url,
-        TFN_API_KEY=emulator.api_key,
-        TFN_LEDGER_PREFIX=redis_prefix + "ledger:",
-        TFN_LEASE="3",
-    )
+    env = worker_env(REDIS_URL, redis_prefix, emulator.url, emulator.api_key)
     group = Workers(env, tmp_path)
     yield group
     group.stop()
@@ -100,14 +48,6 @@ def producer(workers: Workers) -> Any:
     return make_app(
         env["TFN_BROKER_URL"], env["TFN_KEYPREFIX"], env["TFN_QUEUE"], VISIBILITY_TIMEOUT
     )
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_kill_9_mid_stream_sends_each_message_once_or_records_it_unknown(

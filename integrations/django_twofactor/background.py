@@ -1,0 +1,168 @@
+"""Queued sending for the Django app, configured by ``TWOFACTOR_NOTIFY["BACKGROUND"]``.
+
+The helpers' ``background=True`` ends here: the message is checked now (the caller hears
+about a bad number at once), wrapped in an :class:`~twofactor_notify.background.Envelope`,
+and handed to the queue engine only when the surrounding database transaction commits
+(``transaction.on_commit``), so a rolled-back request never sends.
+
+Engines are looked up in :data:`ENQUEUERS` by ``BACKGROUND["ENGINE"]``; this module provides
+``"celery"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import transaction
+
+from twofactor_notify.background import BackgroundSender, Envelope, check_message
+from twofactor_notify.background.config import BackgroundOptions, build_sender
+from twofactor_notify.errors import ConfigurationError, TwoFactorError
+from twofactor_notify.models import BulkBatch, BulkMessage, Message, SMSMessage
+from twofactor_notify.validation import MAX_BULK_CHUNK, coerce_bulk_messages
+
+from .conf import SETTING_NAME, get_settings, on_reset
+
+__all__ = [
+    "ENQUEUERS",
+    "connect_worker",
+    "get_background_sender",
+    "get_options",
+    "queue_mass_sms",
+    "queue_message",
+    "queue_sms",
+]
+
+
+logger = logging.getLogger("django_twofactor")
+
+
+def _enqueue_celery(envelope: Envelope, options: BackgroundOptions) -> None:
+    from twofactor_notify.background.celery import enqueue
+
+    enqueue(envelope, queue=options.queue)
+
+
+#: Engine name -> function that hands an envelope to that engine (called after commit).
+ENQUEUERS: dict[str, Callable[[Envelope, BackgroundOptions], None]] = {
+    "celery": _enqueue_celery,
+}
+
+_lock = threading.Lock()
+_options: BackgroundOptions | None = None
+_sender: BackgroundSender | None = None
+
+
+@on_reset
+def _reset() -> None:
+    global _options, _sender
+    with _lock:
+        _options = None
+        _sender = None
+
+
+def get_options() -> BackgroundOptions:
+    """The parsed ``TWOFACTOR_NOTIFY["BACKGROUND"]``; :class:`ConfigurationError` naming the
+    key when it is missing or malformed."""
+    global _options
+    with _lock:
+        if _options is None:
+            raw = (getattr(django_settings, SETTING_NAME, None) or {}).get("BACKGROUND")
+            where = f"{SETTING_NAME}['BACKGROUND']"
+            if raw is None:
+                raise ConfigurationError(
+                    f"{where} is not set: background sending needs a queue engine and a Redis URL"
+                )
+            engines = tuple(name for name in ENQUEUERS if name != "celery")
+            _options = BackgroundOptions.from_mapping(raw, where=where, engines=engines)
+        return _options
+
+
+def get_background_sender() -> BackgroundSender:
+    """The worker's sender: the app's transport, the Redis ledger and account throttle."""
+    global _sender
+    from .api import get_transport
+
+    options = get_options()
+    with _lock:
+        if _sender is None:
+            _sender = build_sender(get_transport(), options)
+        return _sender
+
+
+def queue_message(
+    message: Message, *, key: str | None = None, using: str | None = None
+) -> Envelope:
+    """Check ``message``, and queue it when the transaction on ``using`` commits (at once
+    outside a transaction). Returns the envelope (its ``key`` finds it in the ledger)."""
+    from .api import get_transport
+
+    options = get_options()
+    envelope = Envelope.wrap(check_message(get_transport(), message), key=key)
+    enqueue = ENQUEUERS[options.engine]
+    transaction.on_commit(partial(enqueue, envelope, options), using=using)
+    return envelope
+
+
+def queue_sms(
+    to: str | Iterable[str],
+    text: str,
+    *,
+    sender: str | None = None,
+    fail_silently: bool = False,
+    key: str | None = None,
+    **options: Any,
+) -> Envelope | None:
+    """``send_sms(..., background=True)``: check, then queue after commit. With
+    ``fail_silently`` a refused message is logged and ``None`` returned; a configuration
+    error is raised all the same."""
+    get_options()  # a configuration error is never silenced
+    recipients = (to,) if isinstance(to, str) else tuple(to)
+    try:
+        message = SMSMessage(
+            to=recipients, text=text, sender=sender or get_settings().sender_id or "", **options
+        )
+        return queue_message(message, key=key)
+    except ConfigurationError:
+        raise
+    except TwoFactorError as exc:
+        if not fail_silently:
+            raise
+        logger.warning("send_sms(background=True) refused: %s", type(exc).__name__)
+        return None
+
+
+def queue_mass_sms(
+    messages: Iterable[BulkMessage | Mapping[str, Any]],
+    *,
+    chunk_size: int = MAX_BULK_CHUNK,
+    key: str | None = None,
+) -> list[Envelope]:
+    """``send_mass_sms(..., background=True)``: one envelope per request of ``chunk_size``
+    messages (keys ``key:0``, ``key:1``… when ``key`` is given), each queued after commit."""
+    get_options()
+    items = list(coerce_bulk_messages(messages))
+    size = max(1, min(int(chunk_size), MAX_BULK_CHUNK))
+    return [
+        queue_message(
+            BulkBatch(messages=tuple(items[start : start + size])),
+            key=None if key is None else f"{key}:{n}",
+        )
+        for n, start in enumerate(range(0, len(items), size))
+    ]
+
+
+def connect_worker() -> None:
+    """Give the Celery task this app's sender (called from the app's ``ready()`` when
+    ``BACKGROUND["ENGINE"]`` is ``"celery"``)."""
+    raw: Any = (getattr(django_settings, SETTING_NAME, None) or {}).get("BACKGROUND")
+    if not isinstance(raw, dict) or raw.get("ENGINE") != "celery":
+        return
+    from twofactor_notify.background.celery import set_sender_provider
+
+    set_sender_provider(get_background_sender)

@@ -1,0 +1,160 @@
+"""The Django helpers' background sending: checked at once, queued only after commit, sent
+by a real Celery worker through a real Redis broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from django_twofactor import api
+from django_twofactor.background import get_background_sender, get_options
+from tests.background.conftest import NEEDS_REDIS, REDIS_URL
+from tests.background.workers import VISIBILITY_TIMEOUT, Workers, wait_until, worker_env
+from twofactor_notify.background import Envelope, LedgerState
+from twofactor_notify.background.redis_ledger import RedisLedger
+from twofactor_notify.emulator import Emulator
+from twofactor_notify.errors import ConfigurationError, InvalidPhoneNumberError
+
+from .conftest import base_settings
+
+pytest.importorskip("celery")
+PHONE = "+919876543210"
+
+
+@pytest.fixture
+def redis_client() -> Iterator[Any]:
+    if not REDIS_URL:
+        pytest.skip(NEEDS_REDIS)
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    prefix = f"tfn-test-{uuid.uuid4().hex}:"
+    client.tfn_prefix = prefix
+    yield client
+    for key in client.scan_iter(match=prefix + "*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def queued(
+    settings: Any, redis_client: Any, twofactor_emulator: Emulator, tmp_path: Path
+) -> Iterator[Workers]:
+    """BACKGROUND pointed at a test queue, a producer app made current, and its workers."""
+    from tests.background.celery_worker import make_app
+
+    env = worker_env(
+        REDIS_URL, redis_client.tfn_prefix, twofactor_emulator.url, twofactor_emulator.api_key
+    )
+    settings.TWOFACTOR_NOTIFY = base_settings(
+        BACKGROUND={"ENGINE": "celery", "REDIS_URL": REDIS_URL, "QUEUE": env["TFN_QUEUE"]}
+    )
+    app = make_app(REDIS_URL, env["TFN_KEYPREFIX"], env["TFN_QUEUE"], VISIBILITY_TIMEOUT)
+    app.set_current()
+    group = Workers(env, tmp_path)
+    yield group
+    group.stop()
+
+
+def queue_length(client: Any, workers: Workers) -> int:
+    return int(client.llen(workers.env["TFN_KEYPREFIX"] + workers.env["TFN_QUEUE"]))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_transaction_never_sends_and_a_committed_one_sends_once(
+    queued: Workers, redis_client: Any, twofactor_emulator: Emulator
+) -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        api.send_sms(PHONE, "rolled back", background=True, key="rolled-back")
+        raise RuntimeError("the view failed")
+    with transaction.atomic():
+        envelope = api.send_sms(PHONE, "committed", background=True, key="committed")
+        assert isinstance(envelope, Envelope)
+        assert queue_length(redis_client, queued) == 0  # nothing before the commit
+    assert queue_length(redis_client, queued) == 1
+    batches = api.send_mass_sms(
+        [(PHONE, "bulk one"), ("+919812345678", "bulk two")], background=True, key="bulk"
+    )
+    assert [b.key for b in batches] == ["bulk:0"]
+    queued.start(concurrency=2)
+    ledger = RedisLedger(redis_client, prefix=queued.env["TFN_LEDGER_PREFIX"])
+
+    def done() -> bool:
+        return all(
+            (r := ledger.get(k)) is not None and r.state.final for k in ("committed", "bulk:0")
+        )
+
+    wait_until(done, 60, "the committed messages to be sent")
+    texts = [m.text for m in twofactor_emulator.messages()]
+    assert sorted(texts) == ["bulk one", "bulk two", "committed"]
+    assert ledger.get("rolled-back") is None
+    record = ledger.get("committed")
+    assert record is not None and record.state is LedgerState.SENT
+    assert queue_length(redis_client, queued) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_number_is_refused_before_anything_is_queued(
+    queued: Workers, redis_client: Any
+) -> None:
+    with pytest.raises(InvalidPhoneNumberError):
+        api.send_sms("12", "hello", background=True)
+    assert api.send_sms("12", "hello", background=True, fail_silently=True) is None
+    assert queue_length(redis_client, queued) == 0
+
+
+def test_background_without_the_setting_is_a_configuration_error(settings: Any) -> None:
+    settings.TWOFACTOR_NOTIFY = base_settings()
+    for call in (
+        lambda: api.send_sms(PHONE, "hi", background=True),
+        lambda: api.send_sms(PHONE, "hi", background=True, fail_silently=True),
+        lambda: api.send_mass_sms([(PHONE, "hi")], background=True),
+    ):
+        with pytest.raises(ConfigurationError) as info:
+            call()
+        assert "BACKGROUND" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("background", "key"),
+    [
+        ({"ENGINE": "rq", "REDIS_URL": "redis://x"}, "ENGINE"),
+        ({"ENGINE": "celery"}, "REDIS_URL"),
+        ({"ENGINE": "celery", "REDIS_URL": "http://x"}, "REDIS_URL"),
+        (
+            {"ENGINE": "celery", "REDIS_URL": "redis://x", "ACCOUNT_RATE_LIMIT": 0},
+            "ACCOUNT_RATE_LIMIT",
+        ),
+        ({"ENGINE": "celery", "REDIS_URL": "redis://x", "MAX_ATTEMPTS": "3"}, "MAX_ATTEMPTS"),
+        ({"ENGINE": "celery", "REDIS_URL": "redis://x", "LEASE": 5}, "LEASE"),
+        ({"ENGINE": "celery", "REDIS_URL": "redis://x", "QUEUE": ""}, "QUEUE"),
+    ],
+)
+def test_a_bad_background_setting_names_its_key(settings: Any, background: Any, key: str) -> None:
+    settings.TWOFACTOR_NOTIFY = base_settings(BACKGROUND=background)
+    with pytest.raises(ConfigurationError) as info:
+        get_options()
+    assert key in str(info.value)
+    assert "redis://x" not in repr(get_options.__doc__)
+
+
+def test_the_worker_sender_uses_the_apps_transport_and_the_settings(settings: Any) -> None:
+    settings.TWOFACTOR_NOTIFY = base_settings(
+        BACKGROUND={
+            "ENGINE": "celery",
+            "REDIS_URL": "redis://:s3cret@127.0.0.1:6379/0",
+            "ACCOUNT_RATE_LIMIT": 50,
+            "MAX_ATTEMPTS": 2,
+        }
+    )
+    sender = get_background_sender()
+    assert sender.transport is api.get_transport()
+    assert sender.policy.max_attempts == 2
+    assert getattr(sender.throttle, "rate", None) == 50
+    assert "s3cret" not in repr(get_options())
+    assert get_background_sender() is sender
