@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -87,6 +88,7 @@ def test_every_send_answers_a_dummy_success(sandbox: Emulator, tail: str) -> Non
     else:
         assert all(set(b) == {"Status", "Details"} for b in bodies)
     assert sandbox.messages() == [] and sandbox.last_otp("9920123456") is None
+    assert [e.status for e in sandbox.requests] == [200, 200]  # the request log has them
 
 
 def test_sends_succeed_whatever_the_number(sandbox: Emulator) -> None:
@@ -149,6 +151,8 @@ def test_unknown_keys_and_paths_are_not_sandboxed(sandbox: Emulator) -> None:
     assert (answer.status_code, answer.json()["Details"]) == (400, "Invalid API Key")
     assert v1(sandbox, "9920123456/AUTOGEN/a/b").status_code == 404
     assert v1(sandbox, "VERIFY/only-a-session").status_code == 404
+    url = f"{sandbox.url}/API/V1/{sandbox.api_key}/SMS/9920123456/AUTOGEN"
+    assert requests.post(url, timeout=5).status_code == 405
 
 
 def test_sandbox_is_per_account(twofactor_emulator: Emulator) -> None:
@@ -197,6 +201,19 @@ def test_r1_and_bulk_deliver_nothing(sandbox: Emulator, receiver: Receiver) -> N
     got = receiver.wait(1)
     assert [r.json()["SmsTo"] for r in got] == ["8765432109"]
     assert [m.to for m in sandbox.messages()] == ["+918765432109"]
+
+
+def test_encrypted_send_delivers_nothing(
+    sandbox: Emulator, twofactor_client: TwoFactorClient
+) -> None:
+    """The encrypted send of a sandbox account is answered, nothing is recorded, so the
+    delivery lookup finds no record of it."""
+    sent = twofactor_client.send_sms_encrypted("+919920123456", "Hello", sender="TFACTR")
+    assert sent.message_id and sandbox.messages() == []
+    assert not twofactor_client.lookup_delivery(sent.message_id, date.today()).found
+    sandbox.sandbox = False
+    real = twofactor_client.send_sms_encrypted("+919920123456", "Hello", sender="TFACTR")
+    assert twofactor_client.lookup_delivery(real.message_id, date.today()).found
 
 
 def test_the_client_in_sandbox_mode(sandbox: Emulator, twofactor_client: TwoFactorClient) -> None:
