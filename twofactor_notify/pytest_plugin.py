@@ -47,8 +47,6 @@ if TYPE_CHECKING:
     from twofactor_notify.transport import TwoFactorTransport
 
 __all__ = [
-    "pytest_addoption",
-    "pytest_configure",
     "twofactor_client",
     "twofactor_emulator",
     "twofactor_emulator_server",
