@@ -191,7 +191,8 @@ def _parse(
 
 def unknown_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
     """The ``TWOFACTOR_*`` keys of ``config`` the extension does not read (typos), sorted."""
-    known = {_key(n) for n in (*TRANSPORT_KEYS.values(), *APP_KEYS)}
+    # BACKGROUND is read by flask_twofactor.background
+    known = {_key(n) for n in (*TRANSPORT_KEYS.values(), *APP_KEYS, "BACKGROUND")}
     return tuple(
         sorted(k for k in config if isinstance(k, str) and k.startswith(PREFIX) and k not in known)
     )

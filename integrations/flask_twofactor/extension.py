@@ -14,16 +14,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flask import Flask, current_app
 
 from twofactor_notify.config import build_transport as build_core_transport
 from twofactor_notify.models import (
+    BulkBatch,
     BulkMessage,
     BulkResult,
     Message,
     OTPSent,
+    SMSMessage,
     SMSSent,
     Verification,
 )
@@ -35,6 +37,9 @@ from twofactor_notify.webhooks import WebhookReceiver
 from .attempts import AttemptStore, MemoryAttemptStore
 from .config import PREFIX, TwoFactorConfig, load_config
 from .signals import SignalPlugin
+
+if TYPE_CHECKING:
+    from twofactor_notify.background import Envelope
 
 __all__ = ["EXTENSION_KEY", "TwoFactor", "TwoFactorState", "get_state"]
 
@@ -162,6 +167,9 @@ class TwoFactor:
         # close the connection pool when the app goes away; the finalizer holds no app
         weakref.finalize(app, transport.close)
         app.cli.add_command(twofactor_cli)
+        from .background import init_background
+
+        init_background(app)  # TWOFACTOR_BACKGROUND, when set
 
     # ------------------------------------------------------------------ sending
 
@@ -204,6 +212,48 @@ class TwoFactor:
         """
         return self.transport.verify_otp(code, session_id=session_id, phone=phone)
 
+    @overload
+    def send_sms(
+        self,
+        to: str | Iterable[str],
+        text: str,
+        *,
+        sender: str | None = ...,
+        promotional: bool = ...,
+        schedule_at: datetime | None = ...,
+        pe_id: str | None = ...,
+        ct_id: str | None = ...,
+        campaign_name: str | None = ...,
+        campaign_webhook: str | None = ...,
+        shorten_urls: bool = ...,
+        shorten_url_webhook: str | None = ...,
+        shorten_url_callback: str | None = ...,
+        metadata: Mapping[str, Any] | None = ...,
+        background: Literal[False] = ...,
+        key: None = ...,
+    ) -> SMSSent: ...
+
+    @overload
+    def send_sms(
+        self,
+        to: str | Iterable[str],
+        text: str,
+        *,
+        sender: str | None = ...,
+        promotional: bool = ...,
+        schedule_at: datetime | None = ...,
+        pe_id: str | None = ...,
+        ct_id: str | None = ...,
+        campaign_name: str | None = ...,
+        campaign_webhook: str | None = ...,
+        shorten_urls: bool = ...,
+        shorten_url_webhook: str | None = ...,
+        shorten_url_callback: str | None = ...,
+        metadata: Mapping[str, Any] | None = ...,
+        background: Literal[True],
+        key: str | None = ...,
+    ) -> Envelope: ...
+
     def send_sms(
         self,
         to: str | Iterable[str],
@@ -220,8 +270,38 @@ class TwoFactor:
         shorten_url_webhook: str | None = None,
         shorten_url_callback: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> SMSSent:
-        """Send a text message; ``sender`` defaults to ``TWOFACTOR_SENDER_ID``."""
+        background: bool = False,
+        key: str | None = None,
+    ) -> SMSSent | Envelope:
+        """Send a text message; ``sender`` defaults to ``TWOFACTOR_SENDER_ID``.
+
+        Returns the :class:`SMSSent` receipt. With ``background=True`` the message is checked
+        now and queued (``TWOFACTOR_BACKGROUND``); the
+        :class:`~twofactor_notify.background.Envelope` is returned instead, ``key`` being its
+        idempotency key (generated when ``None``).
+        """
+        if background:
+            from .background import queue_message
+
+            recipients = (to,) if isinstance(to, str) else tuple(to)
+            return queue_message(
+                SMSMessage(
+                    to=recipients,
+                    text=text,
+                    sender=sender or "",
+                    promotional=promotional,
+                    schedule_at=schedule_at,
+                    pe_id=pe_id,
+                    ct_id=ct_id,
+                    campaign_name=campaign_name,
+                    campaign_webhook=campaign_webhook,
+                    shorten_urls=shorten_urls,
+                    shorten_url_webhook=shorten_url_webhook,
+                    shorten_url_callback=shorten_url_callback,
+                    metadata=dict(metadata or {}),
+                ),
+                key=key,
+            )
         return self.transport.send_sms(
             to,
             text,
@@ -238,13 +318,54 @@ class TwoFactor:
             metadata=metadata,
         )
 
+    @overload
+    def send_bulk(
+        self,
+        messages: Iterable[BulkMessage | Mapping[str, Any]],
+        *,
+        chunk_size: int = ...,
+        background: Literal[False] = ...,
+        key: None = ...,
+    ) -> BulkResult: ...
+
+    @overload
+    def send_bulk(
+        self,
+        messages: Iterable[BulkMessage | Mapping[str, Any]],
+        *,
+        chunk_size: int = ...,
+        background: Literal[True],
+        key: str | None = ...,
+    ) -> list[Envelope]: ...
+
     def send_bulk(
         self,
         messages: Iterable[BulkMessage | Mapping[str, Any]],
         *,
         chunk_size: int = MAX_BULK_CHUNK,
-    ) -> BulkResult:
-        """Send bulk messages (1000 per request); see :meth:`Transport.send_bulk`."""
+        background: bool = False,
+        key: str | None = None,
+    ) -> BulkResult | list[Envelope]:
+        """Send bulk messages (1000 per request); see :meth:`Transport.send_bulk`.
+
+        Returns the :class:`BulkResult`. With ``background=True`` each request's batch is
+        checked now and queued as one envelope; the list of envelopes is returned (keys
+        ``key:0``, ``key:1``… when ``key`` is given).
+        """
+        if background:
+            from twofactor_notify.validation import coerce_bulk_messages
+
+            from .background import queue_message
+
+            items = list(coerce_bulk_messages(messages))
+            size = max(1, min(int(chunk_size), MAX_BULK_CHUNK))
+            return [
+                queue_message(
+                    BulkBatch(messages=tuple(items[start : start + size])),
+                    key=None if key is None else f"{key}:{n}",
+                )
+                for n, start in enumerate(range(0, len(items), size))
+            ]
         return self.transport.send_bulk(messages, chunk_size=chunk_size)
 
     # ------------------------------------------------------------------ testing

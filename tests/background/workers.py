@@ -18,7 +18,10 @@ VISIBILITY_TIMEOUT = 4.0
 class Workers:
     """Celery worker processes of one test, all on one queue; killed at the end."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_dir: Path, app: str = "tests.background.celery_worker"
+    ) -> None:
+        self.app = app
         self.env = env
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -28,7 +31,7 @@ class Workers:
         log = (self.log_dir / f"worker-{n}.log").open("wb")
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "tests.background.celery_worker", "worker",
+                sys.executable, "-m", "celery", "-A", self.app, "worker",
                 "--pool", "threads", "--concurrency", str(concurrency), "--loglevel", "WARNING",
                 "--without-heartbeat", "--without-gossip", "--without-mingle",
                 "-Q", self.env["TFN_QUEUE"], "-n", f"tfn{n}-{uuid.uuid4().hex[:6]}@%h",

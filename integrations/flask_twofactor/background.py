@@ -1,0 +1,90 @@
+"""Queued sending for the Flask extension, configured by ``TWOFACTOR_BACKGROUND``.
+
+``TWOFACTOR_BACKGROUND`` takes the keys of
+:class:`~twofactor_notify.background.config.BackgroundOptions` (``ENGINE``, ``REDIS_URL``,
+``QUEUE``, ``ACCOUNT_RATE_LIMIT``…). It works with the Celery pattern of Flask's own
+documentation: an app factory calls ``celery_init_app(app)``, whose task class runs every
+task inside ``app.app_context()``; the send task then finds this app's sender through
+``current_app``. When ``app.extensions["celery"]`` holds the Celery app (as in that pattern),
+messages are queued on it; otherwise on Celery's current app.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+
+from twofactor_notify.background import BackgroundSender, Envelope, check_message
+from twofactor_notify.background.config import BackgroundOptions, build_sender
+from twofactor_notify.errors import ConfigurationError
+from twofactor_notify.models import Message
+
+__all__ = ["EXTENSION_KEY", "FlaskBackground", "current_sender", "init_background", "queue_message"]
+
+#: Where the background state lives: ``app.extensions["twofactor_background"]``.
+EXTENSION_KEY = "twofactor_background"
+
+
+@dataclass(eq=False)
+class FlaskBackground:
+    """One app's background options and (built on first use) its worker sender."""
+
+    options: BackgroundOptions
+    _sender: BackgroundSender | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def sender(self, app: Flask) -> BackgroundSender:
+        """The sender of ``app``: its transport, the Redis ledger and account throttle."""
+        from .extension import get_state
+
+        with self._lock:
+            if self._sender is None:
+                self._sender = build_sender(get_state(app).transport, self.options)
+            return self._sender
+
+
+def init_background(app: Flask) -> None:
+    """Read ``TWOFACTOR_BACKGROUND`` (nothing to do when unset) and, for Celery, give the
+    send task a way to find the current app's sender. Called by ``init_app``."""
+    raw = app.config.get("TWOFACTOR_BACKGROUND")
+    if raw is None:
+        return
+    options = BackgroundOptions.from_mapping(raw, where="TWOFACTOR_BACKGROUND")
+    app.extensions[EXTENSION_KEY] = FlaskBackground(options)
+    if options.engine == "celery":
+        from twofactor_notify.background.celery import set_sender_provider
+
+        set_sender_provider(current_sender)
+
+
+def _background(app: Flask) -> FlaskBackground:
+    state = app.extensions.get(EXTENSION_KEY)
+    if not isinstance(state, FlaskBackground):
+        raise ConfigurationError(
+            "TWOFACTOR_BACKGROUND is not set: background sending needs a queue engine and a "
+            "Redis URL"
+        )
+    return state
+
+
+def current_sender() -> BackgroundSender:
+    """The sender of ``current_app`` (the Celery task calls this inside the app context)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return _background(app).sender(app)
+
+
+def queue_message(message: Message, *, key: str | None = None) -> Envelope:
+    """Check ``message`` as a send would, and queue it; the envelope is returned."""
+    from twofactor_notify.background.celery import enqueue
+
+    from .extension import get_state
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    background = _background(app)
+    envelope = Envelope.wrap(check_message(get_state(app).transport, message), key=key)
+    celery_app: Any = app.extensions.get("celery")
+    enqueue(envelope, app=celery_app, queue=background.options.queue)
+    return envelope

@@ -1,0 +1,111 @@
+"""The extension's background=True with Celery set up as Flask's docs show, sent by a real
+worker through a real Redis broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.background.conftest import NEEDS_REDIS, REDIS_URL
+from tests.background.workers import Workers, wait_until, worker_env
+from twofactor_notify.background import Envelope, LedgerState
+from twofactor_notify.background.redis_ledger import RedisLedger
+from twofactor_notify.emulator import Emulator
+from twofactor_notify.errors import ConfigurationError, InvalidPhoneNumberError
+
+from .conftest import AppFactory
+
+pytest.importorskip("celery")
+PHONE = "+919876543210"
+
+
+@pytest.fixture
+def redis_client() -> Iterator[Any]:
+    if not REDIS_URL:
+        pytest.skip(NEEDS_REDIS)
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.tfn_prefix = f"tfn-test-{uuid.uuid4().hex}:"
+    yield client
+    for key in client.scan_iter(match=client.tfn_prefix + "*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def env(redis_client: Any, twofactor_emulator: Emulator) -> dict[str, str]:
+    return worker_env(
+        REDIS_URL, redis_client.tfn_prefix, twofactor_emulator.url, twofactor_emulator.api_key
+    )
+
+
+def test_background_sends_go_through_a_worker_in_the_app_context(
+    env: dict[str, str], redis_client: Any, twofactor_emulator: Emulator, tmp_path: Path
+) -> None:
+    from .celery_app import config_from, create_app, twofactor
+
+    app = create_app(config_from(env))
+    with app.app_context():
+        envelope = twofactor.send_sms(PHONE, "queued from flask", background=True, key="f-1")
+        batches = twofactor.send_bulk(
+            [{"to": PHONE, "text": "bulk a"}, {"to": "+919812345678", "text": "bulk b"}],
+            background=True,
+            key="f-bulk",
+        )
+        with pytest.raises(InvalidPhoneNumberError):
+            twofactor.send_sms("12", "never queued", background=True)
+    assert isinstance(envelope, Envelope) and envelope.key == "f-1"
+    assert [b.key for b in batches] == ["f-bulk:0"]
+    queue = env["TFN_KEYPREFIX"] + env["TFN_QUEUE"]
+    assert redis_client.llen(queue) == 2  # the refused message was never queued
+    workers = Workers(env, tmp_path, app="tests.flask.celery_app")
+    try:
+        workers.start(concurrency=2)
+        ledger = RedisLedger(redis_client, prefix=env["TFN_LEDGER_PREFIX"] + "ledger:")
+        wait_until(
+            lambda: all(
+                (r := ledger.get(k)) is not None and r.state.final for k in ("f-1", "f-bulk:0")
+            ),
+            60,
+            "the worker to send both",
+        )
+    finally:
+        workers.stop()
+    record = ledger.get("f-1")
+    assert record is not None and record.state is LedgerState.SENT
+    texts = sorted(m.text for m in twofactor_emulator.messages())
+    assert texts == ["bulk a", "bulk b", "queued from flask"]
+
+
+def test_background_without_the_setting_is_a_configuration_error(make_app: AppFactory) -> None:
+    app = make_app(TWOFACTOR_BACKEND="memory")
+    twofactor = app.extensions["twofactor"]
+    from flask_twofactor import TwoFactor
+
+    with app.app_context():
+        with pytest.raises(ConfigurationError) as info:
+            TwoFactor().send_sms(PHONE, "hi", background=True)
+        assert "TWOFACTOR_BACKGROUND" in str(info.value)
+        assert twofactor is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ({"ENGINE": "celery"}, "REDIS_URL"),
+        ({"ENGINE": "dramatiq", "REDIS_URL": "redis://x"}, "ENGINE"),
+        ({"ENGINE": "celery", "REDIS_URL": "redis://x", "RATE": 5}, "RATE"),
+        ("celery", "TWOFACTOR_BACKGROUND"),
+    ],
+)
+def test_a_bad_background_setting_fails_init_app_naming_the_key(
+    make_app: AppFactory, value: Any, key: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        make_app(TWOFACTOR_BACKEND="memory", TWOFACTOR_BACKGROUND=value)
+    assert key in str(info.value)
