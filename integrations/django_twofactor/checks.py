@@ -222,7 +222,8 @@ def _check_webhook(token: str | None) -> list[CheckMessage]:
                 f"{SETTING_NAME}['WEBHOOK_TOKEN'] is not set but the delivery webhook is routed; "
                 "every report would be refused (403).",
                 hint="Set a long random token (python -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))') and register "
+                "print(secrets.token_urlsafe(32))'); send it in the X-TwoFactor-Token header, "
+                "or set WEBHOOK_QUERY_TOKEN and register "
                 "https://<host>/<prefix>/delivery/?token=<token> with 2Factor.",
                 id=_id("E004"),
             )

@@ -283,3 +283,80 @@ def test_the_migration_rewrites_logged_numbers_in_e164_form() -> None:
     typed.refresh_from_db()
     junk.refresh_from_db()
     assert (typed.recipient, junk.recipient) == (PHONE, "not a number")
+
+
+HOSTILE_QUERIES = ["token=%ED%A0%80", "token=%FF%FE", "token=%00", "token=" + "%F0" * 300]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_a_query_token_of_any_content_is_403(query: str) -> None:
+    answer = Client(raise_request_exception=False).post(
+        f"{DELIVERY}?{query}", data=json.dumps(report()), content_type="application/json"
+    )
+    assert answer.status_code == 403
+    assert not DeliveryReport.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["\udcff\udcfe", "é" * 20, "\x00\x01", " " * 3])
+def test_a_header_token_of_any_content_is_403(value: str) -> None:
+    client = Client(raise_request_exception=False)
+    answer = client.post(
+        DELIVERY,
+        data=json.dumps(report()),
+        content_type="application/json",
+        HTTP_X_TWOFACTOR_TOKEN=value,
+    )
+    assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("name", ["x-twofactor-token", "X-TWOFACTOR-TOKEN", "X-TwoFactor-Token"])
+def test_the_header_is_matched_whatever_its_case(settings: Any, name: str) -> None:
+    settings.TWOFACTOR_NOTIFY = base_settings(WEBHOOK_QUERY_TOKEN=False)
+    client = Client(raise_request_exception=False)
+    answer = client.post(
+        DELIVERY,
+        data=json.dumps(report()),
+        content_type="application/json",
+        headers={name: WEBHOOK_TOKEN},
+    )
+    assert answer.status_code == 200
+
+
+def test_the_query_form_is_off_by_default(settings: Any) -> None:
+    data = base_settings()
+    del data["WEBHOOK_QUERY_TOKEN"]  # the documented default
+    settings.TWOFACTOR_NOTIFY = data
+    client = Client(raise_request_exception=False)
+    body = json.dumps(report())
+    answer = client.post(f"{DELIVERY}?token={WEBHOOK_TOKEN}", body, "application/json")
+    assert answer.status_code == 403
+    assert not DeliveryReport.objects.exists()
+    assert post(report()).status_code == 200  # the header form
+
+
+@pytest.mark.django_db(transaction=True)
+def test_storing_inside_a_callers_transaction_never_breaks_it() -> None:
+    from django.contrib.auth.models import User
+    from django.db import DatabaseError, transaction
+
+    from django_twofactor.reports import store_delivery_report
+    from twofactor_notify import models as core
+
+    good = core.DeliveryReport(
+        message_id="m-1", status=core.DeliveryStatus.DELIVERED, to=PHONE, raw_status="DELIVERED"
+    )
+    bad = core.DeliveryReport(  # a value this database refuses (NUL; year 1 in IST on SQLite)
+        message_id="nul\x00byte",
+        status=core.DeliveryStatus.DELIVERED,
+        to=PHONE,
+        raw_status="DELIVERED",
+        status_at=datetime(1, 1, 1, tzinfo=IST),
+    )
+    with transaction.atomic():
+        assert store_delivery_report(good)[1] is True
+        assert store_delivery_report(good)[1] is False  # a duplicate
+        with pytest.raises((DatabaseError, ValueError, OverflowError)):
+            store_delivery_report(bad)
+        User.objects.create_user(username="after-the-reports")  # still usable
+    assert User.objects.filter(username="after-the-reports").exists()
+    assert DeliveryReport.objects.count() == 1

@@ -138,3 +138,17 @@ def test_the_query_form_is_off_unless_switched_on() -> None:
     )
     answer = client.post("/twofactor/delivery/", json=REPORT, headers={TOKEN_HEADER: WEBHOOK_TOKEN})
     assert answer.status_code == 200
+
+
+@pytest.mark.parametrize("query", ["token=%ED%A0%80", "token=%FF%FE", "token=%00"])
+def test_a_query_token_of_any_content_is_403(app: Flask, query: str) -> None:
+    answer = app.test_client().post(f"/twofactor/delivery/?{query}", json=REPORT)
+    assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("value", ["\xff\xfe", "é" * 20, "\x01", " "])
+def test_a_header_token_of_any_content_is_403(app: Flask, value: str) -> None:
+    answer = app.test_client().post(
+        "/twofactor/delivery/", json=REPORT, environ_base={"HTTP_X_TWOFACTOR_TOKEN": value}
+    )
+    assert answer.status_code == 403
