@@ -48,7 +48,7 @@ from ._phones import indian_mobiles
 from ._support import Row, Table
 
 NAME = "storm"
-TITLE = "5. Delivery-report storm through gunicorn (faults; nothing lost)"
+TITLE = "6. Delivery-report storm through gunicorn (faults; nothing lost)"
 
 TOKEN = "storm-webhook-token-0123456789"
 TARGET = 0.8
