@@ -45,6 +45,9 @@ class DeviceValidationForm(forms.Form):
     def __init__(self, device: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.device = device
+        self.fields["token"].help_text = _("Sent by SMS to %(number)s.") % {
+            "number": device.masked_number
+        }
 
     def clean_token(self) -> str:
         """The code, if the device accepts it."""
