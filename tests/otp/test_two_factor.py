@@ -121,6 +121,8 @@ def test_login_wizard_failed_sms_is_a_retryable_form_error(
     html = page.content.decode()
     assert FAILED in html and "Please try again in a moment." in html
     assert NUMBER not in html
+    if kind == "otp_twofactor":
+        assert "We sent you" not in html and "No text message went out." in html
     # the same device is offered again: its button sends a new code
     assert f'value="{device.persistent_id}"' in html
     assert emulator.messages(NUMBER) == []

@@ -78,5 +78,7 @@ class TwoFactorSMSMethod(MethodBase):  # type: ignore[misc]
         return _("Send a text message to %(number)s via 2Factor") % {"number": device.masked_number}
 
     def get_verbose_action(self, device: Any) -> Any:
-        """What the login wizard says above the code field."""
+        """What the login wizard says above the code field (after a failed send, not "sent")."""
+        if getattr(device, "challenge_failed", False):
+            return _("No text message went out. Ask for a new code below.")
         return _("We sent you a text message, please enter the code we sent.")

@@ -99,9 +99,12 @@ class LoginView(BaseLoginView):  # type: ignore[misc]
             return super().render(form, **kwargs)  # type: ignore[no-any-return]
         form = form or self.get_form()
         if not (form.is_bound and not form.is_valid()):
-            self.challenge_error = send_challenge(self.get_device())
+            device = self.get_device()
+            self.challenge_error = send_challenge(device)
             if self.challenge_error:
                 _show_error(form, self.challenge_error)
+                # read by methods whose verbose action would otherwise say "we sent you..."
+                device.challenge_failed = True
         # two_factor's render() would send a second time: go past it
         response: HttpResponse = super(BaseLoginView, self).render(form, **kwargs)
         return response
