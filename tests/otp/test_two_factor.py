@@ -329,3 +329,21 @@ def test_every_two_factor_view_that_sends_a_challenge_is_replaced() -> None:
         assert issubclass(mine[name], theirs[name]) and mine[name].__module__ == views.__name__
     for name in set(theirs) - senders:
         assert mine[name] is theirs[name]
+
+
+def _w002() -> list[Any]:
+    from django.core.checks import run_checks
+
+    return [m for m in run_checks() if m.id == "otp_twofactor.W002"]
+
+
+def test_check_warns_when_two_factor_serves_its_own_views(settings: Any) -> None:
+    assert _w002() == []  # through otp_twofactor.two_factor.urls
+
+    settings.ROOT_URLCONF = "tests.otp.two_factor_stock_urls"
+    (warning,) = _w002()
+    assert "two_factor:login, two_factor:setup" in warning.msg
+    assert "otp_twofactor.two_factor.urls" in warning.hint
+
+    settings.ROOT_URLCONF = "tests.otp.urls"  # two_factor not routed at all
+    assert _w002() == []

@@ -17,9 +17,11 @@ class TwoFactorSMSMethodConfig(AppConfig):
     path = str(Path(__file__).resolve().parent)
 
     def ready(self) -> None:
-        """Register the method (once; two_factor's registry ignores a second one)."""
+        """Register the method (once; two_factor's registry ignores a second one) and the
+        system check of the URLs."""
         from two_factor.plugins.registry import registry
 
+        from . import checks  # noqa: F401 - registers otp_twofactor.W002
         from .method import TwoFactorSMSMethod
 
         registry.register(TwoFactorSMSMethod())
