@@ -48,6 +48,7 @@ DJANGO_BAD: dict[str, list[Any]] = {
     "SEND_LIMIT": [-1],
     "SEND_WINDOW_SECONDS": [0, 1.5],
     "CACHE_ALIAS": ["nope", 5],
+    "LOCMEM_IN_TESTS": ["no", None],
 }
 #: values the Flask extension's own keys must refuse
 FLASK_BAD: dict[str, list[Any]] = {
@@ -68,6 +69,9 @@ OTP_BAD: dict[str, list[Any]] = {
     "OTP_TWOFACTOR_CHALLENGE_MESSAGE": [5],
 }
 _AUTH = ["django_twofactor.auth.PhoneOTPBackend"]
+#: TWOFACTOR_NOTIFY keys another module checks: BACKGROUND (the queue's engine and Redis)
+#: is read by django_twofactor.background when a send is queued
+DJANGO_CHECKED_ELSEWHERE = {"BACKGROUND"}
 
 
 def _cases(table: dict[str, list[Any]]) -> list[tuple[str, Any]]:
@@ -82,6 +86,8 @@ def test_the_tables_cover_every_setting() -> None:
     assert not set(otp_conf.TRANSPORT_KEYS) & set(otp_conf.NOT_MAPPED)
     assert all(otp_conf.NOT_MAPPED.values())  # each says why
     assert set(DJANGO_BAD) == set(django_conf.APP_KEYS)
+    every_key = {*django_conf.TRANSPORT_KEYS.values(), *django_conf.APP_KEYS}
+    assert set(django_conf.DEFAULTS) == every_key | DJANGO_CHECKED_ELSEWHERE
     assert set(FLASK_BAD) == set(flask_conf.APP_KEYS)
     own = set(otp_conf._SETTINGS) - set(otp_conf.TRANSPORT_KEYS.values())
     assert set(OTP_BAD) == own - {"OTP_TWOFACTOR_TRANSPORT"}

@@ -15,14 +15,20 @@ class DjangoTwoFactorConfig(AppConfig):
 
     def ready(self) -> None:
         """Register checks; drop cached settings and transport when the setting changes;
-        keep webhook tokens out of the access logs (runserver's, gunicorn's)."""
+        keep webhook tokens out of the access logs (runserver's, gunicorn's); make Django's
+        test environment switch the SMS backend to locmem (:mod:`django_twofactor.testenv`)."""
         from twofactor_notify.redaction import install_log_filter
 
-        from . import checks  # noqa: F401 - registers the checks
+        from . import (
+            checks,  # noqa: F401 - registers the checks
+            testenv,
+        )
         from .backends import reset_backend  # noqa: F401 - registers the transport reset
         from .conf import setting_changed_receiver
 
         setting_changed.connect(setting_changed_receiver, dispatch_uid="django_twofactor.conf")
+        # Django's test set-up switches e-mail to locmem; make it switch SMS too
+        testenv.install()
         install_log_filter()
         from .background import connect_worker
 

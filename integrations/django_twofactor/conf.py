@@ -111,6 +111,7 @@ APP_KEYS: dict[str, Callable[[object, str], object]] = {
     "SEND_LIMIT": parse_whole_number,
     "SEND_WINDOW_SECONDS": parse_whole_number,
     "CACHE_ALIAS": _name,
+    "LOCMEM_IN_TESTS": parse_bool,
 }
 
 #: Every key of ``TWOFACTOR_NOTIFY`` and its default (see docs/django-settings.md).
@@ -129,6 +130,7 @@ DEFAULTS: dict[str, Any] = {
     "SEND_WINDOW_SECONDS": 600,
     "CACHE_ALIAS": "default",
     "BACKGROUND": None,
+    "LOCMEM_IN_TESTS": True,
 }
 
 
@@ -167,6 +169,7 @@ class TwoFactorSettings:
     send_limit: int
     send_window_seconds: int
     cache_alias: str
+    locmem_in_tests: bool = True
     encryption_mode: str = "GCM"
     unknown_keys: tuple[str, ...] = ()
     transport: TransportOptions = field(default_factory=TransportOptions, repr=False)

@@ -5,7 +5,10 @@ Enable them in the project's top ``conftest.py``::
     pytest_plugins = ["django_twofactor.pytest_plugin"]
 
 * ``_twofactor_locmem_backend`` (session, autouse): switches ``TWOFACTOR_NOTIFY['BACKEND']``
-  to ``locmem`` for the whole run, as Django's test runner does for e-mail;
+  to ``locmem`` for the whole run, as Django's test runner does for e-mail (pytest-django's
+  own test set-up does it too; ``LOCMEM_IN_TESTS = False`` opts out);
+* ``_twofactor_fresh_counters`` (autouse): starts the send-limit and login counters afresh
+  before every test, so a suite's fourth login is not refused (429) for the three before;
 * ``sms_outbox``: the (emptied) list of messages sent during the test, on the locmem
   backend;
 * ``sms_last_otp``: ``sms_last_otp(phone)`` gives the code last sent to a number.
@@ -47,6 +50,20 @@ def _twofactor_locmem_backend() -> Iterator[None]:
         yield
     finally:
         teardown_test_environment()
+
+
+@pytest.fixture(autouse=True)
+def _twofactor_fresh_counters() -> None:
+    """Start the send-limit and login counters afresh (when Django is configured)."""
+    if not _django_configured():
+        return
+    from django.apps import apps
+
+    if not apps.ready or not apps.is_installed("django_twofactor"):
+        return
+    from .throttle import reset_counters
+
+    reset_counters()
 
 
 @pytest.fixture

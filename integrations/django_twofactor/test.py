@@ -1,39 +1,49 @@
 """Making sure a test suite never sends a real SMS.
 
-Three ways, like Django's own test set-up for e-mail (which switches ``EMAIL_BACKEND`` to
-locmem and empties ``mail.outbox``):
+By default, with nothing to configure: Django's own test set-up (``manage.py test``'s
+runner, pytest-django), which switches ``EMAIL_BACKEND`` to locmem and empties
+``mail.outbox``, switches ``TWOFACTOR_NOTIFY['BACKEND']`` to ``locmem`` as well
+(:mod:`django_twofactor.testenv`). ``TWOFACTOR_NOTIFY['LOCMEM_IN_TESTS'] = False`` opts a
+suite out. The tools below add a per-test outbox and fresh send and login counters:
 
 * the test runner: ``TEST_RUNNER = "django_twofactor.test.TwoFactorTestRunner"`` switches
   ``TWOFACTOR_NOTIFY['BACKEND']`` to ``locmem`` for the whole run, in the parallel workers
   of ``test --parallel`` as well (also when they are started with ``spawn`` or
   ``forkserver``, the default on macOS and Windows, where a worker imports the settings
   afresh: :class:`TwoFactorParallelTestSuite` switches each worker as it starts);
-* :class:`TwoFactorTestMixin` for ``TestCase`` classes (locmem per test, empty outbox);
-* the pytest fixtures in :mod:`django_twofactor.pytest_plugin` (``sms_outbox``, and a
-  session-wide switch to locmem).
+* :class:`TwoFactorTestMixin` for ``TestCase`` classes (locmem per test, empty outbox,
+  fresh counters);
+* the pytest fixtures in :mod:`django_twofactor.pytest_plugin` (``sms_outbox``, fresh
+  counters before every test, and a session-wide switch to locmem).
 
 A test that means to reach 2Factor (or the emulator) overrides the setting explicitly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.test import override_settings
 from django.test.runner import DiscoverRunner, ParallelTestSuite
 
+from twofactor_notify.config import parse_bool
+from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.models import Message
 
 from .backends import get_backend
 from .backends import locmem as _locmem
 from .conf import SETTING_NAME, reset_settings
+from .throttle import reset_counters
 
 __all__ = [
     "TwoFactorParallelTestSuite",
     "TwoFactorTestMixin",
     "TwoFactorTestRunner",
     "locmem_settings",
+    "reset_counters",
+    "sends_for_real_in_tests",
     "setup_test_environment",
     "teardown_test_environment",
 ]
@@ -49,9 +59,28 @@ def locmem_settings() -> dict[str, Any]:
     return current
 
 
+def sends_for_real_in_tests() -> bool:
+    """True when ``TWOFACTOR_NOTIFY['LOCMEM_IN_TESTS']`` is false: the suite's explicit
+    opt-out of the automatic switch to locmem."""
+    raw = getattr(settings, SETTING_NAME, None)
+    if not isinstance(raw, Mapping) or "LOCMEM_IN_TESTS" not in raw:
+        return False
+    try:
+        return not parse_bool(raw["LOCMEM_IN_TESTS"], "LOCMEM_IN_TESTS")
+    except ConfigurationError:
+        return False  # malformed: the system checks say so; stay on the safe side
+
+
 def setup_test_environment() -> None:
-    """Switch the backend to locmem for the rest of the process and empty the outbox."""
-    if hasattr(_locmem, _SAVED):
+    """Switch the backend to locmem for the rest of the process, empty the outbox and start
+    the send and login counters afresh.
+
+    Django's own ``setup_test_environment()`` calls it (see :mod:`django_twofactor.testenv`),
+    as do the runner and the pytest plugin. Nothing is switched when
+    ``TWOFACTOR_NOTIFY['LOCMEM_IN_TESTS']`` is false.
+    """
+    reset_counters()
+    if hasattr(_locmem, _SAVED) or sends_for_real_in_tests():
         return
     setattr(_locmem, _SAVED, getattr(settings, SETTING_NAME, _MISSING))
     setattr(settings, SETTING_NAME, locmem_settings())
@@ -119,10 +148,12 @@ class TwoFactorTestMixin:
     """
 
     def setUp(self) -> None:
-        """Override ``TWOFACTOR_NOTIFY`` to locmem and empty the outbox."""
+        """Override ``TWOFACTOR_NOTIFY`` to locmem, empty the outbox, and start the send and
+        login counters afresh (:func:`~django_twofactor.throttle.reset_counters`)."""
         super().setUp()  # type: ignore[misc]
         self.enterContext(override_settings(**{SETTING_NAME: locmem_settings()}))  # type: ignore[attr-defined]
         _locmem.outbox = []
+        reset_counters()
 
     @property
     def sms_outbox(self) -> list[Message]:

@@ -18,11 +18,16 @@ How a counter works (the same for login attempts and code sends):
 A lock-out is a separate key written with ``timeout=LOGIN_LOCKOUT_SECONDS`` when a number
 reaches ``LOGIN_MAX_ATTEMPTS`` attempts: it lasts the full lock-out from that attempt, not
 from the first failure.
+
+:func:`reset_counters` makes this process start every counter afresh; the test tools of
+:mod:`django_twofactor.test` call it before each test, so a suite's fourth login test is
+not refused for the three before it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 
 from django.core.cache import BaseCache, caches
@@ -38,8 +43,12 @@ __all__ = [
     "record_failure",
     "record_send",
     "release_attempt",
+    "reset_counters",
     "reset_sends",
 ]
+
+# Part of every key; reset_counters() changes it, so earlier counts are no longer seen.
+_generation = ""
 
 
 def _cache() -> BaseCache:
@@ -48,7 +57,18 @@ def _cache() -> BaseCache:
 
 def _key(kind: str, phone: str) -> str:
     digest = hashlib.sha256(phone.encode("utf-8")).hexdigest()[:32]
-    return f"django_twofactor:{kind}:{digest}"
+    return f"django_twofactor:{kind}:{_generation}{digest}"
+
+
+def reset_counters() -> None:
+    """Start every login-attempt, lock-out and send counter afresh, in this process.
+
+    For tests: the counts made before are no longer seen (the entries expire on their own
+    timeouts), whatever the cache; nothing else in the cache is touched. Other processes
+    sharing the cache keep their counts, so do not call it in production.
+    """
+    global _generation
+    _generation = f"t{secrets.token_hex(6)}-"
 
 
 def _window_key(cache: BaseCache, key: str) -> str | None:
