@@ -7,4 +7,4 @@ They are scripts, not tests: no timing is ever asserted in the test suite.
 from __future__ import annotations
 
 #: The benchmark modules, in the order they run.
-MODULES = ("overhead", "ratelimit", "bulk", "concurrency", "webhooks", "storm")
+MODULES = ("overhead", "ratelimit", "bulk", "concurrency", "webhooks", "storm", "background")

@@ -105,3 +105,38 @@ def test_kill_9_mid_stream_sends_each_message_once_or_records_it_unknown(
     assert len(emulator.messages()) > at_kill
     assert len(unknown) <= 16 + 16  # concurrency plus prefetched, at most
     print(f"received before the kill: {at_kill}; unknown: {len(unknown)}")
+
+
+def test_a_failure_proven_not_sent_is_retried_by_the_task_until_sent(
+    workers: Workers, emulator: Emulator, redis_client: Any
+) -> None:
+    from twofactor_notify.background.celery import enqueue
+
+    emulator.inject("status", status=503, times=2)
+    ledger = RedisLedger(redis_client, prefix=workers.env["TFN_LEDGER_PREFIX"])
+    enqueue(
+        Envelope.wrap(SMSMessage(to=(PHONE,), text="after 503", sender="TFACTR"), key="r-1"),
+        app=producer(workers),
+    )
+    workers.start(concurrency=2)
+    wait_until(
+        lambda: (r := ledger.get("r-1")) is not None and r.state.final, 60, "the retried send"
+    )
+    record = ledger.get("r-1")
+    assert record is not None and record.state is LedgerState.SENT and record.attempts == 3
+    assert [m.text for m in emulator.messages()] == ["after 503"]
+
+
+def test_the_task_message_names_only_the_key_for_logs(workers: Workers, redis_client: Any) -> None:
+    import json
+
+    from twofactor_notify.background.celery import enqueue
+
+    message = SMSMessage(to=(PHONE,), text="private text", sender="TFACTR")
+    enqueue(Envelope.wrap(message, key="logged-key"), app=producer(workers))
+    queue = workers.env["TFN_KEYPREFIX"] + workers.env["TFN_QUEUE"]
+    raw = json.loads(redis_client.lindex(queue, 0))
+    assert raw["headers"]["argsrepr"] == "('logged-key',)"
+    assert raw["headers"]["kwargsrepr"] == "{}"
+    assert "private text" not in json.dumps(raw["headers"])
+    assert raw["headers"]["task"] == "twofactor_notify.send_envelope"

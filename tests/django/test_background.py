@@ -158,3 +158,20 @@ def test_the_worker_sender_uses_the_apps_transport_and_the_settings(settings: An
     assert getattr(sender.throttle, "rate", None) == 50
     assert "s3cret" not in repr(get_options())
     assert get_background_sender() is sender
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_it_is_queued_at_once_one_envelope_per_request(
+    queued: Workers, redis_client: Any
+) -> None:
+    api.send_sms(PHONE, "no transaction", background=True)
+    assert queue_length(redis_client, queued) == 1
+    batches = api.send_mass_sms(
+        [(PHONE, "a"), (PHONE, "b"), {"to": PHONE, "text": "c"}],
+        background=True,
+        key="split",
+        chunk_size=2,
+    )
+    assert [b.key for b in batches] == ["split:0", "split:1"]
+    assert [len(b.message.messages) for b in batches] == [2, 1]
+    assert queue_length(redis_client, queued) == 3

@@ -125,7 +125,7 @@ def enqueue(
     Call it after the data the message describes is committed (the Django helpers do this
     with ``transaction.on_commit``).
     """
-    options: dict[str, Any] = {"argsrepr": f"({envelope.key!r})", "kwargsrepr": "{}"}
+    options: dict[str, Any] = {"argsrepr": repr((envelope.key,)), "kwargsrepr": "{}"}
     if queue:
         options["queue"] = queue
     if countdown:

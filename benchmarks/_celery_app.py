@@ -1,0 +1,62 @@
+"""The Celery app of the background benchmark's worker processes.
+
+``python -m celery -A benchmarks._celery_app worker`` with ``TFN_BROKER_URL``,
+``TFN_KEYPREFIX``, ``TFN_QUEUE``, ``TFN_EMULATOR_URL``, ``TFN_API_KEY``, ``TFN_LEDGER_PREFIX``
+and ``TFN_RATE`` (account rate per second, 0 for none) in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from celery import Celery
+
+import twofactor_notify.background.celery as tasks
+from twofactor_notify.background import BackgroundSender, RedisThrottle
+from twofactor_notify.background.redis_ledger import RedisLedger
+from twofactor_notify.client import TwoFactorClient
+from twofactor_notify.transport import TwoFactorTransport
+
+
+def make_app(broker: str, keyprefix: str, queue: str) -> Celery:
+    """A Celery app on ``broker`` whose Redis keys all start with ``keyprefix``."""
+    app = Celery("tfn_bench", broker=broker)
+    app.conf.update(
+        broker_transport_options={"global_keyprefix": keyprefix},
+        broker_connection_retry_on_startup=True,
+        task_default_queue=queue,
+        worker_prefetch_multiplier=2,
+        task_ignore_result=True,
+    )
+    return app
+
+
+_lock = threading.Lock()
+_built: list[BackgroundSender] = []
+
+
+def _sender() -> BackgroundSender:
+    with _lock:
+        if not _built:
+            import redis
+
+            client = redis.Redis.from_url(os.environ["TFN_BROKER_URL"])
+            rate = float(os.environ.get("TFN_RATE", "0"))
+            prefix = os.environ["TFN_LEDGER_PREFIX"]
+            transport = TwoFactorTransport(
+                TwoFactorClient(
+                    os.environ["TFN_API_KEY"], base_url=os.environ["TFN_EMULATOR_URL"], pool_size=64
+                ),
+                load_entrypoints=False,
+            )
+            throttle = RedisThrottle(client, rate=rate, key=prefix + "throttle") if rate else None
+            _built.append(BackgroundSender(transport, RedisLedger(client, prefix=prefix), throttle))
+        return _built[0]
+
+
+if "TFN_QUEUE" in os.environ:
+    app = make_app(
+        os.environ["TFN_BROKER_URL"], os.environ["TFN_KEYPREFIX"], os.environ["TFN_QUEUE"]
+    )
+    tasks.set_sender_provider(_sender)
