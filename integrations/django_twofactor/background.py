@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.db import transaction
 
-from twofactor_notify.background import BackgroundSender, Envelope, check_message
+from twofactor_notify.background import BackgroundSender, Envelope, SendLedger, check_message
 from twofactor_notify.background.config import BackgroundOptions, build_sender
 from twofactor_notify.errors import ConfigurationError, TwoFactorError
 from twofactor_notify.models import BulkBatch, BulkMessage, Message, SMSMessage
@@ -30,6 +30,7 @@ from .conf import SETTING_NAME, get_settings, on_reset
 
 __all__ = [
     "ENQUEUERS",
+    "LEDGERS",
     "connect_worker",
     "get_background_sender",
     "get_options",
@@ -52,6 +53,10 @@ def _enqueue_celery(envelope: Envelope, options: BackgroundOptions) -> None:
 ENQUEUERS: dict[str, Callable[[Envelope, BackgroundOptions], None]] = {
     "celery": _enqueue_celery,
 }
+
+#: Ledger name -> function building that ledger (``"redis"`` is built by the core from
+#: ``REDIS_URL``; the Django task framework issue adds a database ledger here).
+LEDGERS: dict[str, Callable[[BackgroundOptions], SendLedger]] = {}
 
 _lock = threading.Lock()
 _options: BackgroundOptions | None = None
@@ -79,7 +84,9 @@ def get_options() -> BackgroundOptions:
                     f"{where} is not set: background sending needs a queue engine and a Redis URL"
                 )
             engines = tuple(name for name in ENQUEUERS if name != "celery")
-            _options = BackgroundOptions.from_mapping(raw, where=where, engines=engines)
+            _options = BackgroundOptions.from_mapping(
+                raw, where=where, engines=engines, ledgers=tuple(LEDGERS)
+            )
         return _options
 
 
@@ -91,7 +98,9 @@ def get_background_sender() -> BackgroundSender:
     options = get_options()
     with _lock:
         if _sender is None:
-            _sender = build_sender(get_transport(), options)
+            make_ledger = LEDGERS.get(options.ledger)
+            ledger = make_ledger(options) if make_ledger is not None else None
+            _sender = build_sender(get_transport(), options, ledger=ledger)
         return _sender
 
 

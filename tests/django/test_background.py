@@ -105,6 +105,9 @@ def test_a_bad_number_is_refused_before_anything_is_queued(
     with pytest.raises(InvalidPhoneNumberError):
         api.send_sms("12", "hello", background=True)
     assert api.send_sms("12", "hello", background=True, fail_silently=True) is None
+    with pytest.raises(InvalidPhoneNumberError) as info:
+        api.send_mass_sms([(PHONE, "fine"), ("12", "bad")], background=True)
+    assert "message 1" in str(info.value)
     assert queue_length(redis_client, queued) == 0
 
 

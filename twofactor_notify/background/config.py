@@ -7,10 +7,15 @@ hold the same keys:
     ``"celery"`` (the only engine of the core; the Django app adds its own). Required.
 ``QUEUE``
     the Celery queue the send tasks go to (``None``: Celery's default queue).
+``LEDGER``
+    ``"redis"`` (the default); an adapter may offer others (the Django app's database ledger).
 ``REDIS_URL``
-    the Redis server of the ledger and the throttle, e.g. ``redis://redis:6379/0``. Required.
+    the Redis server of the ledger and the throttle, e.g. ``redis://redis:6379/0``. Required
+    with the Redis ledger.
 ``ACCOUNT_RATE_LIMIT``
     requests per second for the whole 2Factor account (default 200; ``None``: no throttle).
+    Shared by every worker through ``REDIS_URL``; without a Redis URL, each worker process
+    keeps the rate on its own.
 ``MAX_ATTEMPTS``, ``MAX_RETRY_DELAY``
     the retry policy (default 5 tries, 300 s cap).
 ``LEASE_SECONDS``
@@ -28,14 +33,16 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..transport import Transport
+from .ledger import SendLedger
 from .retry import RetryPolicy
-from .throttle import DEFAULT_ACCOUNT_RATE
+from .throttle import DEFAULT_ACCOUNT_RATE, AccountThrottle
 from .worker import DEFAULT_LEASE, BackgroundSender
 
 __all__ = ["BackgroundOptions", "build_sender"]
 
 _KNOWN = {
     "ENGINE",
+    "LEDGER",
     "QUEUE",
     "REDIS_URL",
     "ACCOUNT_RATE_LIMIT",
@@ -51,8 +58,9 @@ class BackgroundOptions:
     """The parsed options (see the module docstring). ``where`` names the setting in errors."""
 
     engine: str
-    redis_url: str
+    redis_url: str | None
     queue: str | None = None
+    ledger: str = "redis"
     account_rate_limit: float | None = DEFAULT_ACCOUNT_RATE
     max_attempts: int = 5
     max_retry_delay: float = 300.0
@@ -65,11 +73,17 @@ class BackgroundOptions:
 
     @classmethod
     def from_mapping(
-        cls, raw: Mapping[str, Any], *, where: str = "BACKGROUND", engines: tuple[str, ...] = ()
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        where: str = "BACKGROUND",
+        engines: tuple[str, ...] = (),
+        ledgers: tuple[str, ...] = (),
     ) -> BackgroundOptions:
         """Check and parse ``raw``; :class:`ConfigurationError` naming the key otherwise.
 
-        ``engines`` are extra engine names the calling adapter provides besides ``celery``.
+        ``engines`` and ``ledgers`` are the extra engine and ledger names the calling adapter
+        provides besides ``celery`` and ``redis``.
         """
         if not isinstance(raw, Mapping):
             raise ConfigurationError(f"{where} must be a dict")
@@ -80,8 +94,16 @@ class BackgroundOptions:
         engine = raw.get("ENGINE")
         if engine not in choices:
             raise ConfigurationError(f"{where}['ENGINE'] must be one of {', '.join(choices)}")
+        ledger_choices = ("redis", *ledgers)
+        ledger = raw.get("LEDGER", "redis")
+        if ledger not in ledger_choices:
+            raise ConfigurationError(
+                f"{where}['LEDGER'] must be one of {', '.join(ledger_choices)}"
+            )
         url = raw.get("REDIS_URL")
-        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+        if (url is not None or ledger == "redis") and (
+            not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://"))
+        ):
             raise ConfigurationError(
                 f"{where}['REDIS_URL'] must be a redis://, rediss:// or unix:// URL"
             )
@@ -101,6 +123,7 @@ class BackgroundOptions:
             engine=str(engine),
             redis_url=url,
             queue=queue,
+            ledger=str(ledger),
             account_rate_limit=rate,
             max_attempts=attempts,
             max_retry_delay=_positive(where, "MAX_RETRY_DELAY", raw.get("MAX_RETRY_DELAY", 300)),
@@ -120,30 +143,48 @@ def _positive(where: str, key: str, value: Any) -> float:
 
 
 def build_sender(
-    transport: Transport, options: BackgroundOptions, *, redis_client: Any = None
+    transport: Transport,
+    options: BackgroundOptions,
+    *,
+    redis_client: Any = None,
+    ledger: SendLedger | None = None,
 ) -> BackgroundSender:
-    """A :class:`BackgroundSender` with the Redis ledger and throttle the options describe."""
-    from .redis_ledger import RedisLedger
-    from .throttle import RedisThrottle
+    """A :class:`BackgroundSender` as the options describe.
 
-    if redis_client is None:
+    The ledger is ``ledger`` when given (an adapter's own, e.g. the Django database ledger),
+    else the Redis ledger. The throttle is shared through Redis when there is a Redis URL,
+    else kept per process.
+    """
+    from .redis_ledger import RedisLedger
+    from .throttle import LocalThrottle, RedisThrottle
+
+    if redis_client is None and options.redis_url is not None:
         try:
             import redis
         except ImportError:  # pragma: no cover - the extra is missing
             raise ConfigurationError(
-                'background sending needs the redis package: pip install "twofactor-notify[celery]"'
+                "background sending with Redis needs the redis package: "
+                'pip install "twofactor-notify[celery]"'
             ) from None
         redis_client = redis.Redis.from_url(options.redis_url)
-    throttle = (
-        RedisThrottle(
-            redis_client, rate=options.account_rate_limit, key=options.key_prefix + "throttle"
+    if ledger is None:
+        if redis_client is None:
+            raise ConfigurationError(
+                f"the {options.ledger!r} ledger must be given to build_sender (no REDIS_URL)"
+            )
+        ledger = RedisLedger(redis_client, prefix=options.key_prefix + "ledger:")
+    throttle: AccountThrottle | None = None
+    if options.account_rate_limit:
+        throttle = (
+            RedisThrottle(
+                redis_client, rate=options.account_rate_limit, key=options.key_prefix + "throttle"
+            )
+            if redis_client is not None
+            else LocalThrottle(options.account_rate_limit)
         )
-        if options.account_rate_limit
-        else None
-    )
     return BackgroundSender(
         transport,
-        RedisLedger(redis_client, prefix=options.key_prefix + "ledger:"),
+        ledger,
         throttle,
         policy=RetryPolicy(max_attempts=options.max_attempts, max_delay=options.max_retry_delay),
         lease=options.lease_seconds,

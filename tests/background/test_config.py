@@ -1,0 +1,80 @@
+"""Background options: one mapping for Django and Flask, every bad value named by its key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from twofactor_notify.background import InMemoryLedger, LocalThrottle, RedisThrottle
+from twofactor_notify.background.config import BackgroundOptions, build_sender
+from twofactor_notify.background.redis_ledger import RedisLedger
+from twofactor_notify.errors import ConfigurationError
+from twofactor_notify.transport import InMemoryTransport
+
+GOOD = {"ENGINE": "celery", "REDIS_URL": "redis://:pw@127.0.0.1:6379/3"}
+
+
+def test_defaults() -> None:
+    options = BackgroundOptions.from_mapping(GOOD)
+    assert (options.engine, options.ledger, options.queue) == ("celery", "redis", None)
+    assert options.account_rate_limit == 200
+    assert (options.max_attempts, options.max_retry_delay, options.lease_seconds) == (5, 300, 120)
+    assert options.key_prefix == "twofactor:"
+    assert "pw" not in repr(options)
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"ENGINE": None}, "ENGINE"),
+        ({"ENGINE": "rq"}, "ENGINE"),
+        ({"REDIS_URL": None}, "REDIS_URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"REDIS_URL": 5}, "REDIS_URL"),
+        ({"LEDGER": "database"}, "LEDGER"),
+        ({"QUEUE": ""}, "QUEUE"),
+        ({"QUEUE": 3}, "QUEUE"),
+        ({"ACCOUNT_RATE_LIMIT": 0}, "ACCOUNT_RATE_LIMIT"),
+        ({"ACCOUNT_RATE_LIMIT": "200"}, "ACCOUNT_RATE_LIMIT"),
+        ({"ACCOUNT_RATE_LIMIT": float("inf")}, "ACCOUNT_RATE_LIMIT"),
+        ({"MAX_ATTEMPTS": 0}, "MAX_ATTEMPTS"),
+        ({"MAX_ATTEMPTS": True}, "MAX_ATTEMPTS"),
+        ({"MAX_RETRY_DELAY": -1}, "MAX_RETRY_DELAY"),
+        ({"LEASE_SECONDS": 0}, "LEASE_SECONDS"),
+        ({"KEY_PREFIX": None}, "KEY_PREFIX"),
+        ({"RATE": 5}, "RATE"),
+    ],
+)
+def test_each_bad_value_is_named(change: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        BackgroundOptions.from_mapping({**GOOD, **change}, where="TWOFACTOR_BACKGROUND")
+    assert key in str(info.value) and "TWOFACTOR_BACKGROUND" in str(info.value)
+    assert "pw@" not in str(info.value)
+
+
+def test_an_adapter_may_add_engines_and_ledgers_without_redis() -> None:
+    raw = {"ENGINE": "django_tasks", "LEDGER": "database", "ACCOUNT_RATE_LIMIT": 50}
+    options = BackgroundOptions.from_mapping(raw, engines=("django_tasks",), ledgers=("database",))
+    assert options.redis_url is None and options.ledger == "database"
+    ledger = InMemoryLedger()
+    sender = build_sender(InMemoryTransport(load_entrypoints=False), options, ledger=ledger)
+    assert sender.ledger is ledger
+    assert isinstance(sender.throttle, LocalThrottle)  # no Redis: kept per process
+    with pytest.raises(ConfigurationError):
+        build_sender(InMemoryTransport(load_entrypoints=False), options)
+
+
+def test_with_redis_the_ledger_and_throttle_are_shared(redis_client: Any) -> None:
+    options = BackgroundOptions.from_mapping({**GOOD, "KEY_PREFIX": "acct1:"})
+    sender = build_sender(
+        InMemoryTransport(load_entrypoints=False), options, redis_client=redis_client
+    )
+    assert isinstance(sender.ledger, RedisLedger) and sender.ledger.prefix == "acct1:ledger:"
+    assert isinstance(sender.throttle, RedisThrottle) and sender.throttle.key == "acct1:throttle"
+    assert sender.throttle.rate == 200
+    none = BackgroundOptions.from_mapping({**GOOD, "ACCOUNT_RATE_LIMIT": None})
+    no_limit = build_sender(
+        InMemoryTransport(load_entrypoints=False), none, redis_client=redis_client
+    )
+    assert not isinstance(no_limit.throttle, RedisThrottle | LocalThrottle)
