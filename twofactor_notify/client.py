@@ -11,14 +11,13 @@ whose answer did not come raises :class:`OutcomeUnknownError` and is never retri
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import email.utils
 import json
 import logging
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +25,7 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
+from .boundary import ErrorBoundary
 from .bulk import (
     collect_bulk_results,
     iter_chunk_results,
@@ -34,6 +34,13 @@ from .bulk import (
     prepare_chunk,
 )
 from .codec import AESCodec, EncryptionCodec, EncryptionMode
+from .credentials import (
+    API_KEY_PLACEHOLDER,
+    SECRET_KEY_PLACEHOLDER,
+    Credentials,
+    KeyPlacingAdapter,
+    install_key_placing_adapter,
+)
 from .errors import (
     APIConnectionError,
     AuthenticationError,
@@ -111,15 +118,22 @@ def _mask_phone(segment: str) -> str:
     return segment if len(segment) <= 4 else "*" * (len(segment) - 4) + segment[-4:]
 
 
-class TwoFactorClient:
+class TwoFactorClient(ErrorBoundary):
     """A client for the 2Factor.in HTTP API.
+
+    The keys are kept in a :class:`~twofactor_notify.credentials.Credentials` holder and put
+    into a request only by the session's last layer (see :mod:`twofactor_notify.credentials`);
+    every public method hands out only :class:`~twofactor_notify.errors.TwoFactorError`, with
+    nothing chained (see :mod:`twofactor_notify.boundary`).
 
     :param api_key: the account's API key (travels in V1 URL paths; redacted everywhere).
     :param base_url: ``https://2factor.in``, or an emulator's URL.
     :param timeout: seconds for connect and for read, for every call (a float or a
         ``(connect, read)`` pair).
-    :param session: a :class:`requests.Session` to use (the client mounts no adapter on an
-        injected session and does not close it).
+    :param session: a :class:`requests.Session` to use (the client does not close it; it
+        wraps the adapter the session uses for ``base_url`` in a
+        :class:`~twofactor_notify.credentials.KeyPlacingAdapter`, which passes other requests
+        through untouched).
     :param pool_size: connections kept per host; size it to the number of threads sending.
     :param secret_key: the account's secret key, for the encrypted endpoints.
     :param codec: the framing for the encrypted endpoints; default :class:`AESCodec`.
@@ -151,9 +165,8 @@ class TwoFactorClient:
             )
         if not base_url.startswith(("http://", "https://")):
             raise ConfigurationError("base_url must start with http:// or https://")
-        self._api_key = api_key
-        self._secret_key = secret_key
-        register_secret(api_key)
+        self._credentials = Credentials(api_key, secret_key)
+        register_secret(api_key)  # for the log filter, which also hides other clients' keys
         if secret_key:
             register_secret(secret_key)
         install_log_filter()
@@ -171,13 +184,15 @@ class TwoFactorClient:
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+            adapter = KeyPlacingAdapter(
+                HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+            )
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             _settle_environment(session, self.base_url)
         session.headers.setdefault("User-Agent", _USER_AGENT)
         self._session = session
-        self._v1 = f"{self.base_url}/API/V1/{quote(api_key, safe='')}/SMS"
+        install_key_placing_adapter(session, self.base_url + "/")
         self._closed = False
 
     def __repr__(self) -> str:
@@ -190,9 +205,10 @@ class TwoFactorClient:
         self._closed = True
         if self._owns_session:
             self._session.close()
-        forget_secret(self._api_key)
-        if self._secret_key:
-            forget_secret(self._secret_key)
+        forget_secret(self._credentials.reveal_api_key())
+        secret_key = self._credentials.reveal_secret_key()
+        if secret_key:
+            forget_secret(secret_key)
 
     def __enter__(self) -> TwoFactorClient:
         return self
@@ -350,7 +366,7 @@ class TwoFactorClient:
         message = check_sms_message(message, region=self.region)
         form = {
             "module": "PROMO_SMS" if message.promotional else "TRANS_SMS",
-            "apikey": self._api_key,
+            "apikey": API_KEY_PLACEHOLDER,
             "to": ",".join(r1_form(p) for p in message.to),
             "from": message.sender,
             "msg": message.text,
@@ -416,7 +432,7 @@ class TwoFactorClient:
         chunk = prepare_chunk(messages, region=self.region)
         if not chunk.payload:
             return BulkResult(rejected=tuple(chunk.rejected))
-        payload = {"module": "TRANS_SMS", "apikey": self._api_key, "messages": chunk.payload}
+        payload = {"module": "TRANS_SMS", "apikey": API_KEY_PLACEHOLDER, "messages": chunk.payload}
         try:
             body = self._request(
                 "POST",
@@ -441,7 +457,7 @@ class TwoFactorClient:
         numbers = [r1_form(p) for p in message.to]
         payload = {
             "module": "TRANS_SMS",
-            "apikey": self._api_key,
+            "apikey": API_KEY_PLACEHOLDER,
             "to": ",".join(numbers),
             "from": message.sender,
             "msg": message.text,
@@ -455,7 +471,7 @@ class TwoFactorClient:
             raise InvalidInputError("sms_date must be a date", field="sms_date")
         payload = {
             "module": "TRANS_SMS_DLR",
-            "apikey": self._api_key,
+            "apikey": API_KEY_PLACEHOLDER,
             "sessionid": validate_session_id(session_id),
             "smsdate": sms_date.strftime("%Y-%m-%d"),
         }
@@ -474,18 +490,20 @@ class TwoFactorClient:
 
     def _encrypted(self, payload: Mapping[str, str], *, send: bool) -> dict[str, Any]:
         codec = self._codec
-        if codec is None or not self._secret_key:
+        if codec is None or not self._credentials.has_secret_key:
             raise ConfigurationError(
                 "the encrypted endpoints need secret_key= (and optionally codec=)"
             )
-        token = codec.encrypt(json.dumps(payload).encode("utf-8"))
+        # The payload names the key by its placeholder; the wire layer swaps the key in,
+        # then encrypts the body with ``seal``.
         response = self._send(
             "POST",
             f"{self.base_url}/API/R1/?module=ENC&encmode={codec.mode}",
             label=f"POST /API/R1/?module=ENC&encmode={codec.mode} ({payload['module']})",
-            data=token.encode("ascii"),
-            headers={"Secret-Key": self._secret_key, "Content-Type": "text/plain"},
+            data=json.dumps(payload).encode("utf-8"),
+            headers={"Secret-Key": SECRET_KEY_PLACEHOLDER, "Content-Type": "text/plain"},
             send=send,
+            seal=codec.encrypt,
         )
         label = f"POST /API/R1/?module=ENC ({payload['module']})"
         try:
@@ -542,12 +560,12 @@ class TwoFactorClient:
         self, segments: Sequence[str], labels: Sequence[str], *, send: bool
     ) -> dict[str, Any]:
         label = "GET /API/V1/<api-key>/SMS/" + "/".join(labels)
-        return self._request("GET", _V1Path(tuple(segments)), label=label, send=send)
+        return self._request("GET", self._v1_url(segments), label=label, send=send)
 
     def _verify(self, segments: Sequence[str], labels: Sequence[str]) -> Verification:
         label = "GET /API/V1/<api-key>/SMS/" + "/".join(labels)
         response = self._send(
-            "GET", _V1Path(tuple(segments)), label=label, send=False, retry_reads=False
+            "GET", self._v1_url(segments), label=label, send=False, retry_reads=False
         )
         try:
             return self._verification(response, label)
@@ -577,7 +595,7 @@ class TwoFactorClient:
     def _request(
         self,
         method: str,
-        url: str | _V1Path,
+        url: str,
         *,
         label: str,
         send: bool,
@@ -598,34 +616,41 @@ class TwoFactorClient:
     def _send(
         self,
         method: str,
-        url: str | _V1Path,
+        url: str,
         *,
         label: str,
         send: bool,
         data: Any = None,
         headers: Mapping[str, str] | None = None,
         retry_reads: bool | None = None,
+        seal: Callable[[bytes], str] | None = None,
     ) -> requests.Response:
-        """Make the call with timeouts, the rate limit and the safe retries; map failures."""
+        """Make the call with timeouts, the rate limit and the safe retries; map failures.
+
+        ``url``, ``data`` and ``headers`` hold key placeholders only: the session's
+        :class:`KeyPlacingAdapter` puts the keys in (and, with ``seal``, encrypts the body)
+        on its own copy of the request, just before the socket.
+        """
         if self._closed:
             raise ConfigurationError("the client is closed")
         idempotent = (not send) if retry_reads is None else retry_reads
+        if not self._owns_session:  # an injected session may have been re-mounted since
+            install_key_placing_adapter(self._session, url)
+        auth = self._credentials.auth(seal)
         attempt = 0
         while True:
             if self._limiter is not None:
                 self._limiter.acquire()
             started = time.perf_counter()
-            # A V1 URL carries the API key: it is built here only, and cleared before an
-            # error leaves this frame (error reporters capture frames' local variables).
-            target = self._v1_url(url) if isinstance(url, _V1Path) else url
             try:
                 # Never follow a redirect: it would send the key (in the URL, the form or the
                 # Secret-Key header) to whatever host the Location names.
                 response = self._session.request(
                     method,
-                    target,
+                    url,
                     data=data,
                     headers=headers,
+                    auth=auth,
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
@@ -693,14 +718,15 @@ class TwoFactorClient:
                 )
                 return response
             logger.debug("%s failed: %s", label, type(error).__name__)
-            target = ""
             if not retry or attempt >= self.connect_retries:
                 raise error
             attempt += 1
             time.sleep(min(0.1 * 2**attempt, 1.0))
 
-    def _v1_url(self, path: _V1Path) -> str:
-        return self._v1 + "/" + "/".join(quote(s, safe="") for s in path.segments)
+    def _v1_url(self, segments: Sequence[str]) -> str:
+        """A V1 URL: the key's placeholder, then each segment percent-encoded."""
+        path = "/".join(quote(s, safe="") for s in segments)
+        return f"{self.base_url}/API/V1/{API_KEY_PLACEHOLDER}/SMS/{path}"
 
     def _json(self, response: requests.Response, label: str) -> dict[str, Any]:
         try:
@@ -776,13 +802,6 @@ class TwoFactorClient:
             error.outcome_unknown = True
             raise error
         return details
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _V1Path:
-    """The path segments of a V1 call after ``/API/V1/{key}/SMS/``: the URL without the key."""
-
-    segments: tuple[str, ...]
 
 
 def _retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .credentials import Secret
 from .errors import ConfigurationError, DecryptionError
 
 __all__ = ["AESCodec", "EncryptionCodec", "EncryptionMode", "derive_key"]
@@ -73,7 +74,8 @@ class AESCodec:
     def __init__(self, secret_key: str, mode: EncryptionMode = "GCM") -> None:
         if mode not in ("GCM", "CBC"):
             raise ConfigurationError("encryption mode must be 'GCM' or 'CBC'")
-        self._key = derive_key(secret_key)
+        # Held in a Secret: error reporters walking a client's attributes must not find it.
+        self._key = Secret(derive_key(secret_key))
         self.mode: EncryptionMode = mode
 
     def __repr__(self) -> str:
@@ -83,12 +85,12 @@ class AESCodec:
         """Encrypt ``plaintext`` and return the Base64 text."""
         if self.mode == "GCM":
             nonce = os.urandom(12)
-            sealed = AESGCM(self._key).encrypt(nonce, plaintext, None)
+            sealed = AESGCM(self._key.reveal()).encrypt(nonce, plaintext, None)
             return base64.b64encode(nonce + sealed).decode("ascii")
         iv = os.urandom(16)
         padder = padding.PKCS7(128).padder()
         padded = padder.update(plaintext) + padder.finalize()
-        encryptor = Cipher(algorithms.AES(self._key), modes.CBC(iv)).encryptor()
+        encryptor = Cipher(algorithms.AES(self._key.reveal()), modes.CBC(iv)).encryptor()
         return base64.b64encode(iv + encryptor.update(padded) + encryptor.finalize()).decode(
             "ascii"
         )
@@ -103,10 +105,10 @@ class AESCodec:
             if self.mode == "GCM":
                 if len(blob) < 12 + 16:
                     raise DecryptionError("encrypted payload is too short")
-                return AESGCM(self._key).decrypt(blob[:12], blob[12:], None)
+                return AESGCM(self._key.reveal()).decrypt(blob[:12], blob[12:], None)
             if len(blob) < 32 or len(blob) % 16:
                 raise DecryptionError("encrypted payload has a wrong length for AES-CBC")
-            decryptor = Cipher(algorithms.AES(self._key), modes.CBC(blob[:16])).decryptor()
+            decryptor = Cipher(algorithms.AES(self._key.reveal()), modes.CBC(blob[:16])).decryptor()
             padded = decryptor.update(blob[16:]) + decryptor.finalize()
             unpadder = padding.PKCS7(128).unpadder()
             return unpadder.update(padded) + unpadder.finalize()

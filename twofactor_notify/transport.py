@@ -34,6 +34,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
+from .boundary import ErrorBoundary
 from .bulk import (
     collect_bulk_results,
     iter_chunk_results,
@@ -86,8 +87,12 @@ _R = TypeVar("_R", OTPSent, SMSSent, BulkResult)
 _BEFORE_SEND_ARGS = ("message", "transport")
 
 
-class Transport(ABC):
+class Transport(ErrorBoundary, ABC):
     """Sends messages, verifies OTPs and receives delivery reports, firing the hooks.
+
+    Every public method, in this class and in any subclass, hands out only
+    :class:`~twofactor_notify.errors.TwoFactorError` with nothing chained (see
+    :mod:`twofactor_notify.boundary`).
 
     :param plugins: plugin objects or dotted paths, registered in order.
     :param load_entrypoints: load plugins from the ``twofactor_notify`` entry-point group
@@ -260,7 +265,7 @@ class Transport(ABC):
         """Fire ``on_delivery`` for a parsed report; plugin errors are logged, not raised."""
         _call_safely(self.plugin_manager.hook.on_delivery, logger, report=report, transport=self)
 
-    def close(self) -> None:  # noqa: B027 - optional override, a no-op by default
+    def close(self) -> None:
         """Release resources (the client's connection pool)."""
 
     def __enter__(self) -> Transport:

@@ -41,6 +41,26 @@ def test_html_pages(twofactor_emulator: Emulator) -> None:
     assert (portal.status_code, portal.headers["Content-Type"]) == (200, "text/html")
 
 
+def test_echo_repeats_the_request_and_processes_nothing(twofactor_emulator: Emulator) -> None:
+    import base64
+
+    emu = twofactor_emulator
+    emu.inject("echo", times=1)
+    echoed = requests.post(
+        f"{emu.url}/API/R1/?module=ENC&encmode=GCM",
+        data=b"ciphertext",
+        headers={"Secret-Key": emu.secret_key},
+        timeout=5,
+    )
+    assert echoed.status_code == 400
+    assert echoed.headers["X-Echo-Path"] == "/API/R1/?module=ENC&encmode=GCM"
+    assert echoed.headers["X-Echo-Secret-Key"] == emu.secret_key
+    assert echoed.json()["Details"].endswith("ciphertext")
+    assert emu.secret_key in base64.b64decode(echoed.headers["X-Echo-Request"]).decode()
+    answer = send_otp(emu)  # the fault is used up: the next request is served
+    assert answer.status_code == 200 and len(emu.messages()) == 1
+
+
 def test_truncated_json_is_processed(twofactor_emulator: Emulator) -> None:
     twofactor_emulator.inject("truncated", times=1)
     answer = send_otp(twofactor_emulator)

@@ -19,10 +19,17 @@ A :class:`Fault` applies to API requests (never to ``/__emulator__/``) whose pat
     answer an HTML error page with ``status`` (default 502; 200 for a captive portal).
 ``truncated``
     process the request and answer the first half of its body.
+``echo``
+    answer ``status`` (default 400) repeating the request back, as a debugging proxy or a
+    careless gateway does: the request line, headers and body in the JSON ``Details``, the
+    path and the ``Secret-Key`` header in ``X-Echo-*`` headers, and the whole request in
+    Base64 in ``X-Echo-Request``; the request is not processed. A client must not let the
+    keys it finds there reach its errors.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import math
 import random
@@ -31,12 +38,20 @@ from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from .wire import Response, json_response
+from .wire import Request, Response, json_response
 
-__all__ = ["FAULT_KINDS", "Fault", "FaultBook", "FaultPlan", "fault_response", "truncate"]
+__all__ = [
+    "FAULT_KINDS",
+    "Fault",
+    "FaultBook",
+    "FaultPlan",
+    "echo_response",
+    "fault_response",
+    "truncate",
+]
 
 FAULT_KINDS = frozenset(
-    {"latency", "timeout", "reset_before", "reset_after", "status", "html", "truncated"}
+    {"latency", "timeout", "reset_before", "reset_after", "status", "html", "truncated", "echo"}
 )
 _TERMINAL = FAULT_KINDS - {"latency"}
 _ids = itertools.count(1)
@@ -75,7 +90,7 @@ class Fault:
         self.latency_ms = _number("latency_ms", self.latency_ms)
         self.seconds = _number("seconds", self.seconds)
         if self.status is None:
-            self.status = 502 if self.kind == "html" else 503
+            self.status = {"html": 502, "echo": 400}.get(self.kind, 503)
         self.status = _whole("status", self.status, minimum=100)
         if self.status > 599:
             raise ValueError("status must be an HTTP status from 100 to 599")
@@ -226,3 +241,21 @@ def truncate(response: Response) -> Response:
     """``response`` with only the first half of its body (at least one byte short)."""
     cut = max(0, min(len(response.body) // 2, len(response.body) - 1))
     return Response(response.status, response.body[:cut], response.content_type, response.headers)
+
+
+def echo_response(fault: Fault, request: Request) -> Response:
+    """The answer of an ``echo`` fault: ``request`` repeated back (see the module docstring)."""
+    target = request.path + (f"?{request.query}" if request.query else "")
+    head = [f"{request.method} {target} HTTP/1.1"]
+    head += [f"{name}: {value}" for name, value in request.headers.items()]
+    text = "\r\n".join(head) + "\r\n\r\n" + request.body.decode("utf-8", "replace")
+    headers = {
+        "X-Echo-Path": target.encode("ascii", "replace").decode("ascii"),
+        "X-Echo-Request": base64.b64encode(text.encode("utf-8")).decode("ascii"),
+    }
+    secret = request.header("secret-key")
+    if secret is not None and secret.isascii() and secret.isprintable():
+        headers["X-Echo-Secret-Key"] = secret
+    return json_response(
+        fault.status or 400, {"Status": "Error", "Details": f"upstream said: {text}"}, headers
+    )

@@ -27,7 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from .faults import FaultBook, fault_response, truncate
+from .faults import FaultBook, echo_response, fault_response, truncate
 from .requestlog import RequestLogEntry
 from .wire import Request, Response, json_response
 
@@ -242,6 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if action is not None and kind in ("status", "html"):
                 response = fault_response(action)
+            elif action is not None and kind == "echo":
+                response = echo_response(action, request)
             else:
                 response = self._route(app, request)
             delay = app.latency_ms / 1000.0 + plan.latency_s

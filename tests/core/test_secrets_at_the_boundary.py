@@ -1,0 +1,298 @@
+"""No frame of a raised error holds a key: every public method, under every fault.
+
+The public API is discovered, not listed: every public method of :class:`TwoFactorClient` and
+of every concrete :class:`Transport` subclass is called with arguments built from
+:data:`VALUES` (keyed by parameter name; a parameter name the table does not know fails the
+test), first without a fault (the arguments must be valid: the call must succeed), then under
+each fault of :data:`FAULTS`. The error it raises is walked by :func:`find_secrets`: its chain,
+every frame, every local, recursively, for the API key and the Secret-Key in any encoding.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+
+import twofactor_notify
+from twofactor_notify import (
+    BulkMessage,
+    DeliveryReport,
+    DeliveryStatus,
+    SMSMessage,
+    TwoFactorClient,
+    TwoFactorError,
+)
+from twofactor_notify.emulator import Emulator
+from twofactor_notify.transport import Transport
+
+from ..secret_scan import find_secrets, summarise
+
+SESSION_ID = "7d3c5f0e-2b1a-4c6d-9e8f-0a1b2c3d4e5f"
+
+#: A valid value for every parameter name of the public API.
+VALUES: dict[str, Any] = {
+    "phone": "9876543210",
+    "to": "9876543210",
+    "text": "hello",
+    "sender": "TFACTR",
+    "template": "LOGIN",
+    "code": "123456",
+    "session_id": SESSION_ID,
+    "message": SMSMessage(to=("9876543210",), text="hello", sender="TFACTR"),
+    "messages": (BulkMessage(to="9876543210", text="hello", sender="TFACTR"),),
+    "sms_date": date(2026, 1, 2),
+    "report": DeliveryReport(message_id="m-1", status=DeliveryStatus.DELIVERED),
+    "client": None,  # a transport's client: the call's own (see _target)
+}
+#: Optional parameters the calls leave at their default.
+LEFT_AT_DEFAULT = {
+    "otp",
+    "length",
+    "include_otp",
+    "promotional",
+    "schedule_at",
+    "pe_id",
+    "ct_id",
+    "campaign_name",
+    "campaign_webhook",
+    "shorten_urls",
+    "shorten_url_webhook",
+    "shorten_url_callback",
+    "chunk_size",
+    "metadata",
+    # constructors
+    "plugins",
+    "load_entrypoints",
+    "plugin_manager",
+    "default_sender",
+    "default_template",
+    "region",
+    "otp_ttl",
+    "stream",
+    "show_otp",
+}
+#: Optional parameters found in VALUES are passed, except for the methods below, which take
+#: "exactly one of" some optional parameters: one call per choice.
+CHOICES: dict[str, tuple[frozenset[str], ...]] = {
+    "verify_otp": (frozenset({"session_id"}), frozenset({"phone"})),
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A way for the call to fail: an emulator fault, or no server at all (``refused``)."""
+
+    name: str
+    kind: str | None
+    params: tuple[tuple[str, Any], ...] = ()
+
+
+FAULTS = (
+    Fault("refused", None),
+    Fault("reset before the body", "reset_before"),
+    Fault("reset after processing", "reset_after"),
+    Fault("500", "status", (("status", 500),)),
+    Fault("503", "status", (("status", 503),)),
+    Fault("502 HTML", "html", (("status", 502),)),
+    Fault("429", "status", (("status", 429),)),
+    Fault("bad JSON", "status", (("status", 200), ("body", "{not json"))),
+    Fault("truncated", "truncated"),
+    Fault("timeout", "timeout", (("seconds", 2.0),)),
+    Fault("key echoed back", "echo"),
+)
+
+
+def _public_methods(cls: type) -> Iterator[str]:
+    for name, member in inspect.getmembers(cls):
+        if not name.startswith("_") and inspect.isfunction(member):
+            yield name
+
+
+def _transport_classes() -> list[type[Transport]]:
+    found: list[type[Transport]] = []
+    pending = list(Transport.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if not inspect.isabstract(cls) and cls.__module__.startswith("twofactor_notify"):
+            found.append(cls)
+    return sorted(set(found), key=lambda c: c.__name__)
+
+
+def _arguments(
+    function: Callable[..., Any],
+    chosen: frozenset[str] | None,
+    where: str,
+    values: dict[str, Any] = VALUES,
+) -> tuple[list[Any], dict[str, Any]]:
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for parameter in list(inspect.signature(function).parameters.values())[1:]:  # no self
+        name = parameter.name
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        known = name in values or name in LEFT_AT_DEFAULT
+        if not known:
+            pytest.fail(f"{where}: no entry for parameter {name!r} in VALUES or LEFT_AT_DEFAULT")
+        required = parameter.default is parameter.empty
+        if not required and (name not in values if chosen is None else name not in chosen):
+            continue
+        if name not in values:
+            pytest.fail(f"{where}: parameter {name!r} is required but has no value in VALUES")
+        if parameter.kind is parameter.POSITIONAL_OR_KEYWORD and required:
+            args.append(values[name])
+        else:
+            kwargs[name] = values[name]
+    return args, kwargs
+
+
+@dataclass(frozen=True)
+class Call:
+    """One public method on one kind of object, with one choice of optional arguments."""
+
+    owner: type
+    method: str
+    chosen: frozenset[str] = frozenset()
+
+    def __str__(self) -> str:
+        extra = f"[{','.join(sorted(self.chosen))}]" if self.chosen else ""
+        return f"{self.owner.__name__}.{self.method}{extra}"
+
+
+def _calls() -> list[Call]:
+    calls = []
+    for owner in [TwoFactorClient, *_transport_classes()]:
+        for method in _public_methods(owner):
+            for chosen in CHOICES.get(method, (frozenset(),)):
+                calls.append(Call(owner, method, chosen))
+    return calls
+
+
+CALLS = _calls()
+
+
+def _client(url: str, emulator: Emulator) -> TwoFactorClient:
+    return TwoFactorClient(
+        emulator.api_key,
+        base_url=url,
+        secret_key=emulator.secret_key,
+        timeout=0.5,
+        connect_retries=0,
+    )
+
+
+def _target(call: Call, client: TwoFactorClient) -> Any:
+    if call.owner is TwoFactorClient:
+        return client
+    values = {**VALUES, "client": client}
+    args, kwargs = _arguments(call.owner.__init__, None, f"{call.owner.__name__}()", values)
+    return call.owner(*args, load_entrypoints=False, **kwargs)
+
+
+def _invoke(target: Any, call: Call) -> BaseException | None:
+    """Run the call (consuming an iterator it returns); the error it raised, if any."""
+    method = getattr(target, call.method)
+    chosen = call.chosen if call.method in CHOICES else None
+    args, kwargs = _arguments(method.__func__, chosen, str(call))
+    try:
+        result = method(*args, **kwargs)
+        if isinstance(result, Iterator):
+            list(result)
+    except BaseException as exc:
+        return exc
+    return None
+
+
+@pytest.fixture
+def closed_url(closed_port: int) -> str:
+    return f"http://127.0.0.1:{closed_port}"
+
+
+@pytest.mark.parametrize("call", CALLS, ids=str)
+def test_the_arguments_table_makes_valid_calls(emulator: Emulator, call: Call) -> None:
+    with _client(emulator.url, emulator) as client:
+        error = _invoke(_target(call, client), call)
+    assert error is None, f"{call} failed without a fault: {error!r}"
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
+@pytest.mark.parametrize("call", CALLS, ids=str)
+def test_no_frame_of_a_raised_error_holds_a_key(
+    emulator: Emulator, closed_url: str, call: Call, fault: Fault
+) -> None:
+    if fault.kind is not None:
+        emulator.inject(fault.kind, **dict(fault.params))
+    url = closed_url if fault.kind is None else emulator.url
+    with _client(url, emulator) as client:
+        error = _invoke(_target(call, client), call)
+    emulator.clear_faults()
+    if error is None:
+        return  # nothing raised (an in-memory transport, close()): nothing to examine
+    secrets = {"API key": emulator.api_key, "Secret-Key": emulator.secret_key}
+    findings = find_secrets(error, secrets, stop=_invoke.__code__)
+    assert not findings, f"{call} under {fault.name} ({error!r}):\n{summarise(findings)}"
+    assert isinstance(error, TwoFactorError), f"{call} raised {error!r}, not a TwoFactorError"
+
+
+def test_every_public_name_is_reached() -> None:
+    """The discovery finds the client and the network transport (a guard on the guard)."""
+    names = {str(c) for c in CALLS}
+    assert "TwoFactorClient.send_sms" in names
+    assert "TwoFactorTransport.send" in names
+    assert twofactor_notify.TwoFactorTransport in _transport_classes()
+
+
+# ------------------------------------------------------------------ the holder and the wire layer
+
+
+def test_a_secret_shows_nothing_and_cannot_be_pickled() -> None:
+    import pickle
+
+    from twofactor_notify.credentials import Credentials, Secret
+
+    secret = Secret("abcd-1234-efgh-5678")
+    assert repr(secret) == str(secret) == "<redacted>"
+    assert secret.reveal() == "abcd-1234-efgh-5678"
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+    holder = Credentials("abcd-1234-efgh-5678", "S3cret-Key-For-ENC-0123456789ab")
+    assert "abcd" not in repr(holder) and "S3cret" not in repr(holder)
+    found = find_secrets(RuntimeError(holder), {"key": "abcd-1234-efgh-5678"})
+    assert found == []  # not reachable through __dict__ / __slots__
+
+
+def test_the_keys_reach_the_wire_and_nothing_above_it(emulator: Emulator) -> None:
+    import requests
+
+    from twofactor_notify.credentials import API_KEY_PLACEHOLDER, KeyPlacingAdapter
+
+    seen: list[requests.Response] = []
+    session = requests.Session()
+    session.hooks["response"].append(lambda response, *a, **k: seen.append(response))
+    with TwoFactorClient(emulator.api_key, base_url=emulator.url, session=session) as client:
+        sent = client.send_otp("9876543210")  # accepted: the real key went out
+        client.send_sms("9876543210", "hello", sender="TFACTR")
+    assert sent.session_id
+    assert isinstance(session.get_adapter(emulator.url + "/API/"), KeyPlacingAdapter)
+    for response in seen:
+        assert response.raw is None  # urllib3's response remembers the URL that was sent
+        shown = f"{response.url} {response.request.url} {response.request.body!r}"
+        assert API_KEY_PLACEHOLDER in shown and emulator.api_key not in shown
+    # other requests on an injected session pass through the wrapped adapter untouched
+    other = session.get(f"{emulator.url}/__emulator__/messages", timeout=5)
+    assert other.status_code == 200 and other.raw is not None
+    session.close()
+
+
+def test_an_echoed_key_is_redacted_before_the_client_reads_it(emulator: Emulator) -> None:
+    emulator.inject("echo", times=1)
+    with _client(emulator.url, emulator) as client:
+        error = _invoke(client, Call(TwoFactorClient, "send_sms"))
+    assert isinstance(error, TwoFactorError) and error.status == 400
+    assert "<redacted>" in (error.details or "")
+    assert emulator.api_key not in f"{error} {error!r} {vars(error)}"

@@ -1,0 +1,215 @@
+"""Look for secrets where an error reporter would look: every frame a raised error touched.
+
+Sentry, Rollbar and Django's technical 500 page record, for each frame of a traceback, the
+local variables, serialised into containers. :func:`find_secrets` walks an exception, its
+``__cause__`` / ``__context__`` chain (and exception groups), every frame of each traceback
+(``tb_next`` down, then ``f_back`` up to the caller's frame), and recurses into the frames'
+locals: mappings, sequences, sets, and objects' ``__dict__`` / ``__slots__`` (which covers
+dataclasses). A secret counts as found in any of its encodings: as is, percent-encoded,
+form-encoded, Base64 (the text's Base64 tokens are decoded and searched too), in ``str`` or
+``bytes``. It is stricter than a reporter: a reporter stops at a few levels of depth, this
+walk does not.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import types
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from urllib.parse import quote, quote_plus
+
+__all__ = ["Finding", "find_secrets", "find_secrets_in_text", "secret_forms"]
+
+_BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+# Values a reporter shows by repr() only; walking them would leave the frame's data.
+_OPAQUE = (
+    types.ModuleType,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.CodeType,
+    types.FrameType,
+    types.TracebackType,
+    types.GeneratorType,
+    type,
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Where a secret was found: a path such as ``frame send_otp / local form / ['apikey']``."""
+
+    path: str
+    secret_name: str
+
+    def __str__(self) -> str:
+        return f"{self.secret_name} at {self.path}"
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The texts under which ``secret`` may appear: raw, percent/form-encoded, Base64."""
+    raw = secret.encode("utf-8")
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms.update({text, text.rstrip("=")})
+    return {f for f in forms if f}
+
+
+def find_secrets_in_text(text: str, secrets: dict[str, str]) -> list[str]:
+    """The names of the secrets present in ``text`` (in any form of :func:`secret_forms`)."""
+    found = []
+    for name, secret in secrets.items():
+        if any(form in text for form in secret_forms(secret)):
+            found.append(name)
+            continue
+        for token in _BASE64_TOKEN.findall(text):
+            if _decodes_to_contain(token, secret):
+                found.append(name)
+                break
+    return found
+
+
+def _decodes_to_contain(token: str, secret: str) -> bool:
+    needle = secret.encode("utf-8")
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        for start in range(4):  # a token cut out of a larger text may start mid-quantum
+            chunk = token[start:]
+            chunk = chunk + "=" * (-len(chunk) % 4)
+            try:
+                if needle in decode(chunk):
+                    return True
+            except (binascii.Error, ValueError):
+                continue
+    return False
+
+
+class _Walk:
+    def __init__(self, secrets: dict[str, str], stop: types.CodeType | None) -> None:
+        self.secrets = secrets
+        self.stop = stop
+        self.seen: set[int] = set()
+        self.frames: set[int] = set()
+        self.findings: list[Finding] = []
+
+    def exception(self, exc: BaseException, path: str) -> None:
+        if id(exc) in self.seen:
+            return
+        self.seen.add(id(exc))
+        self.text(str(exc), f"{path} str()")
+        self.text(repr(exc), f"{path} repr()")
+        self.value(exc.args, f"{path}.args", 0)
+        self.value(getattr(exc, "__dict__", {}), f"{path}.__dict__", 0)
+        self.frames_of(exc.__traceback__, path)
+        for sub in getattr(exc, "exceptions", ()) or ():
+            if isinstance(sub, BaseException):
+                self.exception(sub, f"{path} group member")
+        if exc.__cause__ is not None:
+            self.exception(exc.__cause__, f"{path}.__cause__")
+        if exc.__context__ is not None:
+            self.exception(exc.__context__, f"{path}.__context__")
+
+    def frames_of(self, tb: types.TracebackType | None, path: str) -> None:
+        innermost: types.FrameType | None = None
+        while tb is not None:
+            self.frame(tb.tb_frame, path)
+            innermost = tb.tb_frame
+            tb = tb.tb_next
+        frame = innermost.f_back if innermost is not None else None
+        while frame is not None and frame.f_code is not self.stop:
+            self.frame(frame, path)
+            frame = frame.f_back
+
+    def frame(self, frame: types.FrameType, path: str) -> None:
+        if id(frame) in self.frames:
+            return
+        self.frames.add(id(frame))
+        where = (
+            f"{path} / frame {frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})"
+        )
+        for name, value in list(frame.f_locals.items()):
+            self.value(value, f"{where} / local {name}", 0)
+
+    def value(self, value: object, path: str, depth: int) -> None:
+        if isinstance(value, str):
+            self.text(value, path)
+            return
+        if isinstance(value, bytes | bytearray | memoryview):
+            self.text(bytes(value).decode("latin-1"), path)
+            return
+        if value is None or isinstance(value, int | float | complex | bool):
+            return
+        if isinstance(value, BaseException):
+            self.exception(value, path)
+            return
+        if isinstance(value, _OPAQUE) or id(value) in self.seen:
+            return
+        self.seen.add(id(value))
+        if isinstance(value, dict):
+            for key, item in list(value.items()):
+                self.value(key, f"{path} / key", depth + 1)
+                self.value(item, f"{path} / [{key!r}]", depth + 1)
+            return
+        if isinstance(value, list | tuple | set | frozenset):
+            for index, item in enumerate(list(value)):
+                self.value(item, f"{path} / [{index}]", depth + 1)
+            return
+        for name, item in _attributes(value):
+            self.value(item, f"{path} / .{name}", depth + 1)
+        if _is_iterable_container(value):
+            try:
+                items = list(value)  # type: ignore[call-overload]
+            except Exception:
+                return
+            for index, item in enumerate(items):
+                self.value(item, f"{path} / [{index}]", depth + 1)
+
+    def text(self, text: str, path: str) -> None:
+        for name in find_secrets_in_text(text, self.secrets):
+            self.findings.append(Finding(path, name))
+
+
+def _attributes(value: object) -> Iterator[tuple[str, object]]:
+    attributes = getattr(value, "__dict__", None)
+    if isinstance(attributes, dict):
+        yield from list(attributes.items())
+    for cls in type(value).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot in ("__dict__", "__weakref__"):
+                continue
+            try:
+                yield slot, getattr(value, slot)
+            except AttributeError:
+                continue
+
+
+def _is_iterable_container(value: object) -> bool:
+    # deques, queues' storage, OrderedDict-like containers without __dict__ entries
+    import collections
+
+    return isinstance(value, collections.deque)
+
+
+def find_secrets(
+    exc: BaseException, secrets: dict[str, str], *, stop: types.CodeType | None = None
+) -> list[Finding]:
+    """Every place ``exc`` (its chain, its frames, their locals) holds one of ``secrets``.
+
+    :param secrets: name -> value, e.g. ``{"api key": key, "Secret-Key": secret}``.
+    :param stop: the code object of the caller's frame: the ``f_back`` walk ends there
+        (the caller's own locals are the caller's business).
+    """
+    walk = _Walk(secrets, stop)
+    walk.exception(exc, "error")
+    return walk.findings
+
+
+def summarise(findings: Iterable[Finding], limit: int = 8) -> str:
+    """A few findings, one a line, for an assertion message."""
+    lines = [str(f) for f in findings]
+    more = len(lines) - limit
+    return "\n".join(lines[:limit] + ([f"... and {more} more"] if more > 0 else []))
