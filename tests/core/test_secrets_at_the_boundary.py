@@ -10,7 +10,10 @@ every frame, every local, recursively, for the API key and the Secret-Key in any
 
 from __future__ import annotations
 
+import atexit
 import inspect
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -33,6 +36,8 @@ from twofactor_notify.transport import Transport
 from ..secret_scan import find_secrets, summarise
 
 SESSION_ID = "7d3c5f0e-2b1a-4c6d-9e8f-0a1b2c3d4e5f"
+_FILES = tempfile.mkdtemp(prefix="tfn-boundary-")
+atexit.register(shutil.rmtree, _FILES, True)
 
 #: A valid value for every parameter name of the public API.
 VALUES: dict[str, Any] = {
@@ -48,6 +53,7 @@ VALUES: dict[str, Any] = {
     "sms_date": date(2026, 1, 2),
     "report": DeliveryReport(message_id="m-1", status=DeliveryStatus.DELIVERED),
     "client": None,  # a transport's client: the call's own (see _target)
+    "directory": _FILES,
 }
 #: Optional parameters the calls leave at their default.
 LEFT_AT_DEFAULT = {
