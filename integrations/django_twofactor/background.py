@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core import checks
 from django.db import transaction
 
 from twofactor_notify.background import BackgroundSender, Envelope, SendLedger, check_message
@@ -31,6 +32,7 @@ from .conf import SETTING_NAME, get_settings, on_reset
 __all__ = [
     "ENQUEUERS",
     "LEDGERS",
+    "check_background",
     "connect_worker",
     "get_background_sender",
     "get_options",
@@ -164,6 +166,25 @@ def queue_mass_sms(
         )
         for n, start in enumerate(range(0, len(items), size))
     ]
+
+
+@checks.register("django_twofactor")
+def check_background(**kwargs: Any) -> list[checks.CheckMessage]:
+    """System check ``django_twofactor.E020``: ``BACKGROUND`` is malformed (the error names
+    the key), so that it fails at start-up rather than at the first queued send."""
+    raw = getattr(django_settings, SETTING_NAME, None)
+    if not isinstance(raw, Mapping) or raw.get("BACKGROUND") is None:
+        return []
+    try:
+        BackgroundOptions.from_mapping(
+            raw["BACKGROUND"],
+            where=f"{SETTING_NAME}['BACKGROUND']",
+            engines=tuple(name for name in ENQUEUERS if name != "celery"),
+            ledgers=tuple(LEDGERS),
+        )
+    except ConfigurationError as exc:
+        return [checks.Error(exc.message, id="django_twofactor.E020")]
+    return []
 
 
 def connect_worker() -> None:

@@ -143,7 +143,10 @@ def test_a_bad_background_setting_names_its_key(settings: Any, background: Any, 
     with pytest.raises(ConfigurationError) as info:
         get_options()
     assert key in str(info.value)
-    assert "redis://x" not in repr(get_options.__doc__)
+    from django.core.checks import run_checks
+
+    errors = [e for e in run_checks() if e.id == "django_twofactor.E020"]
+    assert len(errors) == 1 and key in errors[0].msg
 
 
 def test_the_worker_sender_uses_the_apps_transport_and_the_settings(settings: Any) -> None:
@@ -178,3 +181,12 @@ def test_outside_a_transaction_it_is_queued_at_once_one_envelope_per_request(
     assert [b.key for b in batches] == ["split:0", "split:1"]
     assert [len(b.message.messages) for b in batches] == [2, 1]
     assert queue_length(redis_client, queued) == 3
+
+
+def test_a_good_background_setting_passes_the_checks(settings: Any) -> None:
+    from django.core.checks import run_checks
+
+    settings.TWOFACTOR_NOTIFY = base_settings(
+        BACKGROUND={"ENGINE": "celery", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    )
+    assert [e for e in run_checks() if e.id == "django_twofactor.E020"] == []
