@@ -56,7 +56,7 @@ def _sender_provider() -> Any:
                     TwoFactorClient(
                         os.environ["TFN_API_KEY"],
                         base_url=os.environ["TFN_EMULATOR_URL"],
-                        timeout=5.0,
+                        timeout=2.5,  # below the lease (3 s): a slow send is not called dead
                         pool_size=64,
                     ),
                     load_entrypoints=False,
