@@ -381,7 +381,9 @@ def shared_plugin_manager() -> pluggy.PluginManager | None:
     """
     try:
         transport = _django_twofactor_transport()
-    except ConfigurationError:
+    except (ConfigurationError, TypeError, ValueError):
+        # TWOFACTOR_NOTIFY is incomplete or malformed: django_twofactor's checks name the
+        # problem, and otp_twofactor.W001 says its plugins do not apply here
         return None
     return transport.plugin_manager if transport is not None else None
 

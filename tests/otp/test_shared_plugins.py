@@ -159,11 +159,19 @@ def test_check_is_silent_when_the_plugins_apply(
     assert _w001() == []
 
 
+@pytest.mark.parametrize(
+    "broken",
+    [{"BACKEND": "2factor"}, {"BACKEND": "memory", "TIMEOUT": "soon"}],
+    ids=["no-api-key", "malformed"],
+)
 def test_check_warns_when_twofactor_notify_cannot_run_its_plugins(
-    settings: Any, twofactor_emulator: Emulator
+    settings: Any, twofactor_emulator: Emulator, make_device: Any, broken: dict[str, Any]
 ) -> None:
-    # the 2factor backend without an API key: django_twofactor has no transport to share
-    settings.TWOFACTOR_NOTIFY = {"BACKEND": "2factor", "PLUGINS": [f"{__name__}.Recorder"]}
+    # django_twofactor has no transport to share: the device still sends with its own key,
+    # and the check says that TWOFACTOR_NOTIFY's plugins do not apply
+    settings.TWOFACTOR_NOTIFY = {**broken, "PLUGINS": [f"{__name__}.Recorder"]}
     _configure("OTP_TWOFACTOR_API_KEY", settings, twofactor_emulator)
     (warning,) = _w001()
     assert "TWOFACTOR_NOTIFY['PLUGINS']" in warning.msg
+    make_device().generate_challenge()
+    assert len(twofactor_emulator.messages(NUMBER)) == 1
