@@ -409,3 +409,36 @@ def test_the_default_sender_fills_empty_bulk_senders() -> None:
     assert len(result.accepted) == 2
     (batch,) = transport.outbox
     assert [m.sender for m in batch.messages] == ["MYBRND", "OTHERS"]
+
+
+# --------------------------------------------------------------------------- isolation
+
+
+class _RaisingFirst:
+    @hookimpl(tryfirst=True)
+    def after_send(self, message, receipt, error, transport):
+        raise RuntimeError(f"after_send broke on {message.recipients}")
+
+    @hookimpl(tryfirst=True)
+    def on_delivery(self, report, transport):
+        raise RuntimeError(f"on_delivery broke on {report}")
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_a_raising_plugin_stops_no_other_on_every_transport_and_send(make_transport, kind, caplog):
+    caplog.set_level(logging.ERROR)
+    before, after = RecordingPlugin(), RecordingPlugin()
+    transport = make_transport(
+        kind, plugins=[before, _RaisingFirst(), after], default_sender="TFACTR"
+    )
+    transport.send_otp(A, otp="4829")
+    transport.send_sms(A, "hello")
+    transport.send_bulk([BulkMessage(to=A, text="x", sender="TFACTR")])
+    transport.handle_report(
+        DeliveryReport(message_id="m", status=DeliveryStatus.DELIVERED, raw_status="DELIVERED")
+    )
+    for plugin in (before, after):
+        assert len(plugin.after) == 3
+        assert len(plugin.reports) == 1
+    assert caplog.text.count("RuntimeError") == 4
+    assert "broke" not in caplog.text and A not in caplog.text
