@@ -27,7 +27,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from twofactor_notify.errors import WebhookError
-from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES, token_from
+from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES, check_token, token_from
 
 from .config import TwoFactorConfig
 from .extension import get_state
@@ -75,10 +75,12 @@ def _receive(kind: Literal["delivery", "click"]) -> tuple[Response, int]:
     # the header (the default, any case) wins over ?token= (only when switched on)
     token = token_from(request.headers, request.args if receiver.query_token else None)
     try:
+        check_token(token, receiver.token)  # before reading a body from a stranger
         body = _body()
     except RequestEntityTooLarge:  # the app's MAX_CONTENT_LENGTH is smaller than ours
         return _error(413, "webhook body is too large")
     except WebhookError as exc:
+        logger.warning("refused a %s webhook (HTTP %s): %s", kind, exc.http_status, exc.message)
         return _error(exc.http_status, exc.message)
     result = receiver.ingest(kind, body, request.content_type, token)
     del token
