@@ -17,6 +17,9 @@ import pytest
 pytest.importorskip("django")
 pytest.importorskip("flask")
 
+pytest.importorskip("django")
+pytest.importorskip("flask")
+
 from django.core.checks import Error
 from django.test import override_settings
 from flask import Flask

@@ -380,3 +380,74 @@ def test_a_comma_joined_string_is_several_recipients_everywhere() -> None:
     transport = InMemoryTransport(load_entrypoints=False)
     sent = transport.send_sms("9876543210, 9123456780", "hi", sender="TFACTR")
     assert sent.to == (PHONE, "+919123456780")
+
+
+def test_a_wrong_item_in_a_lazy_stream_stops_the_send_where_it_is_met() -> None:
+    transport = InMemoryTransport(load_entrypoints=False)
+
+    def stream() -> Any:
+        for i in range(1001):
+            yield BulkMessage(to=f"+9198{i:08d}", text=f"m{i}", sender="TFACTR")
+        yield 42
+
+    with pytest.raises(InvalidInputError, match="bulk message 1001 is a int") as info:
+        transport.send_bulk(stream(), chunk_size=1000)
+    assert info.value.field == "messages"
+    # the first chunk went before the item was read; the error says so
+    assert len(info.value.partial_result.accepted) == 1000
+    assert [len(batch.messages) for batch in transport.outbox] == [1000]
+
+
+@pytest.mark.parametrize("absent", [None, ""])
+def test_only_none_or_empty_takes_the_default_sender_and_template(absent: Any) -> None:
+    transport = InMemoryTransport(
+        load_entrypoints=False, default_sender="TFACTR", default_template="Login"
+    )
+    transport.send_sms(PHONE, "hi", sender=absent)
+    transport.send_otp(PHONE, template=absent)
+    transport.send_bulk([{"to": PHONE, "text": "hi", "sender": absent}])
+    sms, otp, batch = transport.outbox
+    assert isinstance(sms, SMSMessage) and sms.sender == "TFACTR"
+    assert isinstance(otp, OTPMessage) and otp.template == "Login"
+    assert batch.messages[0].sender == "TFACTR"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("wrong", [0, b"", False, []])
+def test_a_falsy_wrong_value_is_refused_not_taken_for_the_default(wrong: Any) -> None:
+    transport = InMemoryTransport(
+        load_entrypoints=False, default_sender="TFACTR", default_template="Login"
+    )
+    with pytest.raises(InvalidInputError) as sms:
+        transport.send_sms(PHONE, "hi", sender=wrong)
+    with pytest.raises(InvalidInputError) as otp:
+        transport.send_otp(PHONE, template=wrong)
+    result = transport.send_bulk([BulkMessage(to=PHONE, text="hi", sender=wrong)])
+    assert (sms.value.field, otp.value.field) == ("sender", "template")
+    assert [r.reason.split(":")[0] for r in result.rejected] == ["sender"]
+    assert transport.outbox == []
+
+
+def test_long_or_non_string_callback_values_are_rejections() -> None:
+    transport = InMemoryTransport(load_entrypoints=False)
+    result = transport.send_bulk(
+        [
+            BulkMessage(to=PHONE, text="hi", sender="TFACTR", callback_value1="x" * 257),
+            BulkMessage(to=PHONE, text="hi", sender="TFACTR", callback_value2=7),  # type: ignore[arg-type]
+            BulkMessage(to=PHONE, text="hi", sender="TFACTR", callback_value1="x" * 256),
+        ]
+    )
+    assert [(r.index, r.reason.split(":")[0]) for r in result.rejected] == [
+        (0, "callback_value1"),
+        (1, "callback_value2"),
+    ]
+    assert [a.index for a in result.accepted] == [2]
+
+
+def test_transport_check_fills_defaults_and_refuses_like_send() -> None:
+    transport = InMemoryTransport(load_entrypoints=False, default_sender="TFACTR")
+    checked = transport.check(SMSMessage(to=("09876543210",), text="hi", sender=""))
+    assert isinstance(checked, SMSMessage)
+    assert (checked.to, checked.sender) == ((PHONE,), "TFACTR")
+    with pytest.raises(InvalidInputError) as info:
+        transport.check(SMSMessage(to=(PHONE,), text="", sender=""))
+    assert info.value.field == "text" and transport.outbox == []

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+pytest.importorskip("django")
 from django.core.cache import cache
 
 from django_twofactor.backends import locmem

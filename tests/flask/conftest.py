@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+pytest.importorskip("flask")
 from flask import Flask
 
 from flask_twofactor import TwoFactor

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("django")
+pytest.importorskip("django_otp")
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("flask")
 import requests
 
 SECRET = "AccessLogSecret-0123456789-xyz"

@@ -1,0 +1,43 @@
+"""The core imports no web framework: every module of ``twofactor_notify`` is imported in a
+fresh interpreter and none of Django, Flask or the django-otp stack may be loaded after.
+
+The modules are found by walking the package, so a module added later is covered. The
+``core`` tox env runs this (and the rest of the core's tests) without the frameworks
+installed at all.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+FRAMEWORKS = ("django", "flask", "werkzeug", "django_otp", "two_factor", "flask_login")
+
+_PROBE = """
+import importlib, json, pkgutil, sys
+import twofactor_notify
+skipped = []
+for info in pkgutil.walk_packages(twofactor_notify.__path__, "twofactor_notify."):
+    if info.name.endswith(".__main__"):  # runs a program when imported
+        continue
+    try:
+        importlib.import_module(info.name)
+    except ModuleNotFoundError as exc:
+        # an engine adapter of an optional extra (celery, redis) whose engine is absent
+        skipped.append([info.name, exc.name])
+loaded = sorted({name.split(".")[0] for name in sys.modules})
+print(json.dumps({"loaded": loaded, "skipped": skipped}))
+"""
+
+
+def test_no_module_of_the_core_imports_a_web_framework() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120, check=True
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not set(FRAMEWORKS) & set(report["loaded"])
+    # only an optional engine may be missing, never a framework or the core's own deps
+    missing = {name.split(".")[0] for _, name in report["skipped"]}
+    assert missing <= {"celery", "redis", "kombu"}, report["skipped"]
+    assert "twofactor_notify" in report["loaded"]
