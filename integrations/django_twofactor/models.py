@@ -12,7 +12,15 @@ from datetime import datetime
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["ClickReport", "DeliveryReport", "MessageKind", "MessageStatus", "OutgoingMessage"]
+__all__ = [
+    "ClickReport",
+    "DeliveryReport",
+    "MessageKind",
+    "MessageStatus",
+    "OutgoingMessage",
+    "QueuedMessage",
+    "QueuedState",
+]
 
 
 def dedupe_hash(key: str) -> str:
@@ -31,7 +39,9 @@ class MessageKind(models.TextChoices):
 class MessageStatus(models.TextChoices):
     """Where a message stands: set at send time, then moved on by delivery reports."""
 
-    QUEUED = "queued", _("Queued")
+    TASK_QUEUED = "task_queued", _("In the task queue")
+    SENDING = "sending", _("Sending")
+    QUEUED = "queued", _("Sent (2Factor queued it)")
     SENT = "SENT", _("Sent")
     PENDING = "PENDING", _("Pending")
     DELIVERED = "DELIVERED", _("Delivered")
@@ -42,9 +52,9 @@ class MessageStatus(models.TextChoices):
     DLT_HEADER_REJECT = "DLT-HEADER-REJECT", _("DLT header rejected")
     EXPIRED = "EXPIRED", _("Expired")
     OTHER = "OTHER", _("Other")
-    ERROR = "error", _("Send failed")
+    ERROR = "error", _("Send failed (never sent)")
     REFUSED = "refused", _("Refused by a plugin")
-    UNKNOWN = "unknown", _("Outcome unknown (timeout)")
+    UNKNOWN = "unknown", _("Outcome unknown")
 
 
 #: Statuses after which a report with a non-final status must not move the row back.
@@ -69,6 +79,11 @@ class OutgoingMessage(models.Model):
     it was given). An R1 send to several numbers gives one row per number, all with the
     same ``provider_id``; a delivery report finds its rows by ``provider_id`` first, then
     ``recipient``.
+
+    A message sent in the background has ``queue_key`` (its idempotency key) and rows from
+    the moment it is queued: ``task_queued`` -> ``sending`` -> ``queued`` (2Factor accepted
+    it; the id is set) / ``error`` (never sent) / ``unknown`` (it may have gone), then the
+    delivery report's status (``DELIVERED``, ``UNDELIVERED``…).
     """
 
     recipient: models.CharField[str, str] = models.CharField(
@@ -95,6 +110,13 @@ class OutgoingMessage(models.Model):
     text: models.TextField[str, str] = models.TextField(_("text"), blank=True)
     status_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
         _("status time"), null=True, blank=True
+    )
+    queue_key: models.CharField[str, str] = models.CharField(
+        _("idempotency key"),
+        max_length=200,
+        blank=True,
+        db_index=True,
+        help_text=_("Set for a message sent in the background: its key in the send ledger."),
     )
     created_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
         _("created"), auto_now_add=True, db_index=True
@@ -200,3 +222,80 @@ class ClickReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_name}: {self.phone}"
+
+
+class QueuedState(models.TextChoices):
+    """Where a queued message stands in the database send ledger (see
+    :class:`twofactor_notify.background.LedgerState`; ``queued`` is a key not yet claimed)."""
+
+    TASK_QUEUED = "task_queued", _("In the task queue")
+    SENDING = "sending", _("Sending")
+    QUEUED = "queued", _("Sent (2Factor queued it)")
+    RETRY_WAIT = "retry_wait", _("Waiting to retry (never sent)")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed (never sent)")
+    UNKNOWN = "unknown", _("Outcome unknown")
+
+
+class QueuedMessage(models.Model):
+    """The database send ledger: one row per idempotency key of a message sent in the
+    background (:class:`django_twofactor.ledger.DatabaseLedger`).
+
+    The row is written when the message is queued (in the caller's transaction, so a
+    rollback leaves none) and holds the serialised envelope, so that a human can send an
+    unknown outcome again, deliberately, under a new key (``resent_as``, ``resent_by``).
+    """
+
+    key: models.CharField[str, str] = models.CharField(
+        _("idempotency key"), max_length=200, unique=True
+    )
+    state: models.CharField[str, str] = models.CharField(
+        _("state"), max_length=16, choices=QueuedState.choices, default=QueuedState.QUEUED
+    )
+    kind: models.CharField[str, str] = models.CharField(
+        _("kind"), max_length=8, choices=MessageKind.choices
+    )
+    recipients: models.JSONField[list[str], list[str]] = models.JSONField(
+        _("recipients"), default=list
+    )
+    envelope: models.JSONField[dict[str, object], dict[str, object]] = models.JSONField(
+        _("envelope"), default=dict, editable=False
+    )
+    attempts: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(
+        _("attempts"), default=0
+    )
+    provider_ids: models.JSONField[list[str], list[str]] = models.JSONField(
+        _("2Factor ids"), default=list
+    )
+    error: models.CharField[str, str] = models.CharField(_("error"), max_length=500, blank=True)
+    token: models.CharField[str, str] = models.CharField(
+        _("claim token"), max_length=64, blank=True, editable=False
+    )
+    lease_until: models.FloatField[float, float] = models.FloatField(
+        _("lease until (POSIX time)"), default=0.0
+    )
+    note: models.CharField[str, str] = models.CharField(_("note"), max_length=500, blank=True)
+    resent_as: models.CharField[str, str] = models.CharField(
+        _("sent again as"), max_length=200, blank=True
+    )
+    resent_by: models.CharField[str, str] = models.CharField(
+        _("sent again by"), max_length=150, blank=True
+    )
+    resent_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("sent again at"), null=True, blank=True
+    )
+    created_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("queued"), auto_now_add=True, db_index=True
+    )
+    updated_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("updated"), db_index=True
+    )
+
+    class Meta:
+        verbose_name = _("queued SMS")
+        verbose_name_plural = _("queued SMS")
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["state", "updated_at"], name="tfn_queued_state")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

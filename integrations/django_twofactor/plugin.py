@@ -36,6 +36,7 @@ from twofactor_notify.models import (
 from twofactor_notify.phone import DEFAULT_REGION, normalize_phone
 
 from .conf import get_settings
+from .ledger import current_queue_key
 
 if TYPE_CHECKING:
     from twofactor_notify.transport import Transport
@@ -107,6 +108,13 @@ class MessageLogPlugin:
         from .models import OutgoingMessage
 
         rows = self.rows_for(message, receipt, error, region=transport.region)
+        key = current_queue_key.get()
+        if key is not None:
+            # a worker sending a queued message: its rows exist since it was queued, and
+            # the send ledger records failures; an accepted send fills in 2Factor's answer
+            if receipt is not None:
+                self._update_queued(key, rows)
+            return
         if rows:
             for row in rows:
                 _fit(row)
@@ -114,6 +122,30 @@ class MessageLogPlugin:
             # back to it instead of leaving the caller's transaction unusable.
             with transaction.atomic(using=OutgoingMessage.objects.db):
                 OutgoingMessage.objects.bulk_create(rows)
+
+    @staticmethod
+    def _update_queued(key: str, rows: list[OutgoingMessage]) -> None:
+        """Give the queued rows of ``key`` (in message order) the status and id of ``rows``;
+        rows a human or an earlier answer already settled are left alone."""
+        from django.utils import timezone
+
+        from .models import MessageStatus, OutgoingMessage
+
+        manager = OutgoingMessage.objects
+        queued = list(
+            manager.filter(
+                queue_key=key, status__in=[MessageStatus.SENDING, MessageStatus.UNKNOWN]
+            ).order_by("pk")
+        )
+        if len(queued) != len(rows):
+            return  # not the rows this message was queued with; the ledger records it
+        now = timezone.now()
+        with transaction.atomic(using=manager.db):
+            for existing, row in zip(queued, rows, strict=True):
+                _fit(row)
+                manager.filter(pk=existing.pk, status=existing.status).update(
+                    status=row.status, provider_id=row.provider_id, error=row.error, updated_at=now
+                )
 
     def rows_for(
         self,

@@ -36,12 +36,33 @@ def redis_prefix(redis_client: Any) -> Iterator[str]:
         redis_client.delete(key)
 
 
-@pytest.fixture(params=["memory", "redis"])
+#: Every SendLedger implementation the contract tests walk; a new one is added here.
+LEDGERS = [
+    "memory",
+    "redis",
+    # the database ledger's tests hold the test database (created before the session's
+    # first test that is marked, hence the mark rather than a fixture requested on the way)
+    pytest.param("database", marks=pytest.mark.django_db(transaction=True)),
+]
+
+
+@pytest.fixture(params=LEDGERS)
 def ledger(request: pytest.FixtureRequest) -> SendLedger:
     """Each ledger implementation in turn: the contract is the same."""
     if request.param == "memory":
         return InMemoryLedger()
+    if request.param == "database":
+        return request.getfixturevalue("database_ledger")  # type: ignore[no-any-return]
     from twofactor_notify.background.redis_ledger import RedisLedger
 
     client = request.getfixturevalue("redis_client")
     return RedisLedger(client, prefix=request.getfixturevalue("redis_prefix"))
+
+
+@pytest.fixture
+def database_ledger(transactional_db: None) -> SendLedger:
+    """The Django app's ledger, in the test database (PostgreSQL when
+    ``TWOFACTOR_TEST_DATABASE_URL`` is set, SQLite otherwise), with real transactions."""
+    from django_twofactor.ledger import DatabaseLedger
+
+    return DatabaseLedger()

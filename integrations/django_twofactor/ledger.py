@@ -1,0 +1,386 @@
+"""The send ledger in the project's own database, and the message log that follows it.
+
+:class:`DatabaseLedger` implements :class:`twofactor_notify.background.SendLedger` on the
+:class:`~django_twofactor.models.QueuedMessage` table: one row per idempotency key, claimed
+with ``INSERT ... ON CONFLICT DO NOTHING`` followed by ``SELECT ... FOR UPDATE`` in one
+transaction, so that of any number of workers on PostgreSQL exactly one holds a key at a
+time. A project without Redis gets at-most-once sending from its database alone.
+
+Every change of a key's state moves the message log rows of that key
+(:class:`~django_twofactor.models.OutgoingMessage` with ``queue_key``) in the same
+transaction: ``task_queued`` -> ``sending`` -> ``queued`` (accepted by 2Factor, with its id) /
+``error`` (never sent) / ``unknown`` (it may have gone). :meth:`DatabaseLedger.queue` writes the
+row and the log rows when a message is queued, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import router, transaction
+from django.utils import timezone
+
+from twofactor_notify.background import (
+    ClaimResult,
+    Envelope,
+    LedgerRecord,
+    LedgerState,
+    SendLedger,
+)
+from twofactor_notify.errors import InvalidInputError
+from twofactor_notify.models import OTPMessage
+
+if TYPE_CHECKING:
+    from .models import QueuedMessage
+
+__all__ = ["DatabaseLedger", "current_queue_key", "sending_queued"]
+
+ABANDONED = "the worker sending it stopped before recording an outcome"
+
+#: The idempotency key of the queued message a worker is sending right now (in this
+#: context), so that the message log plugin updates that message's rows instead of adding.
+current_queue_key: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "django_twofactor_queue_key", default=None
+)
+
+
+@contextmanager
+def sending_queued(key: str) -> Iterator[None]:
+    """Mark the sends made inside the block as those of the queued message ``key``."""
+    marker = current_queue_key.set(key)
+    try:
+        yield
+    finally:
+        current_queue_key.reset(marker)
+
+
+def _log_status(state: str) -> str:
+    """The message log status of a ledger state (before 2Factor's report arrives)."""
+    from .models import MessageStatus
+
+    return {
+        "queued": MessageStatus.TASK_QUEUED,
+        "retry_wait": MessageStatus.TASK_QUEUED,
+        "sending": MessageStatus.SENDING,
+        "sent": MessageStatus.QUEUED,
+        "failed": MessageStatus.ERROR,
+        "unknown": MessageStatus.UNKNOWN,
+    }[state]
+
+
+class DatabaseLedger(SendLedger):
+    """A :class:`~twofactor_notify.background.SendLedger` in the Django database.
+
+    :param using: the database alias (default: the router's choice for the model).
+    :param clock: POSIX seconds, for leases (default :func:`time.time`).
+    """
+
+    def __init__(self, *, using: str | None = None, clock: Any = time.time) -> None:
+        self.using = using
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"DatabaseLedger(using={self._db!r})"
+
+    @property
+    def _db(self) -> str:
+        from .models import QueuedMessage
+
+        return self.using or router.db_for_write(QueuedMessage)
+
+    def _rows(self) -> Any:
+        from .models import QueuedMessage
+
+        return QueuedMessage.objects.using(self._db)
+
+    @staticmethod
+    def _record(row: QueuedMessage) -> LedgerRecord:
+        return LedgerRecord(
+            key=row.key,
+            state=LedgerState(row.state),
+            kind=row.kind,
+            recipients=tuple(row.recipients),
+            attempts=row.attempts,
+            provider_ids=tuple(row.provider_ids),
+            error=row.error,
+            token=row.token,
+            lease_until=row.lease_until,
+            updated_at=row.updated_at,
+            note=row.note,
+        )
+
+    def _move_log(self, key: str, state: str, *, frm: Iterable[str], **extra: Any) -> None:
+        """Move the log rows of ``key`` that are in one of ``frm`` to ``state``'s status."""
+        from .models import OutgoingMessage
+
+        OutgoingMessage.objects.using(self._db).filter(queue_key=key, status__in=list(frm)).update(
+            status=_log_status(state), updated_at=timezone.now(), **extra
+        )
+
+    # -- queueing ---------------------------------------------------------------------------
+
+    def queue(self, envelope: Envelope, *, log: bool = True) -> None:
+        """Write ``envelope``'s row (state ``queued``) and, with ``log``, its message log rows
+        (``task_queued``), in the current transaction: a rollback removes both.
+
+        The envelope is kept (for a deliberate "send again" of an unknown outcome) except for
+        an OTP message, whose code must not be stored.
+        """
+        from .models import MessageStatus, OutgoingMessage, QueuedMessage
+        from .plugin import MessageLogPlugin, _fit
+
+        message = envelope.message
+        with transaction.atomic(using=self._db):
+            self._rows().bulk_create(
+                [
+                    QueuedMessage(
+                        key=envelope.key,
+                        kind=envelope.kind,
+                        recipients=list(message.recipients),
+                        envelope={} if isinstance(message, OTPMessage) else envelope.to_dict(),
+                        updated_at=timezone.now(),
+                    )
+                ],
+                ignore_conflicts=True,
+            )
+            if not log:
+                return
+            rows = MessageLogPlugin().rows_for(message, None, None)
+            for row in rows:
+                _fit(row)
+                row.status = MessageStatus.TASK_QUEUED
+                row.error = ""
+                row.queue_key = envelope.key
+            if not OutgoingMessage.objects.using(self._db).filter(queue_key=envelope.key).exists():
+                OutgoingMessage.objects.using(self._db).bulk_create(rows)
+
+    def queued(self, older_than: float = 0.0, limit: int = 1000) -> list[Envelope]:
+        """Envelopes still waiting (``queued`` or ``retry_wait``) whose row has not changed for
+        ``older_than`` seconds: what a lost task left behind, to enqueue again. Enqueueing
+        one twice is safe; the ledger sends a key once."""
+        from .models import QueuedState
+
+        cutoff = timezone.now() - timedelta(seconds=older_than)
+        rows = (
+            self._rows()
+            .filter(state__in=[QueuedState.QUEUED, QueuedState.RETRY_WAIT], updated_at__lte=cutoff)
+            .exclude(envelope={})
+            .order_by("updated_at")[:limit]
+        )
+        return [Envelope.from_dict(row.envelope) for row in rows]
+
+    # -- SendLedger -------------------------------------------------------------------------
+
+    def claim(self, envelope: Envelope, *, token: str, lease: float) -> ClaimResult:
+        """See :meth:`SendLedger.claim`: one row per key, locked while it is decided."""
+        from .models import MessageStatus, QueuedMessage, QueuedState
+
+        now = self._clock()
+        with transaction.atomic(using=self._db):
+            # the row may not exist yet (queued by another engine, or its insert rolled
+            # back); ON CONFLICT DO NOTHING leaves a concurrent insert's row alone
+            self._rows().bulk_create(
+                [
+                    QueuedMessage(
+                        key=envelope.key,
+                        kind=envelope.kind,
+                        recipients=list(envelope.message.recipients),
+                        updated_at=timezone.now(),
+                    )
+                ],
+                ignore_conflicts=True,
+            )
+            row = self._rows().select_for_update().get(key=envelope.key)
+            if row.state in (QueuedState.QUEUED, QueuedState.RETRY_WAIT):
+                row.state = QueuedState.SENDING
+                row.attempts += 1
+                row.token = token
+                row.lease_until = now + lease
+                row.updated_at = timezone.now()
+                row.save(update_fields=["state", "attempts", "token", "lease_until", "updated_at"])
+                self._move_log(envelope.key, "sending", frm=[MessageStatus.TASK_QUEUED])
+                return ClaimResult(True, self._record(row))
+            if row.state == QueuedState.SENDING:
+                if row.lease_until > now:
+                    return ClaimResult(False, self._record(row), wait=row.lease_until - now)
+                self._abandon(row)
+            return ClaimResult(False, self._record(row))
+
+    def _abandon(self, row: QueuedMessage) -> None:
+        from .models import MessageStatus, QueuedState
+
+        row.state = QueuedState.UNKNOWN
+        row.error = ABANDONED
+        row.updated_at = timezone.now()
+        row.save(update_fields=["state", "error", "updated_at"])
+        self._move_log(row.key, "unknown", frm=[MessageStatus.SENDING], error="worker stopped")
+
+    def _locked(self, key: str) -> QueuedMessage:
+        row = self._rows().select_for_update().filter(key=key).first()
+        if row is None:
+            raise InvalidInputError(f"no ledger record for key {key!r}", field="key")
+        return row  # type: ignore[no-any-return]
+
+    def _finish(self, key: str, token: str, state: str, **changes: Any) -> LedgerRecord:
+        from .models import MessageStatus, QueuedState
+
+        with transaction.atomic(using=self._db):
+            row = self._locked(key)
+            allowed = (QueuedState.SENDING, QueuedState.UNKNOWN)
+            if row.token != token or row.state not in allowed or row.note:
+                return self._record(row)  # claim lost, already final, or a human decided
+            row.state = state
+            row.updated_at = timezone.now()
+            for name, value in changes.items():
+                setattr(row, name, value)
+            if state in (QueuedState.SENT, QueuedState.FAILED):
+                row.envelope = {}  # nothing left to send again; keep no message text
+            row.save()
+            log_extra: dict[str, Any] = {}
+            if state == QueuedState.SENT and len(row.provider_ids) == 1:
+                log_extra["provider_id"] = row.provider_ids[0][:256]
+            if state != QueuedState.SENT:
+                log_extra["error"] = str(changes.get("error", ""))[:64]
+            self._move_log(
+                key, state, frm=[MessageStatus.SENDING, MessageStatus.UNKNOWN], **log_extra
+            )
+            return self._record(row)
+
+    def record_sent(self, key: str, *, token: str, provider_ids: Iterable[str]) -> LedgerRecord:
+        """See :meth:`SendLedger.record_sent`."""
+        from .models import QueuedState
+
+        return self._finish(
+            key, token, QueuedState.SENT, provider_ids=list(provider_ids), error=""
+        )
+
+    def record_failed(self, key: str, *, token: str, error: str) -> LedgerRecord:
+        """See :meth:`SendLedger.record_failed`."""
+        from .models import QueuedState
+
+        return self._finish(key, token, QueuedState.FAILED, error=error[:500])
+
+    def record_unknown(self, key: str, *, token: str, error: str) -> LedgerRecord:
+        """See :meth:`SendLedger.record_unknown`."""
+        from .models import QueuedState
+
+        row = self._rows().filter(key=key).first()
+        if row is not None and row.state == QueuedState.UNKNOWN:
+            return self._record(row)
+        return self._finish(key, token, QueuedState.UNKNOWN, error=error[:500])
+
+    def release(self, key: str, *, token: str, error: str, max_attempts: int) -> LedgerRecord:
+        """See :meth:`SendLedger.release`."""
+        from .models import MessageStatus, QueuedState
+
+        with transaction.atomic(using=self._db):
+            row = self._locked(key)
+            if row.token != token or row.state != QueuedState.SENDING:
+                return self._record(row)
+            final = row.attempts >= max_attempts
+            row.state = QueuedState.FAILED if final else QueuedState.RETRY_WAIT
+            row.error = error[:500]
+            row.token = ""
+            row.updated_at = timezone.now()
+            if final:
+                row.envelope = {}
+            row.save()
+            self._move_log(
+                key, row.state, frm=[MessageStatus.SENDING], error=error.split(":")[0][:64]
+            )
+            return self._record(row)
+
+    def get(self, key: str) -> LedgerRecord | None:
+        """See :meth:`SendLedger.get` (a key queued but never claimed has no record yet)."""
+        from .models import QueuedState
+
+        row = self._rows().filter(key=key).exclude(state=QueuedState.QUEUED).first()
+        return None if row is None else self._record(row)
+
+    def sweep(self) -> int:
+        """Record every ``sending`` key whose lease ran out as unknown (its worker died);
+        return how many. :meth:`unknown` does this first."""
+        from .models import QueuedState
+
+        now = self._clock()
+        with transaction.atomic(using=self._db):
+            rows = list(
+                self._rows()
+                .select_for_update(skip_locked=True)
+                .filter(state=QueuedState.SENDING, lease_until__lte=now)
+            )
+            for row in rows:
+                self._abandon(row)
+        return len(rows)
+
+    def unknown(self, limit: int = 100) -> list[LedgerRecord]:
+        """See :meth:`SendLedger.unknown`."""
+        from .models import QueuedState
+
+        self.sweep()
+        rows = self._rows().filter(state=QueuedState.UNKNOWN).order_by("updated_at", "id")
+        return [self._record(row) for row in rows[:limit]]
+
+    def resolve(self, key: str, *, state: LedgerState, note: str = "") -> LedgerRecord:
+        """See :meth:`SendLedger.resolve`."""
+        from twofactor_notify.background.ledger import check_resolution
+
+        from .models import MessageStatus, QueuedState
+
+        check_resolution(state)
+        with transaction.atomic(using=self._db):
+            row = self._rows().select_for_update().filter(key=key).first()
+            if row is None or row.state != QueuedState.UNKNOWN:
+                raise InvalidInputError(
+                    f"key {key!r} has no unknown outcome to resolve", field="key"
+                )
+            row.state = str(state)
+            row.note = (note or "resolved")[:500]
+            row.token = ""
+            row.updated_at = timezone.now()
+            row.save()
+            self._move_log(key, str(state), frm=[MessageStatus.UNKNOWN])
+            return self._record(row)
+
+    def send_again(self, key: str, *, by: str, note: str = "") -> Envelope:
+        """A human's decision to send an unknown outcome again: resolve ``key`` as failed
+        (recording who and when), queue the same message under a NEW key, and return its
+        envelope for the caller to enqueue after commit. Refused (:class:`InvalidInputError`)
+        for a key that is not unknown or whose message was not kept (an OTP)."""
+        from .models import QueuedState
+
+        with transaction.atomic(using=self._db):
+            row = self._rows().select_for_update().filter(key=key).first()
+            if row is None or row.state != QueuedState.UNKNOWN:
+                raise InvalidInputError(
+                    f"key {key!r} has no unknown outcome to send again", field="key"
+                )
+            if not row.envelope:
+                raise InvalidInputError(
+                    f"the message of key {key!r} was not kept (an OTP); send a new one",
+                    field="key",
+                )
+            from .models import OutgoingMessage
+
+            old = Envelope.from_dict(row.envelope)
+            new = Envelope.wrap(old.message)
+            when: datetime = timezone.now()
+            # the ledger's "failed" means no machine will touch the key again; the log rows
+            # stay "unknown" (nobody knows whether it went) and say where it went next
+            row.state = QueuedState.FAILED
+            row.note = (note or f"sent again as {new.key} by {by}")[:500]
+            row.token = ""
+            row.envelope = {}
+            row.resent_as, row.resent_by, row.resent_at = new.key, by[:150], when
+            row.updated_at = when
+            row.save()
+            OutgoingMessage.objects.using(self._db).filter(queue_key=key).update(
+                error="sent again"
+            )
+            self.queue(new)
+            return new
