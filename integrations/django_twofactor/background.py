@@ -5,8 +5,11 @@ about a bad number at once), wrapped in an :class:`~twofactor_notify.background.
 and handed to the queue engine only when the surrounding database transaction commits
 (``transaction.on_commit``), so a rolled-back request never sends.
 
-Engines are looked up in :data:`ENQUEUERS` by ``BACKGROUND["ENGINE"]``; this module provides
-``"celery"``.
+Engines are looked up in :data:`ENQUEUERS` by ``BACKGROUND["ENGINE"]``: ``"celery"`` and
+``"django-tasks"`` (Django's task framework, :mod:`django_twofactor.tasks`). Ledgers by
+``BACKGROUND["LEDGER"]``: the core's ``"redis"`` and this app's ``"database"``
+(:class:`~django_twofactor.ledger.DatabaseLedger`); with the database ledger the message log
+has a row for each recipient from the moment the message is queued.
 """
 
 from __future__ import annotations
@@ -21,17 +24,25 @@ from django.conf import settings as django_settings
 from django.core import checks
 from django.db import transaction
 
-from twofactor_notify.background import BackgroundSender, Envelope, SendLedger, check_message
+from twofactor_notify.background import (
+    BackgroundSender,
+    Envelope,
+    SendLedger,
+    SendOutcome,
+    check_message,
+)
 from twofactor_notify.background.config import BackgroundOptions, build_sender
 from twofactor_notify.errors import ConfigurationError, TwoFactorError
 from twofactor_notify.models import BulkBatch, BulkMessage, Message, SMSMessage
 from twofactor_notify.validation import MAX_BULK_CHUNK, coerce_bulk_messages
 
 from .conf import SETTING_NAME, get_settings, on_reset
+from .ledger import sending_queued
 
 __all__ = [
     "ENQUEUERS",
     "LEDGERS",
+    "DjangoBackgroundSender",
     "check_background",
     "connect_worker",
     "get_background_sender",
@@ -51,14 +62,41 @@ def _enqueue_celery(envelope: Envelope, options: BackgroundOptions) -> None:
     enqueue(envelope, queue=options.queue)
 
 
+def _enqueue_django_tasks(envelope: Envelope, options: BackgroundOptions) -> None:
+    from .tasks import enqueue
+
+    enqueue(envelope, queue=options.queue)
+
+
 #: Engine name -> function that hands an envelope to that engine (called after commit).
 ENQUEUERS: dict[str, Callable[[Envelope, BackgroundOptions], None]] = {
     "celery": _enqueue_celery,
+    "django-tasks": _enqueue_django_tasks,
 }
 
+
+def _database_ledger(options: BackgroundOptions) -> SendLedger:
+    from .ledger import DatabaseLedger
+
+    return DatabaseLedger()
+
+
 #: Ledger name -> function building that ledger (``"redis"`` is built by the core from
-#: ``REDIS_URL``; the Django task framework issue adds a database ledger here).
-LEDGERS: dict[str, Callable[[BackgroundOptions], SendLedger]] = {}
+#: ``REDIS_URL``).
+LEDGERS: dict[str, Callable[[BackgroundOptions], SendLedger]] = {
+    "database": _database_ledger,
+}
+
+
+class DjangoBackgroundSender(BackgroundSender):
+    """The worker's sender: marks each send as that of its queued message, so the message
+    log plugin fills in the rows the message was queued with instead of adding rows."""
+
+    def send(self, envelope: Envelope) -> SendOutcome:
+        """:meth:`BackgroundSender.send`, with the message log told which key it is."""
+        with sending_queued(envelope.key):
+            return super().send(envelope)
+
 
 _lock = threading.Lock()
 _options: BackgroundOptions | None = None
@@ -83,7 +121,8 @@ def get_options() -> BackgroundOptions:
             where = f"{SETTING_NAME}['BACKGROUND']"
             if raw is None:
                 raise ConfigurationError(
-                    f"{where} is not set: background sending needs a queue engine and a Redis URL"
+                    f"{where} is not set: background sending needs a queue engine "
+                    "(ENGINE 'celery' or 'django-tasks')"
                 )
             engines = tuple(name for name in ENQUEUERS if name != "celery")
             _options = BackgroundOptions.from_mapping(
@@ -102,7 +141,10 @@ def get_background_sender() -> BackgroundSender:
         if _sender is None:
             make_ledger = LEDGERS.get(options.ledger)
             ledger = make_ledger(options) if make_ledger is not None else None
-            _sender = build_sender(get_transport(), options, ledger=ledger)
+            core = build_sender(get_transport(), options, ledger=ledger)
+            _sender = DjangoBackgroundSender(
+                core.transport, core.ledger, core.throttle, policy=core.policy, lease=core.lease
+            )
         return _sender
 
 
@@ -115,6 +157,11 @@ def queue_message(
 
     options = get_options()
     envelope = Envelope.wrap(check_message(get_transport(), message), key=key)
+    if options.ledger == "database":
+        from .ledger import DatabaseLedger
+
+        # in the caller's transaction: a rollback takes the row and the log rows with it
+        DatabaseLedger(using=using).queue(envelope, log=get_settings().log_messages)
     enqueue = ENQUEUERS[options.engine]
     transaction.on_commit(partial(enqueue, envelope, options), using=using)
     return envelope
@@ -184,7 +231,22 @@ def check_background(**kwargs: Any) -> list[checks.CheckMessage]:
         )
     except ConfigurationError as exc:
         return [checks.Error(exc.message, id="django_twofactor.E020")]
+    if raw["BACKGROUND"].get("ENGINE") == "django-tasks" and not _task_framework():
+        return [
+            checks.Error(
+                f"{SETTING_NAME}['BACKGROUND']['ENGINE'] is 'django-tasks', but neither "
+                "django.tasks (Django 6) nor the django-tasks backport is installed",
+                hint='pip install "twofactor-notify[django-tasks]"',
+                id="django_twofactor.E021",
+            )
+        ]
     return []
+
+
+def _task_framework() -> bool:
+    import importlib.util
+
+    return any(importlib.util.find_spec(name) for name in ("django.tasks", "django_tasks"))
 
 
 def connect_worker() -> None:

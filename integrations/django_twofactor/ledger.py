@@ -255,9 +255,7 @@ class DatabaseLedger(SendLedger):
         """See :meth:`SendLedger.record_sent`."""
         from .models import QueuedState
 
-        return self._finish(
-            key, token, QueuedState.SENT, provider_ids=list(provider_ids), error=""
-        )
+        return self._finish(key, token, QueuedState.SENT, provider_ids=list(provider_ids), error="")
 
     def record_failed(self, key: str, *, token: str, error: str) -> LedgerRecord:
         """See :meth:`SendLedger.record_failed`."""
@@ -379,8 +377,6 @@ class DatabaseLedger(SendLedger):
             row.resent_as, row.resent_by, row.resent_at = new.key, by[:150], when
             row.updated_at = when
             row.save()
-            OutgoingMessage.objects.using(self._db).filter(queue_key=key).update(
-                error="sent again"
-            )
+            OutgoingMessage.objects.using(self._db).filter(queue_key=key).update(error="sent again")
             self.queue(new)
             return new

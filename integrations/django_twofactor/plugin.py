@@ -110,11 +110,13 @@ class MessageLogPlugin:
         rows = self.rows_for(message, receipt, error, region=transport.region)
         key = current_queue_key.get()
         if key is not None:
-            # a worker sending a queued message: its rows exist since it was queued, and
-            # the send ledger records failures; an accepted send fills in 2Factor's answer
-            if receipt is not None:
-                self._update_queued(key, rows)
-            return
+            for row in rows:
+                row.queue_key = key
+            # a worker sending a queued message whose rows were written when it was queued
+            # (the database ledger): the ledger records failures; an accepted send fills in
+            # 2Factor's answer
+            if self._update_queued(key, rows, receipt is not None):
+                return
         if rows:
             for row in rows:
                 _fit(row)
@@ -124,21 +126,26 @@ class MessageLogPlugin:
                 OutgoingMessage.objects.bulk_create(rows)
 
     @staticmethod
-    def _update_queued(key: str, rows: list[OutgoingMessage]) -> None:
-        """Give the queued rows of ``key`` (in message order) the status and id of ``rows``;
-        rows a human or an earlier answer already settled are left alone."""
+    def _update_queued(key: str, rows: list[OutgoingMessage], accepted: bool) -> bool:
+        """Give the rows ``key`` was queued with (in message order) the status and id of
+        ``rows`` when 2Factor ``accepted`` the send; False when ``key`` has no such rows
+        (queued without them: the caller logs the send as a synchronous one)."""
         from django.utils import timezone
 
         from .models import MessageStatus, OutgoingMessage
 
         manager = OutgoingMessage.objects
+        if not manager.filter(queue_key=key).exists():
+            return False
+        if not accepted:
+            return True
         queued = list(
             manager.filter(
                 queue_key=key, status__in=[MessageStatus.SENDING, MessageStatus.UNKNOWN]
             ).order_by("pk")
         )
         if len(queued) != len(rows):
-            return  # not the rows this message was queued with; the ledger records it
+            return True  # settled already (a human, a late answer); the ledger has it
         now = timezone.now()
         with transaction.atomic(using=manager.db):
             for existing, row in zip(queued, rows, strict=True):
@@ -146,6 +153,7 @@ class MessageLogPlugin:
                 manager.filter(pk=existing.pk, status=existing.status).update(
                     status=row.status, provider_id=row.provider_id, error=row.error, updated_at=now
                 )
+        return True
 
     def rows_for(
         self,

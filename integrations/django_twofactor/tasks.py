@@ -1,0 +1,89 @@
+"""The task for Django's task framework: ``django_twofactor.tasks.send_envelope``.
+
+Used when ``TWOFACTOR_NOTIFY["BACKGROUND"]["ENGINE"]`` is ``"django-tasks"``: on Django 6 the
+framework is ``django.tasks``; on Django 5.2 the ``django-tasks`` backport provides it. The task
+runs on whichever backend the project's ``TASKS`` setting names (``django-tasks-db``'s
+database backend and its ``db_worker`` are the ones this project tests).
+
+The task sends one envelope at most once through the app's
+:class:`~twofactor_notify.background.BackgroundSender` (the ledger decides, however often the
+backend runs the task). When the outcome says "again" (a failure proven not sent, a key
+another worker holds) it enqueues the same envelope again, deferred by the outcome's delay
+when the backend supports ``run_after``.
+
+Needs ``pip install "twofactor-notify[django-tasks]"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from twofactor_notify.background import Envelope, EnvelopeError
+from twofactor_notify.errors import ConfigurationError
+
+try:  # Django 6+: the framework is part of Django
+    from django.tasks import task  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # Django 5.2: the backport
+    try:
+        from django_tasks import task  # type: ignore[import-not-found,no-redef,unused-ignore]
+    except ImportError:
+        raise ConfigurationError(
+            "TWOFACTOR_NOTIFY['BACKGROUND']['ENGINE'] 'django-tasks' needs Django 6 or the "
+            'django-tasks backport: pip install "twofactor-notify[django-tasks]"',
+            key="TWOFACTOR_NOTIFY['BACKGROUND']",
+        ) from None
+
+__all__ = ["enqueue", "send_envelope"]
+
+logger = logging.getLogger("django_twofactor")
+
+#: The longest the task sleeps before enqueueing again on a backend that cannot defer.
+MAX_INLINE_WAIT = 5.0
+
+
+@task()  # type: ignore[untyped-decorator,unused-ignore]
+def send_envelope(payload: dict[str, Any]) -> dict[str, Any]:
+    """Send one queued envelope (``Envelope.to_dict()``); see the module docstring."""
+    from .background import get_background_sender
+
+    try:
+        envelope = Envelope.from_dict(payload)
+    except EnvelopeError as exc:
+        # running it again cannot make it readable; the web process that queued it is newer
+        logger.error("queued message refused: %s (field %s)", exc.message, exc.field)
+        return {"status": "unreadable", "field": exc.field}
+    outcome = get_background_sender().send(envelope)
+    if outcome.status.again:
+        enqueue(envelope, delay=outcome.retry_after)
+    record = outcome.record
+    return {
+        "key": envelope.key,
+        "status": outcome.status.value,
+        "state": record.state.value if record else None,
+    }
+
+
+def enqueue(envelope: Envelope, *, queue: str | None = None, delay: float = 0.0) -> str:
+    """Hand ``envelope`` to the project's task backend (on ``queue``, after ``delay``
+    seconds); the task result's id. The Django helpers call it when the transaction commits."""
+    if queue is None:
+        from .background import get_options
+
+        queue = get_options().queue
+    options: dict[str, Any] = {}
+    if queue:
+        options["queue_name"] = queue
+    runner: Any = send_envelope
+    if delay > 0:
+        if runner.get_backend().supports_defer:
+            options["run_after"] = timezone.now() + timedelta(seconds=delay)
+        else:
+            time.sleep(min(delay, MAX_INLINE_WAIT))
+    if options:
+        runner = runner.using(**options)
+    return str(runner.enqueue(envelope.to_dict()).id)
