@@ -295,6 +295,9 @@ class QueuedMessage(models.Model):
         verbose_name = _("queued SMS")
         verbose_name_plural = _("queued SMS")
         ordering = ("-created_at", "-id")
+        permissions = [
+            ("resolve_queuedmessage", _("Can resolve or send again an unknown outcome")),
+        ]
         indexes = [models.Index(fields=["state", "updated_at"], name="tfn_queued_state")]
 
     def __str__(self) -> str:

@@ -1,0 +1,211 @@
+"""ENGINE "django-tasks" with the database ledger, in process: Django's task framework on its
+immediate backend (the task runs when it is enqueued, i.e. when the transaction commits)
+against the emulator; the message log's states; the admin's deliberate "send again";
+``twofactor_status`` and ``twofactor_requeue``. The real worker is in test_tasks_worker.py."""
+
+from __future__ import annotations
+
+import importlib.util
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client
+
+from django_twofactor import send_mass_sms, send_sms
+from django_twofactor.ledger import DatabaseLedger
+from django_twofactor.models import MessageStatus, OutgoingMessage, QueuedMessage, QueuedState
+from twofactor_notify.background import Envelope
+from twofactor_notify.emulator import Emulator
+from twofactor_notify.models import SMSMessage
+
+from .conftest import emulator_settings
+
+if importlib.util.find_spec("django.tasks") is None:
+    pytest.importorskip("django_tasks", reason="needs Django 6 or the django-tasks backport")
+
+PHONE = "+919876543210"
+OTHER = "+919812345678"
+IMMEDIATE = (
+    "django.tasks.backends.immediate.ImmediateBackend"
+    if importlib.util.find_spec("django.tasks")
+    else "django_tasks.backends.immediate.ImmediateBackend"
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tasks(settings: Any, twofactor_emulator: Emulator) -> Emulator:
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE}}
+    settings.TWOFACTOR_NOTIFY = emulator_settings(
+        twofactor_emulator,
+        BACKGROUND={"ENGINE": "django-tasks", "LEDGER": "database", "ACCOUNT_RATE_LIMIT": None},
+    )
+    return twofactor_emulator
+
+
+def texts(emulator: Emulator) -> list[str]:
+    return [m.text for m in emulator.messages()]
+
+
+def test_queued_after_commit_sent_once_and_logged_from_queue_to_2factor_id(
+    tasks: Emulator,
+) -> None:
+    with transaction.atomic():
+        envelope = send_sms([PHONE, OTHER], "shipped", background=True, key="order-1")
+        assert envelope is not None and envelope.key == "order-1"
+        # queued, not sent: the rows exist, in the transaction, before the commit
+        assert texts(tasks) == []
+        row = QueuedMessage.objects.get(key="order-1")
+        assert row.state == QueuedState.QUEUED and row.recipients == [PHONE, OTHER]
+        assert set(OutgoingMessage.objects.values_list("status", flat=True)) == {
+            MessageStatus.TASK_QUEUED
+        }
+    assert sorted((m.to, m.text) for m in tasks.messages()) == [
+        (OTHER, "shipped"),
+        (PHONE, "shipped"),
+    ]
+    row = QueuedMessage.objects.get(key="order-1")
+    sent = tasks.messages()[0]  # one request, one id for both numbers
+    assert row.state == QueuedState.SENT and row.provider_ids == [sent.id]
+    assert row.envelope == {}  # nothing left to send again: the text is not kept
+    log = OutgoingMessage.objects.order_by("pk")
+    assert [(r.recipient, r.status, r.provider_id, r.queue_key) for r in log] == [
+        (PHONE, MessageStatus.QUEUED, sent.id, "order-1"),
+        (OTHER, MessageStatus.QUEUED, sent.id, "order-1"),
+    ]
+    # the same key again (a double click): still one SMS
+    send_sms([PHONE, OTHER], "shipped", background=True, key="order-1")
+    assert texts(tasks) == ["shipped", "shipped"]
+    assert OutgoingMessage.objects.count() == 2
+
+
+def test_a_rolled_back_transaction_queues_and_sends_nothing(tasks: Emulator) -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        send_sms(PHONE, "never", background=True)
+        send_mass_sms([(PHONE, "never either")], background=True)
+        raise RuntimeError("the view failed")
+    assert texts(tasks) == []
+    assert not QueuedMessage.objects.exists()
+    assert not OutgoingMessage.objects.exists()
+
+
+def test_a_bulk_batch_fills_each_row_with_its_own_id(tasks: Emulator) -> None:
+    send_mass_sms([(PHONE, "one"), (OTHER, "two")], background=True, key="batch")
+    by_text = {m.text: m.id for m in tasks.messages()}
+    rows = OutgoingMessage.objects.order_by("pk")
+    assert [(r.recipient, r.status, r.provider_id) for r in rows] == [
+        (PHONE, MessageStatus.QUEUED, by_text["one"]),
+        (OTHER, MessageStatus.QUEUED, by_text["two"]),
+    ]
+    assert QueuedMessage.objects.get(key="batch:0").state == QueuedState.SENT
+
+
+def unknown_outcome(key: str = "lost-1") -> None:
+    """A message whose worker died mid-send: claimed, lease run out, found by a sweep."""
+    ledger = DatabaseLedger()
+    envelope = Envelope.wrap(SMSMessage(to=(PHONE,), text="maybe", sender="TFACTR"), key=key)
+    with transaction.atomic():
+        ledger.queue(envelope)
+    assert ledger.claim(envelope, token="dead-worker", lease=-1).granted
+    assert OutgoingMessage.objects.get(queue_key=key).status == MessageStatus.SENDING
+    ledger.sweep()
+
+
+def test_a_dead_workers_claim_is_shown_unknown_by_twofactor_status(tasks: Emulator) -> None:
+    ledger = DatabaseLedger()
+    envelope = Envelope.wrap(SMSMessage(to=(PHONE,), text="maybe", sender="TFACTR"), key="k-1")
+    ledger.queue(envelope)
+    assert ledger.claim(envelope, token="dead-worker", lease=-1).granted
+    out = StringIO()
+    call_command("twofactor_status", stdout=out)  # records the dead claim as unknown
+    assert "1 unknown" in out.getvalue() and "unknown" in out.getvalue().split("\n")[-2]
+    assert OutgoingMessage.objects.get(queue_key="k-1").status == MessageStatus.UNKNOWN
+    out = StringIO()
+    call_command("twofactor_status", "--unknown", stdout=out)
+    assert "k-1" in out.getvalue() and PHONE in out.getvalue()
+    assert "stopped before recording an outcome" in out.getvalue()
+    assert texts(tasks) == []  # and nothing was sent by looking
+
+
+def admin_client(*, may_resolve: bool) -> tuple[Client, User]:
+    user = User.objects.create_user("ops", password="pw", is_staff=True)
+    names = ["view_queuedmessage"] + (["resolve_queuedmessage"] if may_resolve else [])
+    user.user_permissions.add(*Permission.objects.filter(codename__in=names))
+    client = Client()
+    client.force_login(user)
+    return client, user
+
+
+def act(client: Client, action: str, key: str) -> Any:
+    pk = QueuedMessage.objects.get(key=key).pk
+    return client.post(
+        "/admin/django_twofactor/queuedmessage/",
+        {"action": action, "_selected_action": [str(pk)]},
+        follow=True,
+    )
+
+
+def test_the_admin_sends_an_unknown_again_under_a_new_key_recording_who(
+    tasks: Emulator,
+) -> None:
+    unknown_outcome("lost-1")
+    client, _ = admin_client(may_resolve=True)
+    page = client.get("/admin/django_twofactor/queuedmessage/?state__exact=unknown")
+    assert page.status_code == 200 and b"lost-1" in page.content and PHONE.encode() in page.content
+    act(client, "send_again", "lost-1")
+    old = QueuedMessage.objects.get(key="lost-1")
+    assert old.state == QueuedState.FAILED and old.resent_by == "ops"
+    assert old.resent_at is not None and old.resent_as not in ("", "lost-1")
+    assert "ops" in old.note and old.envelope == {}
+    new = QueuedMessage.objects.get(key=old.resent_as)
+    assert new.state == QueuedState.SENT and texts(tasks) == ["maybe"]
+    # the old log row stays unknown (nobody knows whether it went) and says what followed
+    old_row = OutgoingMessage.objects.get(queue_key="lost-1")
+    assert (old_row.status, old_row.error) == (MessageStatus.UNKNOWN, "sent again")
+    assert OutgoingMessage.objects.get(queue_key=new.key).status == MessageStatus.QUEUED
+    # a second click finds nothing unknown: still one SMS
+    act(client, "send_again", "lost-1")
+    assert texts(tasks) == ["maybe"]
+
+
+def test_resolving_records_the_verdict_and_sends_nothing(tasks: Emulator) -> None:
+    unknown_outcome("seen")
+    unknown_outcome("not-seen")
+    client, _ = admin_client(may_resolve=True)
+    act(client, "resolve_sent", "seen")
+    act(client, "resolve_failed", "not-seen")
+    seen, not_seen = (QueuedMessage.objects.get(key=k) for k in ("seen", "not-seen"))
+    assert seen.state == QueuedState.SENT and "ops" in seen.note
+    assert not_seen.state == QueuedState.FAILED and "ops" in not_seen.note
+    assert OutgoingMessage.objects.get(queue_key="seen").status == MessageStatus.QUEUED
+    assert OutgoingMessage.objects.get(queue_key="not-seen").status == MessageStatus.ERROR
+    assert texts(tasks) == []
+
+
+def test_viewing_the_page_is_not_enough_to_send_again(tasks: Emulator) -> None:
+    unknown_outcome("lost-2")
+    client, _ = admin_client(may_resolve=False)
+    page = client.get("/admin/django_twofactor/queuedmessage/")
+    assert page.status_code == 200 and b"send_again" not in page.content
+    act(client, "send_again", "lost-2")
+    assert QueuedMessage.objects.get(key="lost-2").state == QueuedState.UNKNOWN
+    assert texts(tasks) == []
+
+
+def test_twofactor_requeue_hands_a_lost_tasks_envelope_over_once(tasks: Emulator) -> None:
+    ledger = DatabaseLedger()
+    envelope = Envelope.wrap(SMSMessage(to=(PHONE,), text="lost task", sender="TFACTR"))
+    ledger.queue(envelope)  # queued, but its task never ran (a killed worker had taken it)
+    out = StringIO()
+    call_command("twofactor_requeue", "--older-than", "0", "--dry-run", stdout=out)
+    assert envelope.key in out.getvalue() and texts(tasks) == []
+    call_command("twofactor_requeue", "--older-than", "0", stdout=StringIO())
+    assert texts(tasks) == ["lost task"]
+    call_command("twofactor_requeue", "--older-than", "0", stdout=StringIO())
+    assert texts(tasks) == ["lost task"]
+    assert QueuedMessage.objects.get(key=envelope.key).state == QueuedState.SENT
