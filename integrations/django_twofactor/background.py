@@ -231,22 +231,7 @@ def check_background(**kwargs: Any) -> list[checks.CheckMessage]:
         )
     except ConfigurationError as exc:
         return [checks.Error(exc.message, id="django_twofactor.E020")]
-    if raw["BACKGROUND"].get("ENGINE") == "django-tasks" and not _task_framework():
-        return [
-            checks.Error(
-                f"{SETTING_NAME}['BACKGROUND']['ENGINE'] is 'django-tasks', but neither "
-                "django.tasks (Django 6) nor the django-tasks backport is installed",
-                hint='pip install "twofactor-notify[django-tasks]"',
-                id="django_twofactor.E021",
-            )
-        ]
     return []
-
-
-def _task_framework() -> bool:
-    import importlib.util
-
-    return any(importlib.util.find_spec(name) for name in ("django.tasks", "django_tasks"))
 
 
 def connect_worker() -> None:

@@ -209,3 +209,44 @@ def test_twofactor_requeue_hands_a_lost_tasks_envelope_over_once(tasks: Emulator
     call_command("twofactor_requeue", "--older-than", "0", stdout=StringIO())
     assert texts(tasks) == ["lost task"]
     assert QueuedMessage.objects.get(key=envelope.key).state == QueuedState.SENT
+
+
+def test_a_send_proven_not_sent_is_enqueued_again_and_sent_once(tasks: Emulator) -> None:
+    # 2Factor answers 503 once (the request had no effect): retry_wait, then the task is
+    # enqueued again and the second try goes through
+    tasks.faults.add("status", status=503, times=1)
+    send_sms(PHONE, "after a 503", background=True, key="retry-1")
+    assert texts(tasks) == ["after a 503"]
+    row = QueuedMessage.objects.get(key="retry-1")
+    assert row.state == QueuedState.SENT and row.attempts == 2
+    assert OutgoingMessage.objects.get(queue_key="retry-1").status == MessageStatus.QUEUED
+
+
+def test_an_otps_envelope_is_never_stored_so_it_cannot_be_sent_again(tasks: Emulator) -> None:
+    from twofactor_notify.errors import InvalidInputError
+    from twofactor_notify.models import OTPMessage
+
+    ledger = DatabaseLedger()
+    envelope = Envelope.wrap(OTPMessage(to=PHONE, otp="123456"), key="otp-1")
+    ledger.queue(envelope)
+    row = QueuedMessage.objects.get(key="otp-1")
+    assert row.envelope == {} and "123456" not in str(row.__dict__)
+    assert ledger.claim(envelope, token="dead", lease=-1).granted
+    ledger.sweep()
+    with pytest.raises(InvalidInputError) as info:
+        ledger.send_again("otp-1", by="ops")
+    assert info.value.field == "key"
+    assert QueuedMessage.objects.get(key="otp-1").state == QueuedState.UNKNOWN
+
+
+def test_without_a_redis_url_the_throttle_is_per_process(tasks: Emulator, settings: Any) -> None:
+    from django_twofactor.background import get_background_sender
+    from twofactor_notify.background import LocalThrottle
+
+    settings.TWOFACTOR_NOTIFY = {
+        **settings.TWOFACTOR_NOTIFY,
+        "BACKGROUND": {"ENGINE": "django-tasks", "LEDGER": "database"},
+    }
+    sender = get_background_sender()
+    assert isinstance(sender.ledger, DatabaseLedger)
+    assert isinstance(sender.throttle, LocalThrottle)
