@@ -52,6 +52,7 @@ def ledger(request: pytest.FixtureRequest) -> SendLedger:
     if request.param == "memory":
         return InMemoryLedger()
     if request.param == "database":
+        pytest.importorskip("pytest_django", reason="the database ledger is the Django app's")
         return request.getfixturevalue("database_ledger")  # type: ignore[no-any-return]
     from twofactor_notify.background.redis_ledger import RedisLedger
 
