@@ -176,7 +176,7 @@ def test_unknown_keys_are_named_by_every_adapter(settings: Any) -> None:
     with pytest.warns(ConfigurationWarning, match="TWOFACTOR_TIMOUT"):
         TwoFactor(_flask_app(TWOFACTOR_TIMOUT=5))
     settings.OTP_TWOFACTOR_TIMOUT = 5
-    (warning,) = [m for m in otp_conf.check_settings() if m.id == "otp_twofactor.W002"]
+    (warning,) = [m for m in otp_conf.check_settings() if m.id == "otp_twofactor.W003"]
     assert "OTP_TWOFACTOR_TIMOUT" in warning.msg
 
 
@@ -208,9 +208,113 @@ def test_a_sender_id_from_the_environment_is_the_text_it_meant(
         twofactor.send_sms("9876543210", "hi")
         sent = twofactor.send_otp("9876543210")
         assert sent.session_id
+        outbox = twofactor.transport.outbox  # type: ignore[attr-defined]
+        assert outbox[0].sender == "123456"
+        assert outbox[1].length == 4  # TWOFACTOR_OTP_LENGTH
 
 
 def test_valid_settings_raise_no_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TwoFactor(_flask_app(TWOFACTOR_TIMEOUT="5", TWOFACTOR_SENDER_ID="TFACTR"))
+
+
+def test_django_reports_every_malformed_key_not_only_the_first() -> None:
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(OTP_LENGTH=5, TIMEOUT=0, REGION="XX")):
+        errors = [m.msg for m in check_settings() if isinstance(m, Error)]
+    for key in ("OTP_LENGTH", "TIMEOUT", "REGION"):
+        assert any(f"TWOFACTOR_NOTIFY['{key}']" in msg for msg in errors), errors
+
+
+def test_the_first_use_names_the_first_malformed_key() -> None:
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(OTP_LENGTH=5)):
+        with pytest.raises(ConfigurationError) as info:
+            api.send_otp("9876543210")
+    assert info.value.key == "TWOFACTOR_NOTIFY['OTP_LENGTH']"
+
+
+@pytest.mark.parametrize(
+    ("name", "backend"),
+    [("memory", "django_twofactor.backends.locmem"), ("null", "django_twofactor.backends.dummy")],
+)
+def test_django_takes_the_core_backend_names(name: str, backend: str) -> None:
+    from django_twofactor.backends import get_backend
+
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(BACKEND=name)):
+        assert check_settings() == []
+        assert type(get_backend()).__module__ == backend
+
+
+def test_django_builds_the_2factor_transport_from_every_transport_key(
+    twofactor_emulator: Any,
+) -> None:
+    from django_twofactor.backends import get_backend
+
+    settings = base_settings(
+        BACKEND="2factor",
+        API_KEY=twofactor_emulator.api_key,
+        SECRET_KEY=twofactor_emulator.secret_key,
+        ENCRYPTION_MODE="CBC",
+        BASE_URL=twofactor_emulator.url,
+        TIMEOUT=[2, 7],
+        RATE_LIMIT="50",
+    )
+    with override_settings(TWOFACTOR_NOTIFY=settings):
+        transport = get_backend().transport
+        client = transport.client  # type: ignore[attr-defined]
+        assert (client.base_url, client.timeout) == (twofactor_emulator.url, (2.0, 7.0))
+        assert "CBC" in repr(client._codec)
+        assert transport.default_sender == "TFACTR"
+        sent = api.send_sms("9876543210", "hello")
+    assert sent is not None and twofactor_emulator.messages()
+
+
+@pytest.mark.parametrize("backend", ["file", "locmem", "dummy"])
+def test_flask_takes_every_core_backend(backend: str, tmp_path: Any) -> None:
+    from flask_twofactor import get_state
+    from twofactor_notify.transport import FileTransport, InMemoryTransport, NullTransport
+
+    app = _flask_app(
+        TESTING=False, TWOFACTOR_BACKEND=backend, TWOFACTOR_FILE_PATH=str(tmp_path / "sms")
+    )
+    TwoFactor(app)
+    kind = {"file": FileTransport, "locmem": InMemoryTransport, "dummy": NullTransport}[backend]
+    assert type(get_state(app).transport) is kind
+
+
+@pytest.mark.parametrize("key", ["TWOFACTOR_SHOW_OTP", "TWOFACTOR_CONSOLE_SHOW_OTP"])
+def test_flask_show_otp_and_its_older_name(key: str) -> None:
+    from flask_twofactor import get_state
+
+    app = _flask_app(TESTING=False, TWOFACTOR_BACKEND="console", **{key: "true"})
+    TwoFactor(app)
+    assert get_state(app).transport.show_otp is True  # type: ignore[attr-defined]
+
+
+def test_flask_apps_each_keep_their_own_login_counters() -> None:
+    from flask_twofactor import get_state
+
+    first, second = _flask_app(), _flask_app()
+    TwoFactor(first)
+    TwoFactor(second)
+    assert get_state(first).attempt_store is not get_state(second).attempt_store
+
+
+def test_otp_builds_its_own_transport_from_every_transport_setting(
+    settings: Any, twofactor_emulator: Any
+) -> None:
+    settings.OTP_TWOFACTOR_NO_DELIVERY = False
+    settings.OTP_TWOFACTOR_TRANSPORT = None
+    settings.OTP_TWOFACTOR_API_KEY = twofactor_emulator.api_key
+    settings.OTP_TWOFACTOR_SECRET_KEY = twofactor_emulator.secret_key
+    settings.OTP_TWOFACTOR_ENCRYPTION_MODE = "CBC"
+    settings.OTP_TWOFACTOR_BASE_URL = twofactor_emulator.url
+    settings.OTP_TWOFACTOR_TIMEOUT = 3
+    settings.OTP_TWOFACTOR_RATE_LIMIT = 20
+    settings.OTP_TWOFACTOR_TEMPLATE = "OTPTest"
+    assert [m for m in otp_conf.check_settings() if m.id.startswith("otp_twofactor.")] == []
+    transport = otp_conf.get_transport()
+    client = transport.client  # type: ignore[attr-defined]
+    assert (client.base_url, client.timeout) == (twofactor_emulator.url, 3.0)
+    assert "CBC" in repr(client._codec)
+    assert transport.default_template == "OTPTest"

@@ -24,7 +24,7 @@ Every setting is checked by the core's rules (:mod:`twofactor_notify.config`, th
 send makes): reading a malformed one raises a
 :class:`~twofactor_notify.errors.ConfigurationError` naming it, and the system check
 ``otp_twofactor.E001`` reports each at start-up (``manage.py check``, ``runserver``,
-``migrate``); ``otp_twofactor.W002`` names ``OTP_TWOFACTOR_*`` settings this plugin does not
+``migrate``); ``otp_twofactor.W003`` names ``OTP_TWOFACTOR_*`` settings this plugin does not
 know (typos). The transport of 3 is made by the core builder
 (:func:`twofactor_notify.config.build_transport`) from the settings in :data:`TRANSPORT_KEYS`.
 """
@@ -249,7 +249,7 @@ def settings_errors() -> list[ConfigurationError]:
 
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """``otp_twofactor.E001`` for each malformed setting, ``W002`` for unknown ones."""
+    """``otp_twofactor.E001`` for each malformed setting, ``W003`` for unknown ones."""
     messages: list[CheckMessage] = [
         Error(
             exc.message if exc.message.endswith(".") else exc.message + ".",
@@ -269,7 +269,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             CheckWarning(
                 f"Unknown settings ignored: {', '.join(unknown)}.",
                 hint=f"otp_twofactor reads: {', '.join(sorted(_SETTINGS))}.",
-                id="otp_twofactor.W002",
+                id="otp_twofactor.W003",
             )
         )
     return messages
