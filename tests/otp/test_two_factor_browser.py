@@ -142,3 +142,29 @@ def test_failed_sms_is_a_form_error_and_a_new_code_can_be_sent(
     page.type("token-otp_token", otp)
     page.press()
     assert "verified=True" in page.text
+
+
+def test_setup_wizard_failed_sms_is_a_form_error_and_back_next_sends_again(
+    page: Page, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    _log_in_with_password(page)
+    page.open(SETUP)
+    page.press()  # welcome
+    page.css('input[value="twofactor_sms"]').click()
+    page.press()
+    emulator.inject("status", status=503, match="/SMS/", times=1)
+    page.type("twofactor_sms-number", "98765 43210")
+    page.press()
+
+    assert "The code could not be sent" in page.text
+    assert "Server Error" not in page.text
+    assert emulator.messages(NUMBER) == []
+    page.press('button[name="wizard_goto_step"]')  # Back
+    page.press()  # Next, with the number kept
+    assert "The code could not be sent" not in page.text
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None
+    page.type("validation-token", otp)
+    page.press()
+    assert "Congratulations" in page.text
+    assert TwoFactorSMSDevice.objects.get(user=user).confirmed

@@ -32,6 +32,8 @@ class PhoneNumberForm(forms.Form):
     """Setup step: the number the codes go to (any form people type; stored in E.164)."""
 
     number = forms.CharField(label=_("Phone number"), max_length=32, validators=[validate_number])
+    # the wizard's "Back" button submits this form: an empty required field must not block it
+    use_required_attribute = False
 
 
 class DeviceValidationForm(forms.Form):
@@ -39,6 +41,7 @@ class DeviceValidationForm(forms.Form):
 
     token = _code_field()
     idempotent = False  # a code is accepted once: never validate this step again
+    use_required_attribute = False  # let "Back" (a submit button of this form) through
 
     error_messages = {"invalid_token": _("Entered code is not valid.")}
 
