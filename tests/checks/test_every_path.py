@@ -236,9 +236,18 @@ class World:
         return f"World({len(self.entry_points)} entry points)"
 
 
+@pytest.fixture(scope="module")
+def own_emulator() -> Iterator[Emulator]:
+    """An emulator of this module's own: "nothing reached it" must not be spoilt by a slow
+    request another test left in flight on the shared one."""
+    with Emulator() as emulator:
+        yield emulator
+
+
 @pytest.fixture
-def world(twofactor_emulator: Emulator, settings: LazySettings, tmp_path: Path) -> Iterator[World]:
-    emulator = twofactor_emulator
+def world(own_emulator: Emulator, settings: LazySettings, tmp_path: Path) -> Iterator[World]:
+    emulator = own_emulator
+    emulator.reset(settings=True)
     settings.TWOFACTOR_NOTIFY = {
         "BACKEND": "2factor",
         "API_KEY": emulator.api_key,

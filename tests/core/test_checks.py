@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,20 @@ def core_transport_classes() -> list[type[Transport]]:
         if cls.__module__.startswith("twofactor_notify.") and not inspect.isabstract(cls):
             found.append(cls)
     return sorted(set(found), key=lambda c: c.__name__)
+
+
+@pytest.fixture(scope="module")
+def own_emulator() -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator(own_emulator: Emulator) -> Emulator:
+    """An emulator of this module's own: "nothing reached it" must not be spoilt by a slow
+    request another test left in flight on the shared one."""
+    own_emulator.reset(settings=True)
+    return own_emulator
 
 
 @pytest.fixture
