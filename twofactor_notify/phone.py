@@ -14,6 +14,7 @@ client formats them per endpoint at the edge.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -34,6 +35,11 @@ __all__ = [
 DEFAULT_REGION = "IN"
 
 _MAX_INPUT = 32
+# What a typed number may hold besides digits: "+", spaces and the usual separators.
+# Letters ("x", "ext."), "#", ";" and anything else are refused rather than read past:
+# libphonenumber takes "+1 202 555 0143x" or "... ext. 12" for a valid number, and would
+# send to the number without its extension.
+_PHONE_CHARS = re.compile(r"[0-9 +\-().]+")
 
 
 @lru_cache(maxsize=4096)
@@ -43,6 +49,12 @@ def _parse(raw: str, region: str) -> str:
         raise InvalidPhoneNumberError("phone number is empty", field="phone")
     if len(text) > _MAX_INPUT:
         raise InvalidPhoneNumberError("phone number is too long", field="phone")
+    if not _PHONE_CHARS.fullmatch(text):
+        raise InvalidPhoneNumberError(
+            "phone number may hold only digits, spaces, '+', '-', '.' and brackets "
+            "(no extension or other text after it)",
+            field="phone",
+        )
     # "0091…" and "00 91…" are the international prefix typed out; "091…" / "0919876543210"
     # is India's trunk 0 before the country code, which people type as well.
     digits = "".join(ch for ch in text if ch.isdigit())
@@ -108,7 +120,8 @@ def normalize_phone(
     """Return ``raw`` as an E.164 string, or raise :class:`InvalidPhoneNumberError`.
 
     Accepts the forms people type: ``9876543210``, ``+91 98765 43210``, ``091-9876543210``,
-    ``0919876543210``, ``919876543210``, ``0091 98765 43210``.
+    ``0919876543210``, ``919876543210``, ``0091 98765 43210``. Refuses anything else in
+    the string: letters, an extension (``x12``, ``ext. 12``, ``#12``), other symbols.
 
     :param region: the region assumed when no country code is given (default India).
     :param allowed_regions: when given, numbers of other regions are refused.

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import InvalidInputError, InvalidPhoneNumberError, OTPError
+from .errors import InvalidInputError, OTPError
 from .models import BulkBatch, BulkMessage, Message, OTPMessage, SMSMessage
 from .phone import DEFAULT_REGION, normalize_phone
 
@@ -69,10 +69,6 @@ _SESSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
 _TEMPLATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _\-]{0,63}")
 _SENDER = re.compile(r"[A-Za-z0-9]{1,6}")
 _DLT_ID = re.compile(r"[0-9]{1,30}")
-# What a typed number may hold besides digits: "+", spaces and the usual separators.
-# Letters ("x", "ext."), "#", ";" and anything else are refused rather than read past:
-# libphonenumber takes "+1 202 555 0143x" or "... ext. 12" for a valid number.
-_PHONE_CHARS = re.compile(r"[0-9 +\-().]+")
 _INDIAN_MOBILE = re.compile(r"\+91[6-9][0-9]{9}")
 _CALLBACK_FORMATS = frozenset({"json", "raw-url-encoded"})
 _MAX_CALLBACK_URL = 256
@@ -112,24 +108,13 @@ def _require_bool(value: object, *, field: str) -> bool:
 
 
 def validate_phone(raw: object, *, region: str = DEFAULT_REGION) -> str:
-    """A phone number as E.164, refusing anything after the number (``x12``, ``ext. 3``).
+    """A phone number as E.164 (:func:`~twofactor_notify.phone.normalize_phone`'s rules).
 
     ``field`` is ``"phone"`` on every path (OTP ``to``, SMS ``to``, bulk ``to``, ``phone=``).
     """
     if isinstance(raw, str) and _INDIAN_MOBILE.fullmatch(raw):
         return raw  # the common case, already canonical: no libphonenumber call
-    if not isinstance(raw, str):
-        raise InvalidPhoneNumberError(
-            f"phone number must be a string, not {_type_name(raw)}", field="phone"
-        )
-    text = raw.strip()
-    if text and not _PHONE_CHARS.fullmatch(text):
-        raise InvalidPhoneNumberError(
-            "phone number may hold only digits, spaces, '+', '-', '.' and brackets "
-            "(no extension or other text after it)",
-            field="phone",
-        )
-    return normalize_phone(text, region=region)
+    return normalize_phone(raw, region=region)  # type: ignore[arg-type]  # it refuses non-str
 
 
 _API_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{7,127}")

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twofactor_notify.client import TwoFactorClient
 from twofactor_notify.emulator import Emulator
@@ -27,6 +29,7 @@ from twofactor_notify.errors import (
 )
 from twofactor_notify.hooks import hookimpl
 from twofactor_notify.models import BulkMessage, OTPMessage, SMSMessage
+from twofactor_notify.phone import normalize_phone
 from twofactor_notify.transport import InMemoryTransport, Transport, TwoFactorTransport
 from twofactor_notify.validation import check_message
 
@@ -465,3 +468,18 @@ def test_transport_check_fills_defaults_and_refuses_like_send() -> None:
     with pytest.raises(InvalidInputError) as info:
         transport.check(SMSMessage(to=(PHONE,), text="", sender=""))
     assert info.value.field == "text" and transport.outbox == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    number=st.sampled_from(["+1 202 555 0143", "+91 98765 43210", "9876543210"]),
+    tail=st.sampled_from(["x", "x12", " ext. 12", " ext 12", "#12", ";ext=1", ",12", "*"])
+    | st.text(alphabet="abcdefghijklmnopqrstuvwxyz#;*/!?_", min_size=1, max_size=6),
+)
+def test_nothing_may_follow_a_number_on_any_path(number: str, tail: str) -> None:
+    # normalize_phone is what every adapter's number field uses (the Django login form,
+    # the otp device, Flask's phone login), and what the checks use: one rule
+    with pytest.raises(InvalidPhoneNumberError):
+        normalize_phone(number + tail)
+    with pytest.raises(InvalidPhoneNumberError):
+        check_message(OTPMessage(to=number + tail))
