@@ -48,6 +48,7 @@ _LOGGERS = (
     "twofactor_notify.transport",
     "twofactor_notify.webhooks",
     "twofactor_notify.sends",
+    "twofactor_notify.cli",
 )
 
 

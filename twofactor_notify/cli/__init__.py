@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..boundary import at_boundary
 from ..errors import (
     APIConnectionError,
     AuthenticationError,
@@ -36,6 +37,8 @@ from .errors import (
 __all__ = ["PROG", "build_parser", "main"]
 
 PROG = "twofactor-notify"
+
+logger = logging.getLogger("twofactor_notify.cli")
 
 _HINTS: tuple[tuple[type[TwoFactorError], str], ...] = (
     (AuthenticationError, f"check {API_KEY_ENV}"),
@@ -84,6 +87,12 @@ def _configure_logging(verbose: bool) -> None:
     root.setLevel(logging.DEBUG)
 
 
+def _log_failure(command: str) -> None:
+    """Log the error being handled, with its traceback, at DEBUG (``-v`` shows it, keys
+    redacted; an error reporter hooked to logging records it)."""
+    logger.debug("%s failed", command, exc_info=True)
+
+
 def _fail(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
@@ -121,16 +130,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
     _configure_logging(args.verbose)
+    # The command's boundary: a library error leaves detached, an exception out of the wire
+    # stack becomes a TwoFactorError (see twofactor_notify.boundary).
+    command = at_boundary(args.handler, f"{PROG} {args.command}")
     try:
-        return int(args.handler(args))
+        return int(command(args))
     except CommandError as exc:
+        _log_failure(args.command)
         _fail(exc.message)
         return exc.exit_code
     except (InvalidInputError, ConfigurationError) as exc:
         # refused before any request (a bad number, OTP, sender, URL, key format...)
+        _log_failure(args.command)
         _fail(_describe(exc))
         return EXIT_USAGE if exc.status is None else EXIT_FAILURE
     except TwoFactorError as exc:
+        _log_failure(args.command)
         _fail(_describe(exc))
         return EXIT_OUTCOME_UNKNOWN if exc.outcome_unknown else EXIT_FAILURE
     except KeyboardInterrupt:
