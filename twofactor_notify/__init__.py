@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         RequestTimeoutError,
         SendRefusedError,
         ServerError,
+        StoreUnavailableError,
         TwoFactorError,
         WebhookError,
     )
@@ -108,6 +109,7 @@ __all__ = [
     "SMSSent",
     "SendRefusedError",
     "ServerError",
+    "StoreUnavailableError",
     "Transport",
     "TransportOptions",
     "TwoFactorClient",
@@ -167,6 +169,7 @@ _LAZY: dict[str, str] = {
     "SMSSent": "models",
     "SendRefusedError": "errors",
     "ServerError": "errors",
+    "StoreUnavailableError": "errors",
     "Transport": "transport",
     "TransportOptions": "config",
     "TwoFactorClient": "client",

@@ -575,10 +575,24 @@ class TwoFactorClient(ErrorBoundary):
 
     def _verification(self, response: requests.Response, label: str) -> Verification:
         body = self._json(response, label)
+        status = response.status_code
+        answered = 200 <= status < 300
+        if not answered:
+            self._raise_for_status(response, body, label)  # a redirect, 429, 5xx
         details = str(body.get("Details", ""))
         lowered = details.lower()
         for needle, outcome in _VERIFY_OUTCOMES:
             if needle in lowered:
+                if outcome is VerificationOutcome.MATCHED and not answered:
+                    # Only a 2xx answer is 2Factor's verdict; a match in anything else (a
+                    # proxy's page, a replayed body) is never believed.
+                    raise InvalidResponseError(
+                        f"an HTTP {status} answer said the OTP matched; only a 2xx answer "
+                        "counts, so this is not a match",
+                        status=status,
+                        details=redact(details),
+                        request=label,
+                    )
                 return Verification(outcome=outcome, details=details)
         self._raise_for_status(response, body, label)
         if response.status_code >= 400 or _is_error_body(body):

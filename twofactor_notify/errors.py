@@ -26,6 +26,7 @@ __all__ = [
     "RequestTimeoutError",
     "SendRefusedError",
     "ServerError",
+    "StoreUnavailableError",
     "TwoFactorError",
     "WebhookError",
 ]
@@ -187,6 +188,17 @@ class SendRefusedError(TwoFactorError):
     def __init__(self, message: str, *, reason: str = "refused", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.reason = reason
+
+
+class StoreUnavailableError(SendRefusedError):
+    """A shared store a send depends on (the send guard's Redis counters) could not be used.
+
+    The send fails closed: the guard refuses (``reason="store_unavailable"``) and nothing is
+    sent. The store's own error (its text may name the server) is not chained.
+    """
+
+    def __init__(self, message: str, *, reason: str = "store_unavailable", **kwargs: Any) -> None:
+        super().__init__(message, reason=reason, **kwargs)
 
 
 class BulkRequestError(TwoFactorError):

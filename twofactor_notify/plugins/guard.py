@@ -18,7 +18,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ..errors import ConfigurationError, InvalidPhoneNumberError, SendRefusedError
+from ..errors import (
+    ConfigurationError,
+    InvalidPhoneNumberError,
+    SendRefusedError,
+    StoreUnavailableError,
+    TwoFactorError,
+)
 from ..hooks import hookimpl
 from ..models import BulkBatch, Message
 from ..phone import normalize_phone, region_of
@@ -89,8 +95,11 @@ class SendGuard:
     :param key_prefix: prefix of the store keys (share a store between guards safely).
 
     Refusals raise :class:`SendRefusedError` with ``reason`` ``"region"``,
-    ``"per_number"`` or ``"global"``. Bulk batches count toward the global limit only (a
-    per-number count over a million-message list would cost more than it guards). In a bulk
+    ``"per_number"`` or ``"global"``. When the store cannot be used (Redis down), the guard
+    fails closed: :class:`StoreUnavailableError` (a ``SendRefusedError`` with ``reason``
+    ``"store_unavailable"``), and nothing is sent. Bulk batches count toward the global
+    limit only (a per-number count over a million-message list would cost more than it
+    guards). In a bulk
     batch, a message to a refused region refuses the batch: a bulk list with foreign numbers
     is a configuration mistake worth stopping.
     """
@@ -145,9 +154,7 @@ class SendGuard:
                         reason="region",
                     )
         if self.global_limit is not None:
-            total = self.store.increment(
-                f"{self.key_prefix}:global", self.window, amount=len(recipients)
-            )
+            total = self._count(f"{self.key_prefix}:global", amount=len(recipients))
             if total > self.global_limit:
                 raise SendRefusedError(
                     f"global send limit of {self.global_limit} per {self.window:g}s reached",
@@ -155,13 +162,25 @@ class SendGuard:
                 )
         if self.per_number is not None and not isinstance(message, BulkBatch):
             for number in recipients:
-                count = self.store.increment(f"{self.key_prefix}:n:{number}", self.window)
+                count = self._count(f"{self.key_prefix}:n:{number}")
                 if count > self.per_number:
                     raise SendRefusedError(
                         f"send limit of {self.per_number} per {self.window:g}s reached for "
                         f"{mask_number(number)}",
                         reason="per_number",
                     )
+
+    def _count(self, key: str, amount: int = 1) -> int:
+        """The store's new count for ``key``; a store that fails refuses the send."""
+        try:
+            return self.store.increment(key, self.window, amount=amount)
+        except TwoFactorError:
+            raise
+        except Exception as exc:  # a store of your own: its error type is its own
+            failure = type(exc).__name__
+        raise StoreUnavailableError(
+            f"the send guard's counter store failed ({failure}); the message was not sent"
+        )
 
     @staticmethod
     def _bulk_number(raw: str, transport: Transport) -> str:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..errors import StoreUnavailableError
+
 __all__ = ["RedisCounterStore"]
 
 
@@ -29,6 +31,10 @@ class RedisCounterStore:
 
     :param client: a ``redis.Redis`` (or compatible) client.
     :param prefix: prepended to every key.
+
+    When Redis cannot be reached or answers with an error, :meth:`increment` raises
+    :class:`~twofactor_notify.errors.StoreUnavailableError`: a guard using this store then
+    refuses the send (it fails closed) rather than sending uncounted.
     """
 
     def __init__(self, client: Any, *, prefix: str = "") -> None:
@@ -41,8 +47,15 @@ class RedisCounterStore:
     def increment(self, key: str, window: float, amount: int = 1) -> int:
         """Add ``amount`` to ``key`` in its current window and return the new count."""
         name = self.prefix + key
-        pipe = self.client.pipeline(transaction=True)
-        pipe.set(name, 0, ex=max(1, math.ceil(window)), nx=True)
-        pipe.incrby(name, amount)
-        _, count = pipe.execute()
-        return int(count)
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.set(name, 0, ex=max(1, math.ceil(window)), nx=True)
+            pipe.incrby(name, amount)
+            _, count = pipe.execute()
+            return int(count)
+        except Exception as exc:  # redis.RedisError, OSError, a compatible client's own
+            failure = type(exc).__name__
+        # raised outside the except block: the client's error (and its frames) stay behind
+        raise StoreUnavailableError(
+            f"the Redis counter store could not be used ({failure}); nothing was counted"
+        )
