@@ -318,3 +318,44 @@ def test_otp_builds_its_own_transport_from_every_transport_setting(
     assert (client.base_url, client.timeout) == (twofactor_emulator.url, 3.0)
     assert "CBC" in repr(client._codec)
     assert transport.default_template == "OTPTest"
+
+
+SECRET_API_KEY = "k3y-" + "5e" * 16
+
+
+def _no_key_in(error: BaseException, test: Any) -> None:
+    from tests.secret_scan import find_secrets, summarise
+
+    findings = find_secrets(error, {"api key": SECRET_API_KEY}, stop=test.__code__)
+    assert findings == [], summarise(findings)
+
+
+def test_no_frame_of_a_core_configuration_error_holds_the_key() -> None:
+    from twofactor_notify import build_transport
+
+    with pytest.raises(ConfigurationError) as info:
+        build_transport({"api_key": SECRET_API_KEY, "timeout": 0})
+    _no_key_in(info.value, test_no_frame_of_a_core_configuration_error_holds_the_key)
+
+
+def test_no_frame_of_a_django_configuration_error_holds_the_key() -> None:
+    broken = base_settings(BACKEND="2factor", API_KEY=SECRET_API_KEY, OTP_LENGTH=5)
+    with override_settings(TWOFACTOR_NOTIFY=broken):
+        del broken
+        with pytest.raises(ConfigurationError) as info:
+            api.send_sms("9876543210", "hello")
+    _no_key_in(info.value, test_no_frame_of_a_django_configuration_error_holds_the_key)
+
+
+def test_no_frame_of_an_otp_configuration_error_holds_the_key() -> None:
+    def attempt() -> ConfigurationError:
+        with override_settings(OTP_TWOFACTOR_API_KEY=SECRET_API_KEY + " with a space"):
+            try:
+                otp_conf.get_transport()
+            except ConfigurationError as exc:
+                return exc
+        raise AssertionError("a malformed OTP_TWOFACTOR_API_KEY was accepted")
+
+    error = attempt()
+    assert error.key == "OTP_TWOFACTOR_API_KEY"
+    _no_key_in(error, test_no_frame_of_an_otp_configuration_error_holds_the_key)

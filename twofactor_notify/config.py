@@ -48,7 +48,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import phonenumbers
 import pluggy
@@ -88,6 +88,7 @@ __all__ = [
     "parse_positive_number",
     "parse_text",
     "parse_whole_number",
+    "strip_traceback",
     "unknown_options",
 ]
 
@@ -111,6 +112,22 @@ _ENCRYPTION_MODES = ("GCM", "CBC")
 
 class ConfigurationWarning(UserWarning):
     """A setting was ignored: an unknown key (most likely a typo of a known one)."""
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def strip_traceback(error: _E) -> _E:
+    """``error`` without its traceback and chain, ready to be raised again.
+
+    A configuration error is raised near the settings it names; an error reporter records
+    every frame's local variables, and those frames hold the whole configuration, API key
+    included. Raising the stripped error keeps them out of its report.
+    """
+    error.__traceback__ = None
+    error.__context__ = None
+    error.__cause__ = None
+    return error
 
 
 def _plain(name: str) -> str:
@@ -385,7 +402,7 @@ def _check(
         try:
             values[name] = option.parse(raw, key_name(name))
         except ConfigurationError as exc:
-            errors.append(exc)
+            errors.append(strip_traceback(exc))
     backend = values.get("backend")
     if backend == "2factor" and "api_key" in values and values["api_key"] is None:
         key = key_name("api_key")
@@ -449,7 +466,9 @@ def check_options(
         )
     values, errors = _check(options, key_name)
     if errors:
-        raise errors[0]
+        error = errors[0]
+        del options, values, errors  # no setting (an API key) in the frame it leaves
+        raise error
     return TransportOptions(**values)
 
 
@@ -481,7 +500,11 @@ def build_transport(
         console backend's ``stream``, the in-memory backend's ``otp_ttl``).
     :raises ConfigurationError: naming the option (as ``key_name`` spells it) to fix.
     """
-    checked = check_options(options, key_name=key_name)
+    try:
+        checked = check_options(options, key_name=key_name)
+    except ConfigurationError as exc:
+        del options  # no setting (an API key) in the frame the error leaves
+        raise strip_traceback(exc) from None
     base = _CLASSES[checked.backend]
     cls = transport_class or base
     if not (isinstance(cls, type) and issubclass(cls, base)):

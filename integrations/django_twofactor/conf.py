@@ -21,6 +21,7 @@ from twofactor_notify.config import (
     check_all_options,
     parse_bool,
     parse_whole_number,
+    strip_traceback,
 )
 from twofactor_notify.errors import ConfigurationError
 
@@ -190,7 +191,9 @@ class TwoFactorSettings:
         """
         values, errors, unknown = _parse(raw)
         if errors:
-            raise errors[0]
+            error = errors[0]
+            del raw, values, errors  # no setting (an API key) in the frame it leaves
+            raise error
         transport: TransportOptions = values.pop("transport")
         return cls(
             **values,
@@ -248,7 +251,7 @@ def _parse(
         try:
             values[key.lower()] = parse(data[key], key_name(key))
         except ConfigurationError as exc:
-            errors.append(exc)
+            errors.append(strip_traceback(exc))
     return values, errors, unknown
 
 
@@ -270,7 +273,11 @@ def get_settings() -> TwoFactorSettings:
                 raise ConfigurationError(
                     f"settings.{SETTING_NAME} must be a dict", key=SETTING_NAME
                 )
-            _cached = TwoFactorSettings.from_mapping(raw)
+            try:
+                _cached = TwoFactorSettings.from_mapping(raw)
+            except ConfigurationError as exc:
+                del raw  # no setting (an API key) in the frame the error leaves
+                raise strip_traceback(exc) from None
         return _cached
 
 

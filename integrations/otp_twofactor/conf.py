@@ -52,6 +52,7 @@ from twofactor_notify.config import (
     parse_bool,
     parse_positive_number,
     parse_whole_number,
+    strip_traceback,
 )
 from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.transport import InMemoryTransport, Transport
@@ -168,7 +169,11 @@ class OTPTwoFactorSettings:
 
     def _get(self, name: str) -> Any:
         value = getattr(django.conf.settings, name, self.defaults[name])
-        return _SETTINGS[name][1](value, name)
+        try:
+            return _SETTINGS[name][1](value, name)
+        except ConfigurationError as exc:
+            del value  # no setting (an API key) in the frame the error leaves
+            raise strip_traceback(exc) from None
 
     @property
     def OTP_TWOFACTOR_MODE(self) -> str:
