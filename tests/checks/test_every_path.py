@@ -173,6 +173,29 @@ BAD: dict[str, tuple[st.SearchStrategy[Any], type[InvalidInputError], str]] = {
     "pe_id": (st.one_of(st.just("12a"), st.integers()), InvalidInputError, "pe_id"),
     "ct_id": (st.one_of(st.just("x"), st.integers()), InvalidInputError, "ct_id"),
     "promotional": (st.sampled_from(["no", 1, "True"]), InvalidInputError, "promotional"),
+    "include_otp": (st.sampled_from(["yes", 1, "False"]), InvalidInputError, "include_otp"),
+    "campaign_name": (
+        st.one_of(st.just(""), st.text(min_size=101, max_size=110), st.integers(), st.just("\x00")),
+        InvalidInputError,
+        "campaign_name",
+    ),
+    # without campaign_name: refused whatever its value, for lack of the campaign
+    "campaign_webhook": (
+        st.one_of(st.just("https://hooks.test/c"), st.just("/relative"), st.integers()),
+        InvalidInputError,
+        "campaign_webhook",
+    ),
+    # without shorten_urls=True: refused whatever its value, naming the missing switch
+    "shorten_url_webhook": (
+        st.one_of(st.just("https://hooks.test/s"), st.integers()),
+        InvalidInputError,
+        "shorten_urls",
+    ),
+    "metadata": (
+        st.one_of(st.lists(st.integers()), st.integers(), st.text()),
+        InvalidInputError,
+        "metadata",
+    ),
 }
 
 # --------------------------------------------------------------------------- entry points

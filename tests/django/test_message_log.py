@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from django_twofactor import send_mass_sms
+from django_twofactor import send_mass_sms, send_sms
 from django_twofactor.models import MessageKind, MessageStatus, OutgoingMessage
 from django_twofactor.reports import update_message_log
-from twofactor_notify.models import DeliveryReport, DeliveryStatus
+from twofactor_notify.errors import InvalidInputError
+from twofactor_notify.hooks import hookimpl
+from twofactor_notify.models import DeliveryReport, DeliveryStatus, SMSMessage
 
-from .conftest import PHONE, requires_postgresql
+from .conftest import PHONE, base_settings, requires_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +117,31 @@ def test_a_bulk_send_inside_a_transaction_never_breaks_it() -> None:
         User.objects.create_user(username="after-the-send")
     assert User.objects.filter(username="after-the-send").exists()
     assert OutgoingMessage.objects.count() == 1  # the refused item has no row
+
+
+class EmptiesTheText:
+    """A before_send plugin that leaves a message the checks refuse."""
+
+    @hookimpl
+    def before_send(self, message: Any, transport: Any) -> Any:
+        if isinstance(message, SMSMessage):
+            return dataclasses.replace(message, text="")
+        return None
+
+
+@pytest.mark.parametrize("backend", ["locmem", "dummy", "console"])
+def test_a_message_refused_by_the_checks_is_not_logged_as_sent(settings: Any, backend: str) -> None:
+    settings.TWOFACTOR_NOTIFY = base_settings(BACKEND=backend)
+    with pytest.raises(InvalidInputError) as refused:
+        send_sms(PHONE, "")  # refused before any hook: no row at all
+    assert refused.value.field == "text"
+    assert not OutgoingMessage.objects.exists()
+
+    settings.TWOFACTOR_NOTIFY = base_settings(
+        BACKEND=backend, PLUGINS=["tests.django.test_message_log.EmptiesTheText"]
+    )
+    with pytest.raises(InvalidInputError):
+        send_sms(PHONE, "hello")  # a plugin made it invalid: a row that says "refused"
+    assert [(r.recipient, r.status, r.provider_id) for r in OutgoingMessage.objects.all()] == [
+        (PHONE, MessageStatus.REFUSED, "")
+    ]
