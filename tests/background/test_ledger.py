@@ -169,3 +169,43 @@ def test_only_one_of_many_concurrent_claims_is_granted(ledger: SendLedger) -> No
         with ThreadPoolExecutor(len(contenders)) as pool:
             granted = list(pool.map(attempt, contenders))
         assert granted.count(True) == 1
+
+
+def test_every_ledger_implementation_is_walked_by_these_tests() -> None:
+    """A SendLedger added to the library (core or an adapter) fails here until the ``ledger``
+    fixture walks it."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import twofactor_notify
+    from tests.background.conftest import LEDGERS
+
+    packages = ["twofactor_notify", "django_twofactor", "flask_twofactor", "otp_twofactor"]
+    for package in packages:
+        try:
+            root = importlib.import_module(package)
+        except ImportError:
+            continue  # a framework that is not installed (tox -e core)
+        for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+            if ".migrations" in info.name or info.name.endswith("__main__"):
+                continue
+            try:
+                importlib.import_module(info.name)
+            except ImportError:
+                continue  # an optional engine (Celery) or framework that is not installed
+
+    def implementations(cls: type) -> set[type]:
+        found = set()
+        for sub in cls.__subclasses__():
+            if not inspect.isabstract(sub) and sub.__module__.split(".")[0] in packages:
+                found.add(sub)
+            found |= implementations(sub)
+        return found
+
+    names = {"InMemoryLedger": "memory", "RedisLedger": "redis", "DatabaseLedger": "database"}
+    walked = {p if isinstance(p, str) else p.values[0] for p in LEDGERS}
+    found = implementations(SendLedger)
+    assert twofactor_notify and found
+    assert {cls.__name__ for cls in found} <= set(names), "add the new ledger to LEDGERS"
+    assert {names[cls.__name__] for cls in found} <= walked
