@@ -11,7 +11,10 @@ every frame, every local, recursively, for the API key and the Secret-Key in any
 from __future__ import annotations
 
 import atexit
+import contextlib
+import importlib
 import inspect
+import pkgutil
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -119,7 +122,17 @@ def _public_methods(cls: type) -> Iterator[str]:
             yield name
 
 
+def _import_the_package() -> None:
+    """Import every module of the package, so a transport defined anywhere in it is found."""
+    for info in pkgutil.walk_packages(twofactor_notify.__path__, "twofactor_notify."):
+        if info.name.endswith(".__main__"):
+            continue
+        with contextlib.suppress(ImportError):  # an optional extra's engine is not installed
+            importlib.import_module(info.name)
+
+
 def _transport_classes() -> list[type[Transport]]:
+    _import_the_package()
     found: list[type[Transport]] = []
     pending = list(Transport.__subclasses__())
     while pending:
@@ -302,3 +315,32 @@ def test_an_echoed_key_is_redacted_before_the_client_reads_it(emulator: Emulator
     assert isinstance(error, TwoFactorError) and error.status == 400
     assert "<redacted>" in (error.details or "")
     assert emulator.api_key not in f"{error} {error!r} {vars(error)}"
+
+
+def test_a_codec_that_fails_inside_the_wire_layer_leaves_no_trace(emulator: Emulator) -> None:
+    """An exception out of the wire stack (here the codec, called once the key is in the
+    body) becomes a TwoFactorError naming it, with nothing chained and no keyed frame."""
+
+    class Failing:
+        mode = "GCM"
+
+        def encrypt(self, plaintext: bytes) -> str:
+            raise ValueError("cannot encrypt this")
+
+        def decrypt(self, token: str) -> bytes:
+            raise AssertionError("not reached")
+
+    client = TwoFactorClient(
+        emulator.api_key,
+        base_url=emulator.url,
+        secret_key=emulator.secret_key,
+        codec=Failing(),
+    )
+    with client:
+        error = _invoke(client, Call(TwoFactorClient, "send_sms_encrypted"))
+    assert type(error) is TwoFactorError
+    assert "ValueError: cannot encrypt this" in str(error)
+    assert error.__cause__ is None and error.__context__ is None
+    secrets = {"API key": emulator.api_key, "Secret-Key": emulator.secret_key}
+    assert find_secrets(error, secrets, stop=_invoke.__code__) == []
+    assert emulator.requests == []
