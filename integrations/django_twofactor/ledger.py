@@ -131,6 +131,7 @@ class DatabaseLedger(SendLedger):
         The envelope is kept (for a deliberate "send again" of an unknown outcome) except for
         an OTP message, whose code must not be stored.
         """
+        from .conf import get_settings
         from .models import MessageStatus, OutgoingMessage, QueuedMessage
         from .plugin import MessageLogPlugin, _fit
 
@@ -150,7 +151,7 @@ class DatabaseLedger(SendLedger):
             )
             if not log:
                 return
-            rows = MessageLogPlugin().rows_for(message, None, None)
+            rows = MessageLogPlugin().rows_for(message, None, None, region=get_settings().region)
             for row in rows:
                 _fit(row)
                 row.status = MessageStatus.TASK_QUEUED

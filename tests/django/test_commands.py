@@ -96,3 +96,25 @@ def test_purge_needs_a_retention(settings: Any) -> None:
         run("twofactor_purge")
     with pytest.raises(CommandError):
         run("twofactor_purge", "--days", "-1")
+
+
+def test_purge_forgets_final_queued_messages_but_keeps_what_waits_for_a_human(
+    settings: Any,
+) -> None:
+    from django_twofactor.models import QueuedMessage, QueuedState
+
+    settings.TWOFACTOR_NOTIFY = base_settings(LOG_RETENTION_DAYS=30)
+    then = timezone.now() - timedelta(days=45)
+    for state in QueuedState.values:
+        QueuedMessage.objects.create(key=f"old-{state}", state=state, kind="sms", updated_at=then)
+        QueuedMessage.objects.create(
+            key=f"new-{state}", state=state, kind="sms", updated_at=timezone.now()
+        )
+    out = run("twofactor_purge")
+    assert "Deleted 2 queued SMS older than 30 days" in out
+    assert set(QueuedMessage.objects.values_list("key", flat=True)) == {
+        f"{age}-{state}"
+        for age in ("old", "new")
+        for state in QueuedState.values
+        if age == "new" or state not in ("sent", "failed")
+    }

@@ -1,4 +1,9 @@
-"""``manage.py twofactor_purge [--days N] [--dry-run]``: delete old log and report rows."""
+"""``manage.py twofactor_purge [--days N] [--dry-run]``: delete old log and report rows.
+
+Queued messages (the database send ledger) go too once final (``sent``, ``failed``) and
+unchanged for that long; those still waiting or of unknown outcome stay until a human has
+decided. A purged key is forgotten: queued again later, it would be sent again.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from ...conf import get_settings
-from ...models import ClickReport, DeliveryReport, OutgoingMessage
+from ...models import ClickReport, DeliveryReport, OutgoingMessage, QueuedMessage, QueuedState
 
 
 class Command(BaseCommand):
     """Delete message-log rows and reports older than the retention period."""
 
     help = (
-        "Delete outgoing-message log rows, delivery reports and click reports older than "
-        "--days (default: TWOFACTOR_NOTIFY['LOG_RETENTION_DAYS'])."
+        "Delete outgoing-message log rows, delivery reports, click reports and final queued "
+        "messages older than --days (default: TWOFACTOR_NOTIFY['LOG_RETENTION_DAYS'])."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -42,6 +47,12 @@ class Command(BaseCommand):
             (OutgoingMessage, OutgoingMessage.objects.filter(created_at__lt=cutoff)),
             (DeliveryReport, DeliveryReport.objects.filter(received_at__lt=cutoff)),
             (ClickReport, ClickReport.objects.filter(received_at__lt=cutoff)),
+            (
+                QueuedMessage,
+                QueuedMessage.objects.filter(
+                    updated_at__lt=cutoff, state__in=[QueuedState.SENT, QueuedState.FAILED]
+                ),
+            ),
         )
         verb = "Would delete" if options["dry_run"] else "Deleted"
         with transaction.atomic():
