@@ -359,3 +359,21 @@ def test_no_frame_of_an_otp_configuration_error_holds_the_key() -> None:
     error = attempt()
     assert error.key == "OTP_TWOFACTOR_API_KEY"
     _no_key_in(error, test_no_frame_of_an_otp_configuration_error_holds_the_key)
+
+
+@pytest.mark.parametrize("has_account", [True, False])
+def test_the_login_view_raises_a_configuration_error_for_every_number(
+    has_account: bool, django_user_model: Any
+) -> None:
+    from django.test import Client
+
+    if has_account:
+        django_user_model.objects.create_user(username="+919876543210")
+    with override_settings(
+        # the settings parse; the backend class cannot be imported when it is built
+        TWOFACTOR_NOTIFY=base_settings(BACKEND="myproject.sms.MissingBackend"),
+        AUTHENTICATION_BACKENDS=_AUTH,
+    ):
+        with pytest.raises(ConfigurationError) as info:
+            Client().post("/twofactor/login/", {"phone": "9876543210"})
+    assert "TWOFACTOR_NOTIFY['BACKEND']" in str(info.value)

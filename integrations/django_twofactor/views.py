@@ -78,10 +78,13 @@ class RequestCodeView(FormView):  # type: ignore[type-arg]
             response.status_code = 429
             return response
         session_id = None
+        # Built for every number, before the account is looked up: a configuration error
+        # is raised (not logged as a failed send), and raised alike for every number.
+        transport = get_backend().transport
         if self.may_receive_code(phone):
             config = get_settings()
             try:
-                sent = get_backend().transport.send_otp(
+                sent = transport.send_otp(
                     phone,
                     template=config.otp_template,
                     length=config.otp_length,
