@@ -88,7 +88,7 @@ def check_message(transport: Transport, message: Message) -> Message:
     Raises the same :class:`~twofactor_notify.errors.InvalidInputError` subclasses a
     synchronous send would, before anything is queued.
     """
-    return transport._prepare(message)  # the one check layer every transport runs
+    return transport.check(message)  # the one check layer every transport runs
 
 
 def send_enveloped(
