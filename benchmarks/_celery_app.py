@@ -12,7 +12,7 @@ import threading
 
 from celery import Celery
 
-import twofactor_notify.background.celery as tasks
+import celery_twofactor as tasks
 from twofactor_notify.background import BackgroundSender, RedisThrottle
 from twofactor_notify.background.redis_ledger import RedisLedger
 from twofactor_notify.client import TwoFactorClient

@@ -78,8 +78,8 @@ def _run(
     """Send ``messages`` with ``workers`` processes; (aggregate rate, busiest second)."""
     import redis
 
+    from celery_twofactor import enqueue
     from twofactor_notify.background import Envelope
-    from twofactor_notify.background.celery import enqueue
     from twofactor_notify.models import SMSMessage
 
     from ._celery_app import make_app

@@ -57,7 +57,7 @@ logger = logging.getLogger("django_twofactor")
 
 
 def _enqueue_celery(envelope: Envelope, options: BackgroundOptions) -> None:
-    from twofactor_notify.background.celery import enqueue
+    from celery_twofactor import enqueue
 
     enqueue(envelope, queue=options.queue)
 
@@ -240,6 +240,6 @@ def connect_worker() -> None:
     raw: Any = (getattr(django_settings, SETTING_NAME, None) or {}).get("BACKGROUND")
     if not isinstance(raw, dict) or raw.get("ENGINE") != "celery":
         return
-    from twofactor_notify.background.celery import set_sender_provider
+    from celery_twofactor import set_sender_provider
 
     set_sender_provider(get_background_sender)

@@ -55,7 +55,7 @@ def init_background(app: Flask) -> None:
     options = BackgroundOptions.from_mapping(raw, where="TWOFACTOR_BACKGROUND")
     app.extensions[EXTENSION_KEY] = FlaskBackground(options)
     if options.engine == "celery":
-        from twofactor_notify.background.celery import set_sender_provider
+        from celery_twofactor import set_sender_provider
 
         set_sender_provider(current_sender)
 
@@ -78,7 +78,7 @@ def current_sender() -> BackgroundSender:
 
 def queue_message(message: Message, *, key: str | None = None) -> Envelope:
     """Check ``message`` as a send would, and queue it; the envelope is returned."""
-    from twofactor_notify.background.celery import enqueue
+    from celery_twofactor import enqueue
 
     from .extension import get_state
 

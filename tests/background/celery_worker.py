@@ -14,7 +14,7 @@ from typing import Any
 
 from celery import Celery
 
-import twofactor_notify.background.celery as tasks
+import celery_twofactor as tasks
 from twofactor_notify.background import BackgroundSender, RedisThrottle, RetryPolicy
 from twofactor_notify.background.redis_ledger import RedisLedger
 from twofactor_notify.client import TwoFactorClient

@@ -53,7 +53,7 @@ def producer(workers: Workers) -> Any:
 def test_kill_9_mid_stream_sends_each_message_once_or_records_it_unknown(
     workers: Workers, emulator: Emulator, redis_client: Any
 ) -> None:
-    from twofactor_notify.background.celery import enqueue
+    from celery_twofactor import enqueue
 
     total = 2000
     app = producer(workers)
@@ -110,7 +110,7 @@ def test_kill_9_mid_stream_sends_each_message_once_or_records_it_unknown(
 def test_a_failure_proven_not_sent_is_retried_by_the_task_until_sent(
     workers: Workers, emulator: Emulator, redis_client: Any
 ) -> None:
-    from twofactor_notify.background.celery import enqueue
+    from celery_twofactor import enqueue
 
     emulator.inject("status", status=503, times=2)
     ledger = RedisLedger(redis_client, prefix=workers.env["TFN_LEDGER_PREFIX"])
@@ -130,7 +130,7 @@ def test_a_failure_proven_not_sent_is_retried_by_the_task_until_sent(
 def test_the_task_message_names_only_the_key_for_logs(workers: Workers, redis_client: Any) -> None:
     import json
 
-    from twofactor_notify.background.celery import enqueue
+    from celery_twofactor import enqueue
 
     message = SMSMessage(to=(PHONE,), text="private text", sender="TFACTR")
     enqueue(Envelope.wrap(message, key="logged-key"), app=producer(workers))

@@ -8,7 +8,7 @@
 * :func:`send_enveloped` / :class:`BackgroundSender` — what a worker's task calls.
 
 No queue engine is imported here; the Celery task lives in
-:mod:`twofactor_notify.background.celery` and imports Celery only when used.
+the ``celery_twofactor`` adapter (``integrations/``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The Celery task: ``twofactor_notify.send_envelope``, at most once per idempotency key.
+"""The Celery adapter: the task ``twofactor_notify.send_envelope``, at most once per key.
 
-Importing this module registers the task with every Celery app (it is a ``shared_task``),
-and imports Celery; nothing else in the core does. The task:
+Importing this package registers the task with every Celery app (it is a ``shared_task``).
+It is an adapter beside the Django app and the Flask extension, not part of the core: Celery
+(through Kombu) imports Django whenever Django is installed, and the core imports no
+framework. The task:
 
 * acknowledges its message only after the send (``acks_late``), and not when the worker
   process dies mid-task (``reject_on_worker_lost``): the broker delivers it again, and the
@@ -27,9 +29,8 @@ from typing import Any
 
 from celery import shared_task
 
-from ..errors import ConfigurationError
-from .envelope import Envelope, EnvelopeError
-from .worker import BackgroundSender
+from twofactor_notify.background import BackgroundSender, Envelope, EnvelopeError
+from twofactor_notify.errors import ConfigurationError
 
 __all__ = [
     "TASK_NAME",
