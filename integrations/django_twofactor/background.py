@@ -142,8 +142,13 @@ def get_background_sender() -> BackgroundSender:
             make_ledger = LEDGERS.get(options.ledger)
             ledger = make_ledger(options) if make_ledger is not None else None
             core = build_sender(get_transport(), options, ledger=ledger)
+            shared = core.ledger
+            if options.ledger != "database" and get_settings().log_messages:
+                from .ledger import MessageLogLedger
+
+                shared = MessageLogLedger(shared)  # the log follows the Redis ledger too
             _sender = DjangoBackgroundSender(
-                core.transport, core.ledger, core.throttle, policy=core.policy, lease=core.lease
+                core.transport, shared, core.throttle, policy=core.policy, lease=core.lease
             )
         return _sender
 
@@ -162,6 +167,10 @@ def queue_message(
 
         # in the caller's transaction: a rollback takes the row and the log rows with it
         DatabaseLedger(using=using).queue(envelope, log=get_settings().log_messages)
+    elif get_settings().log_messages:
+        from .ledger import queue_log_rows
+
+        queue_log_rows(envelope, using=using)
     enqueue = ENQUEUERS[options.engine]
     transaction.on_commit(partial(enqueue, envelope, options), using=using)
     return envelope

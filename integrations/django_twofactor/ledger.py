@@ -38,7 +38,14 @@ from twofactor_notify.models import OTPMessage
 if TYPE_CHECKING:
     from .models import QueuedMessage
 
-__all__ = ["DatabaseLedger", "current_queue_key", "sending_queued"]
+__all__ = [
+    "DatabaseLedger",
+    "MessageLogLedger",
+    "current_queue_key",
+    "move_log",
+    "queue_log_rows",
+    "sending_queued",
+]
 
 ABANDONED = "the worker sending it stopped before recording an outcome"
 
@@ -71,6 +78,113 @@ def _log_status(state: str) -> str:
         "failed": MessageStatus.ERROR,
         "unknown": MessageStatus.UNKNOWN,
     }[state]
+
+
+def move_log(using: str, key: str, state: str, *, frm: Iterable[str], **extra: Any) -> int:
+    """Move the message log rows of ``key`` whose status is one of ``frm`` to the status of
+    the ledger state ``state``; how many moved."""
+    from .models import OutgoingMessage
+
+    return int(
+        OutgoingMessage.objects.using(using)
+        .filter(queue_key=key, status__in=list(frm))
+        .update(status=_log_status(state), updated_at=timezone.now(), **extra)
+    )
+
+
+def queue_log_rows(envelope: Envelope, *, using: str | None = None) -> None:
+    """Write the message log rows of a message being queued (``task_queued``, one per
+    recipient, with its key), unless the key has rows already."""
+    from .conf import get_settings
+    from .models import MessageStatus, OutgoingMessage
+    from .plugin import MessageLogPlugin, _fit
+
+    manager = OutgoingMessage.objects.using(using or router.db_for_write(OutgoingMessage))
+    rows = MessageLogPlugin().rows_for(envelope.message, None, None, region=get_settings().region)
+    for row in rows:
+        _fit(row)
+        row.status = MessageStatus.TASK_QUEUED
+        row.error = ""
+        row.queue_key = envelope.key
+    with transaction.atomic(using=manager.db):
+        if not manager.filter(queue_key=envelope.key).exists():
+            manager.bulk_create(rows)
+
+
+class MessageLogLedger(SendLedger):
+    """Any other ledger (Redis), with the message log moved after each change of a key, as
+    :class:`DatabaseLedger` does in its own transactions. Delegates everything to ``inner``.
+    """
+
+    def __init__(self, inner: SendLedger, *, using: str | None = None) -> None:
+        self.inner = inner
+        self.using = using
+
+    def __repr__(self) -> str:
+        return f"MessageLogLedger({self.inner!r})"
+
+    @property
+    def _db(self) -> str:
+        from .models import OutgoingMessage
+
+        return self.using or router.db_for_write(OutgoingMessage)
+
+    def _follow(self, record: LedgerRecord) -> LedgerRecord:
+        """Move the key's log rows to where ``record`` says the key stands."""
+        from .models import MessageStatus as S
+
+        state = record.state.value
+        extra: dict[str, Any] = {}
+        if record.state is LedgerState.SENT:
+            frm = [S.TASK_QUEUED, S.SENDING, S.UNKNOWN]
+            if len(record.provider_ids) == 1:
+                extra["provider_id"] = record.provider_ids[0][:256]
+        elif record.state is LedgerState.SENDING:
+            frm = [S.TASK_QUEUED]
+        elif record.state is LedgerState.RETRY_WAIT:
+            frm = [S.SENDING]
+        else:  # FAILED, UNKNOWN
+            frm = [S.TASK_QUEUED, S.SENDING] + ([S.UNKNOWN] if state == "failed" else [])
+            extra["error"] = record.error.split(":")[0][:64]
+        move_log(self._db, record.key, state, frm=frm, **extra)
+        return record
+
+    def claim(self, envelope: Envelope, *, token: str, lease: float) -> ClaimResult:
+        """See :meth:`SendLedger.claim`."""
+        result = self.inner.claim(envelope, token=token, lease=lease)
+        if result.granted or result.record.state is LedgerState.UNKNOWN:
+            self._follow(result.record)
+        return result
+
+    def record_sent(self, key: str, *, token: str, provider_ids: Iterable[str]) -> LedgerRecord:
+        """See :meth:`SendLedger.record_sent`."""
+        return self._follow(self.inner.record_sent(key, token=token, provider_ids=provider_ids))
+
+    def record_failed(self, key: str, *, token: str, error: str) -> LedgerRecord:
+        """See :meth:`SendLedger.record_failed`."""
+        return self._follow(self.inner.record_failed(key, token=token, error=error))
+
+    def record_unknown(self, key: str, *, token: str, error: str) -> LedgerRecord:
+        """See :meth:`SendLedger.record_unknown`."""
+        return self._follow(self.inner.record_unknown(key, token=token, error=error))
+
+    def release(self, key: str, *, token: str, error: str, max_attempts: int) -> LedgerRecord:
+        """See :meth:`SendLedger.release`."""
+        return self._follow(
+            self.inner.release(key, token=token, error=error, max_attempts=max_attempts)
+        )
+
+    def get(self, key: str) -> LedgerRecord | None:
+        """See :meth:`SendLedger.get`."""
+        return self.inner.get(key)
+
+    def unknown(self, limit: int = 100) -> list[LedgerRecord]:
+        """See :meth:`SendLedger.unknown`."""
+        return [self._follow(record) for record in self.inner.unknown(limit)]
+
+    def resolve(self, key: str, *, state: LedgerState, note: str = "") -> LedgerRecord:
+        """See :meth:`SendLedger.resolve`."""
+        return self._follow(self.inner.resolve(key, state=state, note=note))
 
 
 class DatabaseLedger(SendLedger):
@@ -116,11 +230,7 @@ class DatabaseLedger(SendLedger):
 
     def _move_log(self, key: str, state: str, *, frm: Iterable[str], **extra: Any) -> None:
         """Move the log rows of ``key`` that are in one of ``frm`` to ``state``'s status."""
-        from .models import OutgoingMessage
-
-        OutgoingMessage.objects.using(self._db).filter(queue_key=key, status__in=list(frm)).update(
-            status=_log_status(state), updated_at=timezone.now(), **extra
-        )
+        move_log(self._db, key, state, frm=frm, **extra)
 
     # -- queueing ---------------------------------------------------------------------------
 
@@ -131,9 +241,7 @@ class DatabaseLedger(SendLedger):
         The envelope is kept (for a deliberate "send again" of an unknown outcome) except for
         an OTP message, whose code must not be stored.
         """
-        from .conf import get_settings
-        from .models import MessageStatus, OutgoingMessage, QueuedMessage
-        from .plugin import MessageLogPlugin, _fit
+        from .models import QueuedMessage
 
         message = envelope.message
         with transaction.atomic(using=self._db):
@@ -149,16 +257,8 @@ class DatabaseLedger(SendLedger):
                 ],
                 ignore_conflicts=True,
             )
-            if not log:
-                return
-            rows = MessageLogPlugin().rows_for(message, None, None, region=get_settings().region)
-            for row in rows:
-                _fit(row)
-                row.status = MessageStatus.TASK_QUEUED
-                row.error = ""
-                row.queue_key = envelope.key
-            if not OutgoingMessage.objects.using(self._db).filter(queue_key=envelope.key).exists():
-                OutgoingMessage.objects.using(self._db).bulk_create(rows)
+            if log:
+                queue_log_rows(envelope, using=self._db)
 
     def queued(self, older_than: float = 0.0, limit: int = 1000) -> list[Envelope]:
         """Envelopes still waiting (``queued`` or ``retry_wait``) whose row has not changed for

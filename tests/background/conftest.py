@@ -43,6 +43,8 @@ LEDGERS = [
     # the database ledger's tests hold the test database (created before the session's
     # first test that is marked, hence the mark rather than a fixture requested on the way)
     pytest.param("database", marks=pytest.mark.django_db(transaction=True)),
+    # the Django app's wrapper that moves the message log with any other ledger
+    pytest.param("logged", marks=pytest.mark.django_db(transaction=True)),
 ]
 
 
@@ -54,6 +56,12 @@ def ledger(request: pytest.FixtureRequest) -> SendLedger:
     if request.param == "database":
         pytest.importorskip("pytest_django", reason="the database ledger is the Django app's")
         return request.getfixturevalue("database_ledger")  # type: ignore[no-any-return]
+    if request.param == "logged":
+        pytest.importorskip("pytest_django", reason="the message log is the Django app's")
+        request.getfixturevalue("database_ledger")  # the test database, for the log
+        from django_twofactor.ledger import MessageLogLedger
+
+        return MessageLogLedger(InMemoryLedger())
     from twofactor_notify.background.redis_ledger import RedisLedger
 
     client = request.getfixturevalue("redis_client")

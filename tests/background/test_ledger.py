@@ -125,7 +125,8 @@ def test_outcomes_for_a_key_never_claimed_are_refused(ledger: SendLedger) -> Non
 
 
 def test_only_one_of_many_concurrent_claims_is_granted(ledger: SendLedger) -> None:
-    database = type(ledger).__name__ == "DatabaseLedger"
+    # the Django app's ledgers write to the database: each thread has its own connection
+    database = type(ledger).__name__ in ("DatabaseLedger", "MessageLogLedger")
     if isinstance(ledger, InMemoryLedger):
         contenders = [ledger] * 16
     elif database:
@@ -133,7 +134,7 @@ def test_only_one_of_many_concurrent_claims_is_granted(ledger: SendLedger) -> No
 
         if connection.vendor != "postgresql":
             pytest.skip(
-                "concurrent workers on the database ledger need PostgreSQL: set "
+                "concurrent workers on the Django app's ledgers need PostgreSQL: set "
                 "TWOFACTOR_TEST_DATABASE_URL (SQLite serialises every writer)"
             )
         # sixteen threads, each with its own database connection, stand for sixteen workers
@@ -203,7 +204,12 @@ def test_every_ledger_implementation_is_walked_by_these_tests() -> None:
             found |= implementations(sub)
         return found
 
-    names = {"InMemoryLedger": "memory", "RedisLedger": "redis", "DatabaseLedger": "database"}
+    names = {
+        "InMemoryLedger": "memory",
+        "RedisLedger": "redis",
+        "DatabaseLedger": "database",
+        "MessageLogLedger": "logged",
+    }
     walked = {p if isinstance(p, str) else p.values[0] for p in LEDGERS}
     found = implementations(SendLedger)
     assert twofactor_notify and found

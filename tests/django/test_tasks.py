@@ -250,3 +250,65 @@ def test_without_a_redis_url_the_throttle_is_per_process(tasks: Emulator, settin
     sender = get_background_sender()
     assert isinstance(sender.ledger, DatabaseLedger)
     assert isinstance(sender.throttle, LocalThrottle)
+
+
+@pytest.fixture(params=["database", "redis"])
+def on_each_ledger(request: pytest.FixtureRequest, settings: Any, tasks: Emulator) -> str:
+    """The django-tasks engine on each ledger the app offers (Redis only when there is one)."""
+    import uuid
+
+    background: dict[str, Any] = {"ENGINE": "django-tasks", "ACCOUNT_RATE_LIMIT": None}
+    if request.param == "redis":
+        from tests.background.conftest import NEEDS_REDIS, REDIS_URL
+
+        if not REDIS_URL:
+            pytest.skip(NEEDS_REDIS)
+        prefix = f"tfn-test-{uuid.uuid4().hex}:"
+        background.update(LEDGER="redis", REDIS_URL=REDIS_URL, KEY_PREFIX=prefix)
+
+        def clean() -> None:
+            import redis
+
+            client = redis.Redis.from_url(REDIS_URL)
+            for key in client.scan_iter(match=prefix + "*"):
+                client.delete(key)
+            client.close()
+
+        request.addfinalizer(clean)
+    else:
+        background["LEDGER"] = "database"
+    settings.TWOFACTOR_NOTIFY = {**settings.TWOFACTOR_NOTIFY, "BACKGROUND": background}
+    return str(request.param)
+
+
+def log_of(key: str) -> list[tuple[str, str, str]]:
+    rows = OutgoingMessage.objects.filter(queue_key=key).order_by("pk")
+    return [(r.recipient, r.status, r.provider_id) for r in rows]
+
+
+def test_the_log_tells_the_truth_on_every_ledger(on_each_ledger: str, tasks: Emulator) -> None:
+    # rolled back: no rows, nothing sent
+    with pytest.raises(RuntimeError), transaction.atomic():
+        send_sms(PHONE, "never", background=True, key="rolled-back")
+        raise RuntimeError
+    assert log_of("rolled-back") == [] and texts(tasks) == []
+    # queued: a row per recipient before the commit; 2Factor's id after the send
+    with transaction.atomic():
+        send_sms([PHONE, OTHER], "sent", background=True, key="ok")
+        assert log_of("ok") == [
+            (PHONE, MessageStatus.TASK_QUEUED, ""),
+            (OTHER, MessageStatus.TASK_QUEUED, ""),
+        ]
+    [one, _] = tasks.messages()
+    assert log_of("ok") == [(PHONE, MessageStatus.QUEUED, one.id), (OTHER, "queued", one.id)]
+    # refused by 2Factor (never sent): error
+    tasks.faults.add("status", status=400, times=1)
+    send_sms(PHONE, "refused", background=True, key="refused")
+    assert log_of("refused") == [(PHONE, MessageStatus.ERROR, "")]
+    # the answer never came (it may have gone): unknown, and never sent again
+    tasks.faults.add("reset_after", times=1)
+    send_sms(PHONE, "maybe", background=True, key="maybe")
+    assert log_of("maybe") == [(PHONE, MessageStatus.UNKNOWN, "")]
+    send_sms(PHONE, "maybe", background=True, key="maybe")
+    assert [m.text for m in tasks.messages()].count("maybe") == 1
+    assert log_of("maybe") == [(PHONE, MessageStatus.UNKNOWN, "")]
