@@ -178,11 +178,16 @@ def test_every_ledger_implementation_is_walked_by_these_tests() -> None:
     import importlib
     import inspect
     import pkgutil
+    import tomllib
+    from pathlib import Path
 
     import twofactor_notify
     from tests.background.conftest import LEDGERS
 
-    packages = ["twofactor_notify", "django_twofactor", "flask_twofactor", "otp_twofactor"]
+    # every package the distribution ships (pyproject's include list), adapters included
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = [pattern.rstrip("*") for pattern in include]
     for package in packages:
         try:
             root = importlib.import_module(package)
