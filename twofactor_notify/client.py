@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -72,7 +72,14 @@ from .models import (
 )
 from .phone import DEFAULT_REGION, r1_form, v1_path_form
 from .ratelimit import Limiter, RateLimiter
-from .redaction import REDACTED, forget_secret, install_log_filter, redact, register_secret
+from .redaction import (
+    REDACTED,
+    forget_secret,
+    hide_request_values,
+    install_log_filter,
+    redact,
+    register_secret,
+)
 from .validation import (
     MAX_BULK_CHUNK,
     check_otp_message,
@@ -593,7 +600,7 @@ class TwoFactorClient(ErrorBoundary):
                         details=redact(details),
                         request=label,
                     )
-                return Verification(outcome=outcome, details=details)
+                return Verification(outcome=outcome, details=redact(details))
         self._raise_for_status(response, body, label)
         if response.status_code >= 400 or _is_error_body(body):
             # not a verification outcome: a refusal (bad API key, phone length...)
@@ -648,6 +655,9 @@ class TwoFactorClient(ErrorBoundary):
         if self._closed:
             raise ConfigurationError("the client is closed")
         idempotent = (not send) if retry_reads is None else retry_reads
+        # whatever the answer echoes of this request (its numbers, its OTP) stays out of the
+        # errors and logs built from it: redact() hides them from here on
+        hide_request_values(**_request_values(url, data))
         if not self._owns_session:  # an injected session may have been re-mounted since
             install_key_placing_adapter(self._session, url)
         auth = self._credentials.auth(seal)
@@ -816,6 +826,42 @@ class TwoFactorClient(ErrorBoundary):
             error.outcome_unknown = True
             raise error
         return details
+
+
+# Fields of a request body that hold phone numbers (R1's form and JSON, Bulk's messages).
+_NUMBER_FIELDS = frozenset({"to", "smsto", "phone", "mobile"})
+
+
+def _request_values(url: str, data: Any) -> dict[str, list[str]]:
+    """The phone numbers and OTPs a request carries, wherever they are in it: the digit
+    segments of a V1 path (a number, or a 4-6 digit OTP) and the number fields of a form
+    or JSON body."""
+    phones: list[str] = []
+    otps: list[str] = []
+    path = urlsplit(url).path
+    if "/SMS/" in path:
+        for segment in path.split("/SMS/", 1)[1].split("/"):
+            value = unquote(segment).lstrip("+")
+            if value.isascii() and value.isdigit():
+                (otps if len(value) <= 6 else phones).append(value)
+    body: Any = data
+    if isinstance(data, bytes | str):
+        try:
+            body = json.loads(data)
+        except (ValueError, RecursionError):
+            body = None
+    pending = [body]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Mapping):
+            for key, value in item.items():
+                if str(key).lower() in _NUMBER_FIELDS and isinstance(value, str):
+                    phones.extend(value.split(","))
+                elif isinstance(value, Mapping | list):
+                    pending.append(value)
+        elif isinstance(item, list):
+            pending.extend(item)
+    return {"phones": phones, "otps": otps}
 
 
 def _retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterable
+from contextvars import ContextVar
 from urllib.parse import quote
 
 __all__ = [
     "REDACTED",
     "RedactingFilter",
     "forget_secret",
+    "hide_request_values",
     "install_log_filter",
     "redact",
     "register_secret",
@@ -102,16 +105,74 @@ _QUERY_TOKEN = re.compile(
 )
 
 
+# The values of the request being made in this context (thread, task): its phone numbers
+# and its OTP. A server or a proxy may echo them back anywhere in an answer, in any form
+# (``+91…``, ``91…``, the national number, ``%2B91…``); redact() hides them until the next
+# request of the same context replaces them.
+_request_values: ContextVar[tuple[re.Pattern[str], dict[str, str]] | None] = ContextVar(
+    "twofactor_notify_request_values", default=None
+)
+_NATIONAL_DIGITS = 10  # India's; a longer number's extra leading digits are its country code
+
+
+def _phone_mask(digits: str) -> str:
+    return "*" * 6 + digits[-4:]
+
+
+def hide_request_values(*, phones: Iterable[str] = (), otps: Iterable[str] = ()) -> None:
+    """Declare the phone numbers and OTPs of the request about to be made: until the next
+    call in this context, :func:`redact` masks each number (``******3210``) and replaces
+    each OTP by ``<otp>`` wherever they appear, so that an answer echoing them cannot carry
+    them into an error, a log line or a result.
+
+    The client calls it for every request it makes (from the request itself, the last thing
+    built before the wire), so every endpoint is covered, including one added later.
+    """
+    alternatives: list[str] = []
+    replacements: dict[str, str] = {}
+    for raw in phones:
+        digits = raw.strip().lstrip("+")
+        if len(digits) < 7 or not digits.isdigit():
+            continue
+        national = digits[-_NATIONAL_DIGITS:]
+        name = f"p{len(replacements)}"
+        # with or without its country code (the request may have carried either form)
+        alternatives.append(
+            f"(?P<{name}>(?<![0-9])(?:\\+|%2[Bb])?(?:[0-9]{{1,3}})?{national}(?![0-9]))"
+        )
+        replacements[name] = _phone_mask(national)
+    for otp in otps:
+        if not (otp.isascii() and otp.isdigit()):
+            continue
+        name = f"o{len(replacements)}"
+        alternatives.append(f"(?P<{name}>(?<![0-9A-Za-z]){re.escape(otp)}(?![0-9A-Za-z]))")
+        replacements[name] = _OTP_MASK
+    if not alternatives:
+        _request_values.set(None)
+        return
+    _request_values.set((re.compile("|".join(alternatives)), replacements))
+
+
+def _hide_request_values(text: str) -> str:
+    current = _request_values.get()
+    if current is None:
+        return text
+    pattern, replacements = current
+    return pattern.sub(lambda m: replacements[m.lastgroup or ""], text)
+
+
 def redact(text: str) -> str:
     """``text`` with every registered secret replaced by ``<redacted>``, the value of any
-    ``token`` query parameter (a webhook's shared token, in any spelling) too, and the OTP
+    ``token`` query parameter (a webhook's shared token, in any spelling) too, the OTP
     segment of any V1 OTP path (``/SMS/{phone}/{otp}``, ``/SMS/VERIFY/{id}/{otp}``) by
-    ``<otp>``."""
+    ``<otp>``, and the numbers and OTP of the current request (:func:`hide_request_values`)
+    masked."""
     if not text:
         return text
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
+    text = _hide_request_values(text)
     if "=" in text or "%3" in text.upper():
         text = _QUERY_TOKEN.sub(r"\1" + REDACTED, text)
     if "/SMS/" in text:
