@@ -86,10 +86,12 @@ from .validation import (
     check_sms_message,
     coerce_bulk_messages,
     format_schedule_time,
+    validate_base_url,
     validate_otp_code,
     validate_phone,
     validate_session_id,
     validate_template,
+    validate_timeout,
 )
 
 __all__ = ["DEFAULT_BASE_URL", "TwoFactorClient"]
@@ -170,8 +172,11 @@ class TwoFactorClient(ErrorBoundary):
             raise ConfigurationError(
                 "api_key must be the 2Factor API key (letters, digits and '-', 8 to 128)"
             )
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError("base_url must start with http:// or https://")
+        try:
+            base_url = validate_base_url(base_url)
+            timeout = validate_timeout(timeout)
+        except InvalidInputError as exc:
+            raise ConfigurationError(exc.message, key=exc.field) from None
         self._credentials = Credentials(api_key, secret_key)
         register_secret(api_key)  # for the log filter, which also hides other clients' keys
         if secret_key:

@@ -65,9 +65,11 @@ from .transport import (
 )
 from .validation import (
     validate_api_key,
+    validate_base_url,
     validate_otp_length,
     validate_sender,
     validate_template,
+    validate_timeout,
 )
 
 __all__ = [
@@ -242,21 +244,17 @@ def _api_key(value: object, key: str) -> str | None:
 
 
 def _base_url(value: object, key: str) -> str:
-    from urllib.parse import urlsplit
-
-    if isinstance(value, str):
-        parts = urlsplit(value.strip())
-        if parts.scheme in ("http", "https") and parts.netloc:
-            return value.strip().rstrip("/")
-    raise _error(key, "an absolute http:// or https:// URL such as 'https://2factor.in'")
+    try:
+        return validate_base_url(value, field=key)
+    except InvalidInputError as exc:
+        raise ConfigurationError(exc.message, key=key) from None
 
 
 def _timeout(value: object, key: str) -> float | tuple[float, float]:
-    if isinstance(value, list | tuple):
-        if len(value) != 2:
-            raise _error(key, "a number of seconds or a (connect, read) pair")
-        return (parse_positive_number(value[0], key), parse_positive_number(value[1], key))
-    return parse_positive_number(value, key)
+    try:
+        return validate_timeout(value, field=key)
+    except InvalidInputError as exc:
+        raise ConfigurationError(exc.message, key=key) from None
 
 
 def _region(value: object, key: str) -> str:

@@ -21,6 +21,7 @@ non-string.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -36,6 +37,7 @@ __all__ = [
     "IST",
     "MAX_BULK_CHUNK",
     "MAX_TEXT_LENGTH",
+    "MAX_TIMEOUT",
     "MIN_SCHEDULE_AHEAD",
     "check_bulk_message",
     "check_message",
@@ -44,6 +46,7 @@ __all__ = [
     "coerce_bulk_messages",
     "format_schedule_time",
     "validate_api_key",
+    "validate_base_url",
     "validate_campaign_name",
     "validate_dlt_id",
     "validate_otp_code",
@@ -52,6 +55,7 @@ __all__ = [
     "validate_session_id",
     "validate_template",
     "validate_text",
+    "validate_timeout",
     "validate_webhook_url",
 ]
 
@@ -59,6 +63,9 @@ __all__ = [
 MAX_BULK_CHUNK = 1000
 #: Longest message text the bulk endpoint accepts (applied to R1 too).
 MAX_TEXT_LENGTH = 1000
+#: Longest wait for an answer a timeout may ask for, in seconds (a day): beyond it the
+#: socket layer's clocks overflow (``inf``, ``1e308``), and no answer is worth waiting for.
+MAX_TIMEOUT = 86_400.0
 #: ``scheduletime`` must be at least this far in the future.
 MIN_SCHEDULE_AHEAD = timedelta(minutes=5)
 #: India Standard Time: the clock ``scheduletime`` is read in (no daylight saving).
@@ -69,6 +76,8 @@ _SESSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
 _TEMPLATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _\-]{0,63}")
 _SENDER = re.compile(r"[A-Za-z0-9]{1,6}")
 _DLT_ID = re.compile(r"[0-9]{1,30}")
+# C0 controls and DEL, except tab, line feed and carriage return
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _INDIAN_MOBILE = re.compile(r"\+91[6-9][0-9]{9}")
 _CALLBACK_FORMATS = frozenset({"json", "raw-url-encoded"})
 _MAX_CALLBACK_URL = 256
@@ -176,10 +185,18 @@ def validate_sender(sender: object) -> str:
 
 
 def validate_text(text: object, *, field: str = "text") -> str:
-    """Message text: a string, not blank, at most 1000 characters, encodable as UTF-8."""
+    """Message text: a string, not blank, at most 1000 characters, encodable as UTF-8, and
+    no control character but tab and line breaks (a NUL byte, an escape...)."""
     value = _require_str(text, field=field, what="message text")
     if not value.strip():
         raise InvalidInputError("message text is empty", field=field)
+    control = _TEXT_CONTROL.search(value)
+    if control is not None:
+        raise InvalidInputError(
+            f"message text holds the control character U+{ord(control.group()):04X} at "
+            f"position {control.start() + 1}",
+            field=field,
+        )
     if len(value) > MAX_TEXT_LENGTH:
         raise InvalidInputError(
             f"message text is {len(value)} characters; at most {MAX_TEXT_LENGTH}", field=field
@@ -208,18 +225,82 @@ def validate_campaign_name(value: object) -> str:
     return name
 
 
+def _url_problem(value: str) -> str | None:
+    """What keeps ``value`` from being an absolute http(s) URL a request can be built on."""
+    if not value or any(c.isspace() or not c.isprintable() for c in value):
+        return "holds a space or a control character" if value else "is empty"
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError: not a number, or out of 0-65535
+    except ValueError:  # also an unbalanced "[" in the host
+        return "is not a valid URL (its host or port cannot be read)"
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parts.hostname:
+        return "has no host"
+    if port == 0:
+        return "has port 0"
+    return None
+
+
 def validate_webhook_url(value: object, *, field: str) -> str:
-    """A webhook URL 2Factor will POST to: absolute ``http`` or ``https``."""
+    """A webhook URL 2Factor will POST to: absolute ``http`` or ``https``, with a host and
+    a valid port."""
     if not isinstance(value, str):
         raise InvalidInputError(f"{field} must be a URL, not {_type_name(value)}", field=field)
     _require_str(value, field=field, what=field)
-    try:
-        parts = urlsplit(value)
-    except ValueError:  # e.g. an unbalanced "[" in the host
-        raise InvalidInputError(f"{field} is not a valid URL", field=field) from None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInputError(f"{field} must be an absolute http(s) URL", field=field)
+    problem = _url_problem(value)
+    if problem is not None:
+        raise InvalidInputError(
+            f"{field} {problem}: it must be an absolute http(s) URL", field=field
+        )
     return value
+
+
+def validate_base_url(value: object, *, field: str = "base_url") -> str:
+    """The API's base URL (2Factor's, a sandbox's): an absolute ``http``/``https`` URL with a
+    host and a valid port, no query or fragment (paths are appended to it). Returned
+    stripped, without a trailing ``/``. The value is not repeated in the error."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field} must be a URL, not {_type_name(value)}", field=field)
+    text = value.strip()
+    problem = _url_problem(text)
+    if problem is None:
+        parts = urlsplit(text)
+        if parts.query or parts.fragment or text.endswith(("?", "#")):
+            problem = "has a query or a fragment"
+    if problem is not None:
+        raise InvalidInputError(
+            f"{field} {problem}: it must be an absolute http:// or https:// URL such as "
+            "'https://2factor.in'",
+            field=field,
+        )
+    return text.rstrip("/")
+
+
+def validate_timeout(value: object, *, field: str = "timeout") -> float | tuple[float, float]:
+    """Seconds to wait for an answer: a number more than 0 and at most :data:`MAX_TIMEOUT`,
+    or a ``(connect, read)`` pair of them."""
+    if isinstance(value, tuple | list):
+        if len(value) != 2:
+            raise InvalidInputError(
+                f"{field} must be a number of seconds or a (connect, read) pair", field=field
+            )
+        return (_seconds(value[0], field), _seconds(value[1], field))
+    return _seconds(value, field)
+
+
+def _seconds(value: object, field: str) -> float:
+    expected = f"{field} must be a number of seconds, more than 0 and at most {MAX_TIMEOUT:g}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidInputError(expected, field=field)
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise InvalidInputError(expected, field=field) from None
+    if not (math.isfinite(number) and 0 < number <= MAX_TIMEOUT):
+        raise InvalidInputError(expected, field=field)
+    return number
 
 
 def format_schedule_time(when: object, *, now: datetime | None = None) -> str:

@@ -14,7 +14,9 @@ import sys
 from collections.abc import Iterable
 
 from ..client import DEFAULT_BASE_URL, TwoFactorClient
+from ..errors import InvalidInputError
 from ..transport import TwoFactorTransport
+from ..validation import validate_base_url, validate_timeout
 from .errors import UsageError
 
 __all__ = [
@@ -59,17 +61,26 @@ def add_connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -
 
 def _positive_float(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
+        value = validate_timeout(text, field="the value")
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    return float(value)  # one number: a text is never a pair
 
 
 def base_url(args: argparse.Namespace) -> str:
-    """``--base-url``, else ``TWOFACTOR_BASE_URL``, else 2Factor's own URL."""
-    return str(args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+    """``--base-url``, else ``TWOFACTOR_BASE_URL``, else 2Factor's own URL; checked by the
+    client's own rule, the error naming where the value came from.
+
+    :raises UsageError: it is not an absolute http(s) URL a request can be built on.
+    """
+    if args.base_url:
+        value, source = str(args.base_url), "--base-url"
+    else:
+        value, source = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL, BASE_URL_ENV
+    try:
+        return validate_base_url(value, field=source)
+    except InvalidInputError as exc:
+        raise UsageError(f"{exc.message}; nothing was sent") from None
 
 
 def stdin_is_terminal() -> bool:
