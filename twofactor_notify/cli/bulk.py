@@ -21,6 +21,7 @@ from typing import IO, BinaryIO
 
 from ..errors import TwoFactorError
 from ..models import BulkMessage, BulkResult
+from ..redaction import redact
 from ..transport import Transport
 from ..validation import MAX_BULK_CHUNK
 from .connection import make_transport
@@ -37,6 +38,7 @@ from .results import (
     PreviousResults,
     ResultFile,
     ResultLine,
+    check_result_path,
     row_hash,
 )
 
@@ -598,8 +600,10 @@ def run_send_bulk(args: argparse.Namespace) -> int:
     result_path = args.result if args.result is not None else args.resume
     if args.resend_unknown and not args.resume:
         raise UsageError("--resend-unknown goes with --resume")
-    _check_not_input("--result", result_path, args.file)
     _check_not_input("--resume", args.resume, args.file)
+    _check_not_input("--result", args.result, args.file)
+    if result_path is not None:  # refused now, not after every row went
+        check_result_path(result_path, "--result" if args.result is not None else "--resume")
     with SignalGuard() as guard:
         run = _BulkRun(args, name, guard)
         try:
@@ -614,6 +618,21 @@ def run_send_bulk(args: argparse.Namespace) -> int:
             if run.first_unsent is not None:
                 _report(console, run.tally, result_path, not_sent_from=run.first_unsent)
             raise
+        except CommandError:
+            raise
+        except Exception as exc:
+            if run.first_unsent is None:  # stopped before anything could be sent
+                raise
+            # a plugin's crash, a failing disk...: rows may have gone (the chunk in flight
+            # is written unknown), so never exit 1, which a script may retry
+            _report(console, run.tally, result_path, not_sent_from=run.first_unsent)
+            raise _exit(
+                EXIT_OUTCOME_UNKNOWN,
+                f"stopped by {type(exc).__name__}: {redact(str(exc))[:200]}; the rows in "
+                "flight are recorded as unknown"
+                + (f" in {result_path}" if result_path else "")
+                + " (outcome unknown: check delivery reports before sending them again)",
+            ) from None
     _report(console, run.tally, result_path)
     if stop is None:
         return run.tally.exit_code()

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from .errors import UsageError
+from .errors import EXIT_OUTCOME_UNKNOWN, CommandError, UsageError
 
 __all__ = [
     "ACCEPTED",
@@ -28,7 +28,9 @@ __all__ = [
     "UNKNOWN",
     "PreviousResults",
     "ResultFile",
+    "ResultFileError",
     "ResultLine",
+    "check_result_path",
     "row_hash",
 ]
 
@@ -84,9 +86,46 @@ class ResultLine:
         }
 
 
+def check_result_path(path: str, option: str = "--result") -> None:
+    """Refuse, before anything is sent, a result path that cannot be written in place: ``-``,
+    a directory, a missing or unwritable folder, something other than a regular file.
+
+    :raises UsageError: naming the problem (exit 2).
+    """
+    if path in ("", "-"):
+        raise UsageError(
+            f"{option} {path!r}: give a file name (the result file is renamed into place, so "
+            "it cannot be stdout; --json prints the summary there); nothing was sent"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    problem = None
+    if os.path.isdir(path):
+        problem = "is a directory"
+    elif os.path.lexists(path) and not os.path.isfile(path):
+        problem = "exists and is not a regular file"
+    elif not os.path.isdir(folder):
+        problem = f"cannot be created: its folder {folder} does not exist"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"cannot be written: its folder {folder} is not writable"
+    if problem is not None:
+        raise UsageError(f"{option} {path} {problem}; nothing was sent")
+
+
+class ResultFileError(CommandError):
+    """The result file could not be written or put in place after sending may have begun
+    (exit 3): rows may have gone, and the lines recorded are in the ``.partial`` file kept
+    beside it."""
+
+    exit_code = EXIT_OUTCOME_UNKNOWN
+
+
 class ResultFile:
     """The ``--result`` file, written to a temporary file beside it and renamed into place
-    by :meth:`finish`: the file named is replaced whole or not at all."""
+    by :meth:`finish`: the file named is replaced whole or not at all.
+
+    A write that fails stops the run (:class:`ResultFileError`): later writes do nothing,
+    and :meth:`finish` keeps the temporary file and names it rather than rename it.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -99,29 +138,70 @@ class ResultFile:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         self.handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
         self.writer = csv.DictWriter(self.handle, fieldnames=RESULT_COLUMNS)
-        self.writer.writeheader()
+        #: The first write error, after which nothing more is written.
+        self.failure: OSError | None = None
         #: Lines written, by status.
         self.counts = dict.fromkeys(STATUSES, 0)
+        try:
+            self.writer.writeheader()
+        except OSError as exc:
+            self.handle.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.temp)
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+    def _failed(self, exc: OSError, doing: str) -> ResultFileError:
+        if self.failure is None:
+            self.failure = exc
+        return ResultFileError(
+            f"{doing} {self.path} failed ({exc.strerror or type(exc).__name__}) after sending "
+            f"had begun: the lines recorded until then are in {self.temp}; rows may have "
+            "been sent, so check that file and delivery reports before sending again "
+            "(outcome unknown)"
+        )
 
     def write(self, line: ResultLine) -> None:
         """Add one line (callers write rows in ascending order)."""
-        self.writer.writerow(line.as_dict())
+        if self.failure is not None:
+            return
+        try:
+            self.writer.writerow(line.as_dict())
+        except OSError as exc:
+            raise self._failed(exc, "writing") from None
         self.counts[line.status] = self.counts.get(line.status, 0) + 1
 
     def flush(self) -> None:
         """Push what was written to the temporary file (a crash keeps it there)."""
-        self.handle.flush()
+        if self.failure is not None:
+            return
+        try:
+            self.handle.flush()
+        except OSError as exc:
+            raise self._failed(exc, "writing") from None
 
     def finish(self, keep: bool) -> None:
-        """Close; rename into place when ``keep``, else remove the temporary file."""
+        """Close; rename into place when ``keep``, else remove the temporary file.
+
+        :raises ResultFileError: ``keep`` and the file could not be completed or renamed;
+            the temporary file stays, and the error names it.
+        """
         if self.handle.closed:
             return
-        self.handle.close()
-        if keep:
-            os.replace(self.temp, self.path)
-        else:
+        try:
+            self.handle.close()
+        except OSError as exc:
+            if keep:
+                raise self._failed(exc, "writing") from None
+        if not keep:
             with contextlib.suppress(OSError):
                 os.unlink(self.temp)
+            return
+        if self.failure is not None:
+            raise self._failed(self.failure, "writing")
+        try:
+            os.replace(self.temp, self.path)
+        except OSError as exc:
+            raise self._failed(exc, "renaming the results into") from None
 
 
 class PreviousResults:
