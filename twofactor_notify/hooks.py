@@ -28,6 +28,7 @@ import pluggy
 from pluggy import HookImpl
 
 from .errors import ConfigurationError
+from .redaction import redact
 
 if TYPE_CHECKING:
     from .models import ClickReport, DeliveryReport, Message, Receipt
@@ -135,7 +136,14 @@ def make_plugin_manager(
     if load_entrypoints is None:
         load_entrypoints = not os.environ.get(_DISABLE_ENV)
     if load_entrypoints:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except Exception as exc:  # an installed plugin that fails to import or register
+            raise ConfigurationError(
+                f"a plugin of the {ENTRY_POINT_GROUP!r} entry-point group could not be loaded: "
+                f"{type(exc).__name__}: {redact(str(exc))[:200]} (fix or uninstall it; "
+                f"{_DISABLE_ENV}=1 turns the group off)"
+            ) from None
     for spec in plugins:
         plugin = load_plugin(spec)
         if pm.is_registered(plugin):

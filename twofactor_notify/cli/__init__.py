@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .. import __version__
 from ..boundary import at_boundary
@@ -23,9 +26,9 @@ from ..errors import (
     InvalidInputError,
     TwoFactorError,
 )
-from ..redaction import RedactingFilter
+from ..redaction import RedactingFilter, redact
 from . import bulk, demo, otp, sandbox, sms
-from .connection import API_KEY_ENV, add_connection_options
+from .connection import API_KEY_ENV, add_connection_options, client_made, forget_client, hide_keys
 from .errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -94,7 +97,8 @@ def _log_failure(command: str) -> None:
 
 
 def _fail(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    # redact(): a key or a number of the request, wherever the text came from (a plugin's)
+    print(f"{PROG}: error: {hide_keys(redact(message))}", file=sys.stderr, flush=True)
 
 
 #: Added to the error line of a call that may have taken effect (exit 3): running the
@@ -122,7 +126,14 @@ def _describe(exc: TwoFactorError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 success, 1 failure, 2 usage)."""
+    """Run the command line; returns the exit code (0 success, 1 failure, 2 usage, 3
+    outcome unknown, 130/143 interrupted).
+
+    Without ``argv`` it is the process's own command line: once interrupted, further
+    SIGINT/SIGTERM are ignored until the process has exited, so that a second Ctrl-C cannot
+    turn the documented exit status into a death by signal.
+    """
+    forget_client()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -133,10 +144,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The command's boundary: a library error leaves detached, an exception out of the wire
     # stack becomes a TwoFactorError (see twofactor_notify.boundary).
     command = at_boundary(args.handler, f"{PROG} {args.command}")
+    ignored: dict[int, Any] = {}
+    try:
+        return _run(command, args, ignored)
+    finally:
+        if argv is not None:  # called in-process (tests, a script): put the handlers back
+            for signum, handler in ignored.items():
+                signal.signal(signum, handler)
+
+
+def _ignore_further_signals(ignored: dict[int, Any]) -> None:
+    """Ignore SIGINT and SIGTERM from now on (the command is reporting an interruption);
+    the handlers replaced are kept in ``ignored``."""
+    if ignored or threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        ignored[signum] = signal.signal(signum, signal.SIG_IGN)
+
+
+def _run(
+    command: Callable[[argparse.Namespace], int],
+    args: argparse.Namespace,
+    ignored: dict[int, Any],
+) -> int:
     try:
         return int(command(args))
     except CommandError as exc:
         _log_failure(args.command)
+        if exc.exit_code >= EXIT_INTERRUPTED:
+            _ignore_further_signals(ignored)
         _fail(exc.message)
         return exc.exit_code
     except (InvalidInputError, ConfigurationError) as exc:
@@ -149,8 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(_describe(exc))
         return EXIT_OUTCOME_UNKNOWN if exc.outcome_unknown else EXIT_FAILURE
     except KeyboardInterrupt:
-        # a request on its way when Ctrl-C came may have reached 2Factor
-        _fail(f"interrupted ({INTERRUPTED_HINT})")
+        _ignore_further_signals(ignored)
+        if client_made():
+            # a request on its way when Ctrl-C came may have reached 2Factor
+            _fail(f"interrupted ({INTERRUPTED_HINT})")
+        else:
+            _fail("interrupted before any request was made; nothing was sent")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_FAILURE  # the reader of our output went away (| head)
@@ -159,3 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{exc.strerror or type(exc).__name__}" + (f": {exc.filename}" if exc.filename else "")
         )
         return EXIT_FAILURE
+    except Exception as exc:
+        # not the library's error: a plugin's crash, or a bug. Whether a request went is not
+        # known, so it is reported as an outcome unknown (never 1, which scripts may retry).
+        _log_failure(args.command)
+        _fail(f"unexpected {type(exc).__name__}: {str(exc)[:300]} ({OUTCOME_UNKNOWN_HINT})")
+        return EXIT_OUTCOME_UNKNOWN

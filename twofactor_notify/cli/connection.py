@@ -12,12 +12,14 @@ import getpass
 import os
 import sys
 from collections.abc import Iterable
+from urllib.parse import quote
 
 from ..client import DEFAULT_BASE_URL, TwoFactorClient
 from ..errors import InvalidInputError
+from ..redaction import REDACTED
 from ..transport import TwoFactorTransport
 from ..validation import validate_base_url, validate_timeout
-from .errors import UsageError
+from .errors import EXIT_INTERRUPTED, CommandError, UsageError
 
 __all__ = [
     "API_KEY_ENV",
@@ -27,6 +29,9 @@ __all__ = [
     "add_connection_options",
     "api_key_from_environment",
     "base_url",
+    "client_made",
+    "forget_client",
+    "hide_keys",
     "make_client",
     "make_transport",
     "stdin_is_terminal",
@@ -64,7 +69,9 @@ def _positive_float(text: str) -> float:
         value = validate_timeout(text, field="the value")
     except InvalidInputError as exc:
         raise argparse.ArgumentTypeError(exc.message) from None
-    return float(value)  # one number: a text is never a pair
+    if isinstance(value, tuple):  # never: a text is one number
+        raise argparse.ArgumentTypeError("must be one number of seconds")
+    return value
 
 
 def base_url(args: argparse.Namespace) -> str:
@@ -101,7 +108,14 @@ def _api_key() -> str:
     if key:
         return key
     if stdin_is_terminal():
-        key = getpass.getpass("2Factor API key (input hidden): ").strip()
+        try:
+            key = getpass.getpass("2Factor API key (input hidden): ").strip()
+        except EOFError:  # Ctrl-D: no key given
+            key = ""
+        except KeyboardInterrupt:
+            stopped = CommandError("interrupted at the API key prompt; nothing was sent")
+            stopped.exit_code = EXIT_INTERRUPTED
+            raise stopped from None
         if key:
             return key
     raise UsageError(
@@ -110,15 +124,44 @@ def _api_key() -> str:
     )
 
 
+class _Progress:
+    """Whether this run of the command line made a client, so that a request may have
+    started: an interruption before that is known to have sent nothing."""
+
+    client_made = False
+
+
+def client_made() -> bool:
+    """True once :func:`make_client` returned a client in this run of the command line."""
+    return _Progress.client_made
+
+
+def forget_client() -> None:
+    """Start a new run of the command line (:func:`client_made` is false again)."""
+    _Progress.client_made = False
+
+
+def hide_keys(text: str) -> str:
+    """``text`` with the keys this command reads (from the environment) redacted, even after
+    its client was closed and forgot them (a plugin's error may quote them)."""
+    for name in (API_KEY_ENV, SECRET_KEY_ENV):
+        value = os.environ.get(name, "").strip()
+        if len(value) >= 6:
+            text = text.replace(value, REDACTED).replace(quote(value, safe=""), REDACTED)
+    return text
+
+
 def make_client(args: argparse.Namespace) -> TwoFactorClient:
     """A client for the chosen base URL, with the keys from the environment or a prompt."""
     secret_key = os.environ.get(SECRET_KEY_ENV, "").strip() or None
-    return TwoFactorClient(
+    client = TwoFactorClient(
         _api_key(),
         base_url=base_url(args),
         timeout=args.timeout,
         secret_key=secret_key,
     )
+    _Progress.client_made = True
+    return client
 
 
 def make_transport(

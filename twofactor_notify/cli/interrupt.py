@@ -70,8 +70,9 @@ class SignalGuard:
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is None:
-            self.received = signum
+        if self.received is not None:
+            return  # the run is already stopping: a second signal changes nothing
+        self.received = signum
         if self._depth == 0:
             raise Interrupted(signum)
 
