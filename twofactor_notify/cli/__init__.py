@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import threading
@@ -76,7 +77,25 @@ def build_parser() -> argparse.ArgumentParser:
     otp.register(commands, with_json)
     sms.register(commands, with_json)
     bulk.register(commands, with_json)
+    for command in commands.choices.values():
+        # the library's errors name its parameters (shorten_urls); a command's line names
+        # the options the user typed (--shorten-urls): see _in_option_terms
+        command.set_defaults(
+            option_names={
+                a.dest: a.option_strings[-1] for a in command._actions if a.option_strings
+            }
+        )
     return parser
+
+
+def _in_option_terms(text: str, args: argparse.Namespace) -> str:
+    """``text`` with the library's parameter names (``shorten_urls=True``, ``campaign_name``)
+    replaced by the command's options (``--shorten-urls``, ``--campaign-name``)."""
+    names: dict[str, str] = getattr(args, "option_names", {})
+    for dest, option in sorted(names.items(), key=lambda item: -len(item[0])):
+        if "_" in dest:
+            text = re.sub(rf"\b{re.escape(dest)}(?:=True)?\b", option, text)
+    return text
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -178,7 +197,7 @@ def _run(
     except (InvalidInputError, ConfigurationError) as exc:
         # refused before any request (a bad number, OTP, sender, URL, key format...)
         _log_failure(args.command)
-        _fail(_describe(exc))
+        _fail(_in_option_terms(_describe(exc), args))
         return EXIT_USAGE if exc.status is None else EXIT_FAILURE
     except TwoFactorError as exc:
         _log_failure(args.command)

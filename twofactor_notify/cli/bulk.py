@@ -28,6 +28,7 @@ from .connection import make_transport
 from .console import Console, mask_number
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_OUTCOME_UNKNOWN, CommandError, UsageError
 from .interrupt import Interrupted, SignalGuard
+from .options import option_type
 from .progress import ProgressBar
 from .results import (
     ACCEPTED,
@@ -77,7 +78,12 @@ def register(
         "been sent, 1 otherwise; 130/143 when interrupted (the result file is still written).",
     )
     bulk.add_argument("file", metavar="FILE.csv", help="the messages ('-' reads stdin)")
-    bulk.add_argument("--sender", metavar="ID", help="sender id for rows that name none")
+    bulk.add_argument(
+        "--sender",
+        metavar="ID",
+        type=option_type("sender"),
+        help="sender id for rows that name none",
+    )
     bulk.add_argument(
         "--result", metavar="FILE.csv", help="write each row's outcome (row,phone,status,...)"
     )
@@ -240,6 +246,12 @@ class _CSVMessages:
                     f"but the file has {width} columns ({','.join(self.columns)})",
                     row=self._rows,
                 )
+            if self.default_sender is None and not _value(record, self.columns, "sender"):
+                raise CSVFormatError(
+                    f"{self.name}, row {self._rows} (line {line + 1}): no sender: the row's "
+                    "sender is empty and no --sender was given",
+                    row=self._rows,
+                )
             if not self.allow_newlines and any("\n" in cell or "\r" in cell for cell in record):
                 raise CSVFormatError(
                     f"{self.name}, row {self._rows} (line {line + 1}): a field holds a line "
@@ -253,6 +265,14 @@ class _CSVMessages:
             )
             line = self.reader.line_num
             record = self._next_record()
+
+
+def _value(record: list[str], columns: tuple[str, ...], name: str) -> str:
+    """The stripped value of column ``name`` in ``record`` (``""`` when absent)."""
+    if name not in columns:
+        return ""
+    index = columns.index(name)
+    return record[index].strip() if index < len(record) else ""
 
 
 def _open_input(path: str) -> tuple[_CountingReader, int | None, bool]:
@@ -301,6 +321,20 @@ class InputChangedError(Exception):
             "differs): resume with the same input, rows unchanged and in the same order"
         )
         super().__init__(self.message)
+
+
+class InputShorterError(InputChangedError):
+    """The input ended before rows the ``--resume`` file records (checked at the end of
+    stdin; a regular file is refused before anything is sent)."""
+
+    def __init__(self, name: str, last: int, resume: str, unseen: int) -> None:
+        Exception.__init__(self)
+        self.row = last + 1
+        self.message = (
+            f"{name} ended after row {last}, but {resume} records {unseen} row(s) beyond it: "
+            "resume with the same input (their lines are kept in the result file)"
+        )
+        self.args = (self.message,)
 
 
 def _validate_file(path: str, args: argparse.Namespace) -> None:
@@ -507,9 +541,14 @@ class _BulkRun:
             for entry in self.buffer:
                 self._write(entry.previous)
             self.buffer.clear()
+            unseen = 0
             if self.previous is not None:  # rows of the old file the input does not have
                 for line in self.previous.rest():
-                    self._write(line)
+                    self._write(line)  # kept: the record of them must not be lost
+                    unseen += 1
+        if unseen:
+            # (a regular file is checked whole before sending; stdin only now, at its end)
+            raise InputShorterError(self.name, self.rows_read, self.args.resume, unseen)
 
     def _send(self, transport: Transport) -> None:
         """Send the buffer's messages as one request and write the buffer's lines."""

@@ -20,6 +20,7 @@ from ..redaction import REDACTED
 from ..transport import TwoFactorTransport
 from ..validation import validate_base_url, validate_timeout
 from .errors import EXIT_INTERRUPTED, CommandError, UsageError
+from .options import option_type
 
 __all__ = [
     "API_KEY_ENV",
@@ -52,6 +53,7 @@ def add_connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -
     parser.add_argument(
         "--base-url",
         metavar="URL",
+        type=option_type("base_url"),
         default=argparse.SUPPRESS if suppress else None,
         help=f"API base URL, e.g. a sandbox's (env {BASE_URL_ENV}; default {DEFAULT_BASE_URL})",
     )

@@ -25,6 +25,7 @@ from ..validation import validate_otp_code
 from .connection import api_key_from_environment, base_url, make_client, stdin_is_terminal
 from .console import Console, mask_number
 from .errors import EXIT_FAILURE, EXIT_OK, UsageError
+from .options import option_type
 from .receiver import DeliveryCollector, LocalDeliveryReceiver
 
 __all__ = ["SAMPLE_PHONE", "register"]
@@ -56,13 +57,21 @@ def register(
         "TWOFACTOR_API_KEY set it uses the real service: it needs --to (your own number) and "
         "asks before sending (--yes skips the question; required without a terminal).",
     )
-    demo.add_argument("--to", metavar="PHONE", help="recipient (required for the real service)")
+    demo.add_argument(
+        "--to",
+        metavar="PHONE",
+        type=option_type("phone"),
+        help="recipient (required for the real service)",
+    )
     demo.add_argument("--yes", action="store_true", help="do not ask before real sends")
     demo.add_argument(
         "--local", action="store_true", help="use the embedded emulator even with a key set"
     )
     demo.add_argument(
-        "--sender", metavar="ID", help="real service: DLT sender id for the SMS and bulk steps"
+        "--sender",
+        metavar="ID",
+        type=option_type("sender"),
+        help="real service: DLT sender id for the SMS and bulk steps",
     )
     demo.add_argument(
         "--text", metavar="TEXT", help="real service: a DLT-approved text for those steps"

@@ -8,6 +8,7 @@ from ..models import VerificationOutcome
 from .connection import make_transport
 from .console import Console, mask_number
 from .errors import EXIT_FAILURE, EXIT_OK
+from .options import option_type
 
 __all__ = ["register"]
 
@@ -32,10 +33,22 @@ def register(
             "--length 4 or --otp is given. Prints the session id to verify it with."
         ),
     )
-    send.add_argument("phone", metavar="PHONE", help="recipient, e.g. '+91 98765 43210'")
-    send.add_argument("--template", metavar="NAME", help="OTP template registered with 2Factor")
+    send.add_argument(
+        "phone",
+        metavar="PHONE",
+        type=option_type("phone"),
+        help="recipient, e.g. '+91 98765 43210'",
+    )
+    send.add_argument(
+        "--template",
+        metavar="NAME",
+        type=option_type("template"),
+        help="OTP template registered with 2Factor",
+    )
     how = send.add_mutually_exclusive_group()
-    how.add_argument("--otp", metavar="CODE", help="send this OTP (4-6 digits) instead")
+    how.add_argument(
+        "--otp", metavar="CODE", type=option_type("otp"), help="send this OTP (4-6 digits) instead"
+    )
     how.add_argument(
         "--length", type=int, choices=(4, 6), default=6, help="digits of a generated OTP"
     )
@@ -53,10 +66,22 @@ def register(
         description="Verify an OTP by session id (VERIFY) or by phone number (VERIFY3). "
         "Exits 0 when it matched, 1 when it did not.",
     )
-    verify.add_argument("code", metavar="CODE", help="the 4-6 digit code the user typed")
+    verify.add_argument(
+        "code", metavar="CODE", type=option_type("otp"), help="the 4-6 digit code the user typed"
+    )
     target = verify.add_mutually_exclusive_group(required=True)
-    target.add_argument("--session-id", metavar="ID", help="session id that send-otp printed")
-    target.add_argument("--phone", metavar="PHONE", help="verify the number's latest OTP")
+    target.add_argument(
+        "--session-id",
+        metavar="ID",
+        type=option_type("session_id"),
+        help="session id that send-otp printed",
+    )
+    target.add_argument(
+        "--phone",
+        metavar="PHONE",
+        type=option_type("phone"),
+        help="verify the number's latest OTP",
+    )
     verify.set_defaults(handler=run_verify)
 
 

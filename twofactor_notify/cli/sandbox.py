@@ -14,6 +14,7 @@ from ..emulator import DEFAULT_PORT, Emulator
 from ..emulator.cli import exposure_warning, milliseconds_argument, port_argument
 from .connection import API_KEY_ENV, BASE_URL_ENV, SECRET_KEY_ENV
 from .errors import EXIT_OK, CommandError
+from .options import option_type
 
 __all__ = ["register"]
 
@@ -42,7 +43,12 @@ def register(
         default=0.0,
         help="added to every answer",
     )
-    sandbox.add_argument("--callback-url", metavar="URL", help="where delivery reports go")
+    sandbox.add_argument(
+        "--callback-url",
+        metavar="URL",
+        type=option_type("url"),
+        help="where delivery reports go",
+    )
     sandbox.add_argument(
         "--allow-host",
         action="append",

@@ -8,6 +8,7 @@ from datetime import datetime
 from .connection import make_transport
 from .console import Console, mask_number
 from .errors import EXIT_OK
+from .options import option_type
 
 __all__ = ["parse_schedule", "register"]
 
@@ -47,7 +48,13 @@ def register(
         help="one number, or several separated by commas",
     )
     sms.add_argument("text", metavar="TEXT", help="the message text (a DLT-approved template)")
-    sms.add_argument("--sender", metavar="ID", required=True, help="DLT sender id, e.g. TFACTR")
+    sms.add_argument(
+        "--sender",
+        metavar="ID",
+        required=True,
+        type=option_type("sender"),
+        help="DLT sender id, e.g. TFACTR",
+    )
     sms.add_argument("--promo", action="store_true", help="promotional (PROMO_SMS) route")
     sms.add_argument(
         "--schedule",
@@ -55,14 +62,31 @@ def register(
         type=parse_schedule,
         help="send later (India time; at least 5 minutes ahead)",
     )
-    sms.add_argument("--pe-id", metavar="ID", help="DLT principal entity id")
-    sms.add_argument("--ct-id", metavar="ID", help="DLT content template id")
-    sms.add_argument("--campaign-name", metavar="NAME", help="click-tracking campaign name")
     sms.add_argument(
-        "--campaign-webhook", metavar="URL", help="where 2Factor POSTs clicks (needs a campaign)"
+        "--pe-id", metavar="ID", type=option_type("pe_id"), help="DLT principal entity id"
+    )
+    sms.add_argument(
+        "--ct-id", metavar="ID", type=option_type("ct_id"), help="DLT content template id"
+    )
+    sms.add_argument(
+        "--campaign-name",
+        metavar="NAME",
+        type=option_type("campaign_name"),
+        help="click-tracking campaign name",
+    )
+    sms.add_argument(
+        "--campaign-webhook",
+        metavar="URL",
+        type=option_type("url"),
+        help="where 2Factor POSTs clicks (needs a campaign)",
     )
     sms.add_argument("--shorten-urls", action="store_true", help="shorten links in the text")
-    sms.add_argument("--shorten-url-webhook", metavar="URL", help="where short-link clicks go")
+    sms.add_argument(
+        "--shorten-url-webhook",
+        metavar="URL",
+        type=option_type("url"),
+        help="where short-link clicks go",
+    )
     sms.add_argument(
         "--shorten-url-callback", metavar="VALUE", help="value echoed in short-link clicks"
     )

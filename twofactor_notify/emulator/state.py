@@ -153,6 +153,30 @@ class MessageRecord:
         }
 
 
+#: The delivery statuses 2Factor reports, which the emulator can be told to produce.
+OUTCOMES = (
+    "DELIVERED",
+    "FAILED",
+    "UNDELIVERED",
+    "REJECTED",
+    "DLT-CNT-REJECT",
+    "DLT-HEADER-REJECT",
+    "EXPIRED",
+    "PENDING",
+    "SENT",
+)
+
+
+def check_outcome(status: object) -> str:
+    """``status`` if it is one of :data:`OUTCOMES`.
+
+    :raises ValueError: naming the status and the accepted ones.
+    """
+    if status not in OUTCOMES:
+        raise ValueError(f"unknown delivery status {status!r}: one of {', '.join(OUTCOMES)}")
+    return str(status)
+
+
 class OutcomePicker:
     """Draws delivery outcomes from a weighted mix with a seeded RNG; per-number overrides
     win. With a single-outcome mix and no overrides it costs one dict lookup per message."""
@@ -163,7 +187,12 @@ class OutcomePicker:
         self.set_mix(outcomes or {"DELIVERED": 1.0})
 
     def set_mix(self, outcomes: Mapping[str, float]) -> None:
-        """Replace the weighted mix, e.g. ``{"DELIVERED": 0.9, "FAILED": 0.1}``."""
+        """Replace the weighted mix, e.g. ``{"DELIVERED": 0.9, "FAILED": 0.1}``.
+
+        :raises ValueError: a status 2Factor does not report (see :data:`OUTCOMES`).
+        """
+        for status in outcomes:
+            check_outcome(status)
         mix = {status: float(weight) for status, weight in outcomes.items() if weight > 0}
         if not mix:
             raise ValueError("outcomes need at least one status with a positive weight")
@@ -177,7 +206,7 @@ class OutcomePicker:
         if status is None:
             self._overrides.pop(key, None)
         else:
-            self._overrides[key] = status
+            self._overrides[key] = check_outcome(status)
 
     def clear_overrides(self) -> None:
         """Forget every per-number override."""

@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 __all__ = ["handle"]
 
 
+#: The keys ``POST /__emulator__/config`` takes; any other is refused (400) rather than
+#: ignored, so that a misspelt setting cannot pass for an applied one.
+CONFIG_KEYS = frozenset(
+    {"callback_url", "latency_ms", "sandbox", "json_content_type", "sandbox_style_success"}
+)
+
+
 def _error(status: int, message: str) -> Response:
     return json_response(status, {"error": message})
 
@@ -105,6 +112,13 @@ def handle(request: Request, emulator: Emulator) -> Response:
             emulator.set_outcome(phone, status)
             return json_response(200, {"phone": phone, "status": status})
         if key == ("POST", "config"):
+            unknown = sorted(str(k) for k in body if k not in CONFIG_KEYS)
+            if unknown:
+                return _error(
+                    400,
+                    f"unknown config key(s): {', '.join(unknown)} "
+                    f"(accepted: {', '.join(sorted(CONFIG_KEYS))})",
+                )
             url = body.get("callback_url")
             if url is not None and not isinstance(url, str):
                 return _error(400, "callback_url must be a string or null")
@@ -113,13 +127,13 @@ def handle(request: Request, emulator: Emulator) -> Response:
                 return _error(400, "latency_ms must be a number")
             if not 0 <= latency < float("inf"):
                 return _error(400, "latency_ms must be a number >= 0")
+            sandbox = body.get("sandbox", False)
+            if not isinstance(sandbox, bool):
+                return _error(400, "sandbox must be true or false")
             if "callback_url" in body:
                 emulator.callback_url = url
             if "latency_ms" in body:
                 emulator.latency_ms = float(latency)
-            sandbox = body.get("sandbox", False)
-            if not isinstance(sandbox, bool):
-                return _error(400, "sandbox must be true or false")
             if "json_content_type" in body:
                 emulator.json_content_type = body["json_content_type"]  # ValueError: 400
             if "sandbox_style_success" in body:
