@@ -46,7 +46,17 @@ logger = logging.getLogger("django_twofactor")
 MAX_INLINE_WAIT = 5.0
 
 
-@task()  # type: ignore[untyped-decorator,unused-ignore]
+def _task_options() -> dict[str, Any]:
+    """The task's defaults: ``BACKGROUND["QUEUE"]`` as its queue (a backend checks the queue
+    name when the task is defined, and may not have a ``"default"`` queue)."""
+    from django.conf import settings
+
+    raw = getattr(settings, "TWOFACTOR_NOTIFY", None)
+    background = raw.get("BACKGROUND") if isinstance(raw, dict) else None
+    queue = background.get("QUEUE") if isinstance(background, dict) else None
+    return {"queue_name": queue} if isinstance(queue, str) and queue else {}
+
+
 def send_envelope(payload: dict[str, Any]) -> dict[str, Any]:
     """Send one queued envelope (``Envelope.to_dict()``); see the module docstring."""
     from .background import get_background_sender
@@ -66,6 +76,10 @@ def send_envelope(payload: dict[str, Any]) -> dict[str, Any]:
         "status": outcome.status.value,
         "state": record.state.value if record else None,
     }
+
+
+# the worker finds the task by this module's name for it: the Task replaces the function
+send_envelope = task(**_task_options())(send_envelope)  # type: ignore[assignment,unused-ignore]
 
 
 def enqueue(envelope: Envelope, *, queue: str | None = None, delay: float = 0.0) -> str:

@@ -312,3 +312,19 @@ def test_the_log_tells_the_truth_on_every_ledger(on_each_ledger: str, tasks: Emu
     send_sms(PHONE, "maybe", background=True, key="maybe")
     assert [m.text for m in tasks.messages()].count("maybe") == 1
     assert log_of("maybe") == [(PHONE, MessageStatus.UNKNOWN, "")]
+
+
+def test_queue_names_the_task_frameworks_queue(settings: Any, tasks: Emulator) -> None:
+    # the backend accepts only the "sms" queue: the send goes through only if QUEUE is used
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE, "QUEUES": ["sms"]}}
+    background = {"ENGINE": "django-tasks", "LEDGER": "database", "QUEUE": "sms"}
+    settings.TWOFACTOR_NOTIFY = {**settings.TWOFACTOR_NOTIFY, "BACKGROUND": background}
+    send_sms(PHONE, "on the sms queue", background=True)
+    assert texts(tasks) == ["on the sms queue"]
+    settings.TWOFACTOR_NOTIFY = {
+        **settings.TWOFACTOR_NOTIFY,
+        "BACKGROUND": {**background, "QUEUE": "other"},
+    }
+    with pytest.raises(Exception, match="other"):
+        send_sms(PHONE, "on a queue the backend does not have", background=True)
+    assert texts(tasks) == ["on the sms queue"]
