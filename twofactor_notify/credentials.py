@@ -209,7 +209,9 @@ def _echo_pattern(values: list[str]) -> re.Pattern[bytes] | None:
     ordered = sorted((f for f in forms if f), key=len, reverse=True)
     if not ordered:
         return None
-    return re.compile(b"|".join(re.escape(f) for f in ordered), re.IGNORECASE)
+    # Percent-escapes may come back in either case; nothing else needs a case-blind search.
+    flags = re.IGNORECASE if any(b"%" in f for f in ordered) else 0
+    return re.compile(b"|".join(re.escape(f) for f in ordered), flags)
 
 
 class _MarkForPlacing(AuthBase):
@@ -263,10 +265,12 @@ class KeyPlacingAdapter(BaseAdapter):
         del wire
         response.request = request
         response.url = request.url or ""
-        response._content = credentials.scrub(content or b"")
-        # One pass over the reason and every header value; per header only on a hit.
-        values = [response.reason or "", *response.headers.values()]
-        if credentials.scrub_text("\n".join(values)) != "\n".join(values):
+        # One search over the body, the reason and every header value; rewrites on a hit only.
+        head = "\n".join([response.reason or "", *response.headers.values()])
+        blob = (content or b"") + b"\n" + head.encode("utf-8", "surrogateescape")
+        response._content = content or b""
+        if credentials.scrub(blob) != blob:
+            response._content = credentials.scrub(response._content)
             response.reason = credentials.scrub_text(response.reason or "")
             for name, value in list(response.headers.items()):
                 response.headers[name] = credentials.scrub_text(value)
