@@ -140,7 +140,7 @@ def test_the_arguments_table_makes_valid_commands(
     name: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = _run(["--timeout", "2", *_argv(name, csv_file)])
+    code = _run(["--timeout", "10", *_argv(name, csv_file)])
     # 0, or 1 for an answer that is not an error ("verify": no such OTP session)
     assert code in (0, 1) and reported.errors == [], (
         f"{name} failed without a fault: {capsys.readouterr().err}"

@@ -56,7 +56,7 @@ def test_a_match_outside_a_2xx_answer_is_an_invalid_response(
     emulator: Emulator, call: Call, status: int, style: str
 ) -> None:
     _answer(emulator, status, style)
-    with _client(emulator.url, emulator) as client:
+    with _client(emulator.url, emulator, timeout=10.0) as client:
         error = _invoke(_target(call, client), call)
     assert isinstance(error, InvalidResponseError), f"{call} with HTTP {status}: {error!r}"
     assert error.status == status
@@ -66,7 +66,7 @@ def test_a_match_outside_a_2xx_answer_is_an_invalid_response(
 @pytest.mark.parametrize("call", VERIFY_CALLS, ids=str)
 def test_the_same_answer_with_200_is_a_match(emulator: Emulator, call: Call, style: str) -> None:
     _answer(emulator, 200, style)
-    with _client(emulator.url, emulator) as client:
+    with _client(emulator.url, emulator, timeout=10.0) as client:
         target = _target(call, client)
         method = getattr(target, call.method)
         if call.chosen:
