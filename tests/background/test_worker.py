@@ -289,3 +289,20 @@ def test_backoff_doubles_with_jitter_honours_retry_after_and_is_capped() -> None
     for bad in ({"max_attempts": 0}, {"base_delay": -1}, {"jitter": 2}):
         with pytest.raises(ConfigurationError):
             RetryPolicy(**bad)  # type: ignore[arg-type]
+
+
+def test_a_throttle_past_its_max_wait_claims_nothing_and_asks_for_a_retry(
+    transport: TwoFactorTransport, ledger: SendLedger, twofactor_emulator: Emulator
+) -> None:
+    from twofactor_notify.errors import RateLimitedError
+
+    class Full:
+        def wait(self) -> float:
+            raise RateLimitedError("no slot", retry_after=2.0)
+
+    envelope = Envelope.wrap(sms())
+    outcome = send_enveloped(transport, envelope, ledger, Full(), policy=RetryPolicy())
+    assert outcome.status is SendStatus.RETRY and outcome.retry_after >= 2.0
+    assert ledger.get(envelope.key) is None
+    assert twofactor_emulator.messages() == []
+    assert send_enveloped(transport, envelope, ledger).status is SendStatus.SENT

@@ -123,9 +123,7 @@ def send_enveloped(
     try:
         throttle.wait()
     except RateLimitedError as exc:  # the throttle's max_wait: nothing claimed, nothing sent
-        return SendOutcome(
-            SendStatus.RETRY, existing, retry_after=policy.delay(1, exc) if policy else 0.0
-        )
+        return SendOutcome(SendStatus.RETRY, existing, retry_after=policy.delay(1, exc))
     token = uuid.uuid4().hex
     claim = ledger.claim(envelope, token=token, lease=lease)
     if not claim.granted:
