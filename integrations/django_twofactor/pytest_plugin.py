@@ -7,8 +7,10 @@ Enable them in the project's top ``conftest.py``::
 * ``_twofactor_locmem_backend`` (session, autouse): switches ``TWOFACTOR_NOTIFY['BACKEND']``
   to ``locmem`` for the whole run, as Django's test runner does for e-mail (pytest-django's
   own test set-up does it too; ``LOCMEM_IN_TESTS = False`` opts out);
-* ``_twofactor_fresh_counters`` (autouse): starts the send-limit and login counters afresh
-  before every test, so a suite's fourth login is not refused (429) for the three before;
+* ``_twofactor_fresh_counters`` (autouse): empties the locmem outbox and starts the
+  send-limit and login counters afresh before every test (as pytest-django empties
+  ``mail.outbox``), so a suite's fourth login is not refused (429) for the three before and
+  no test sees another's messages;
 * ``sms_outbox``: the (emptied) list of messages sent during the test, on the locmem
   backend;
 * ``sms_last_otp``: ``sms_last_otp(phone)`` gives the code last sent to a number.
@@ -54,15 +56,17 @@ def _twofactor_locmem_backend() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _twofactor_fresh_counters() -> None:
-    """Start the send-limit and login counters afresh (when Django is configured)."""
+    """Empty the locmem outbox and start the counters afresh (when Django is configured)."""
     if not _django_configured():
         return
     from django.apps import apps
 
     if not apps.ready or not apps.is_installed("django_twofactor"):
         return
+    from .backends import locmem
     from .throttle import reset_counters
 
+    locmem.outbox = []
     reset_counters()
 
 

@@ -297,6 +297,7 @@ def world(own_emulator: Emulator, settings: LazySettings, tmp_path: Path) -> Ite
         "config": get_settings,
     }
     entry_points: list[EntryPoint] = []
+    locmem.outbox = []  # start empty, whatever tests ran before in this process
     outboxes: list[list[Any]] = [locmem.outbox]
     closers: list[Callable[[], None]] = []
 

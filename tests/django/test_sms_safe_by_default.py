@@ -193,3 +193,34 @@ def test_the_docs_login_test_passes_however_often_it_runs(
     output = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert f"{runs} passed" in output, output
     assert _sent(twofactor_emulator) == 0
+
+
+SENDS_WITHOUT_FIXTURE = '''
+import pytest
+from django_twofactor import send_sms
+from django_twofactor.backends import locmem
+
+
+@pytest.mark.django_db
+def test_a_sends():
+    send_sms("+919876543210", "Your order has shipped.")
+    assert len(locmem.outbox) == 1
+
+
+def test_b_sees_an_empty_outbox():
+    assert locmem.outbox == []
+'''
+
+
+def test_the_pytest_plugin_empties_the_outbox_before_every_test(
+    fresh_project: tuple[Path, dict[str, str]], twofactor_emulator: Emulator
+) -> None:
+    """Like pytest-django's ``mail.outbox``: no test sees the messages another test sent,
+    whether or not it asked for the ``sms_outbox`` fixture."""
+    project, env = fresh_project
+    (project / "conftest.py").write_text('pytest_plugins = ["django_twofactor.pytest_plugin"]\n')
+    (project / "test_outbox.py").write_text(SENDS_WITHOUT_FIXTURE)
+    env = {**env, "DJANGO_SETTINGS_MODULE": "fresh.settings"}
+    output = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+    assert "2 passed" in output, output
+    assert _sent(twofactor_emulator) == 0
