@@ -195,7 +195,7 @@ def test_the_docs_login_test_passes_however_often_it_runs(
     assert _sent(twofactor_emulator) == 0
 
 
-SENDS_WITHOUT_FIXTURE = '''
+SENDS_WITHOUT_FIXTURE = """
 import pytest
 from django_twofactor import send_sms
 from django_twofactor.backends import locmem
@@ -209,7 +209,7 @@ def test_a_sends():
 
 def test_b_sees_an_empty_outbox():
     assert locmem.outbox == []
-'''
+"""
 
 
 def test_the_pytest_plugin_empties_the_outbox_before_every_test(
