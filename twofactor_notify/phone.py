@@ -28,6 +28,7 @@ __all__ = [
     "normalize_phone",
     "r1_form",
     "region_of",
+    "report_number",
     "v1_path_form",
 ]
 
@@ -138,6 +139,38 @@ def normalize_phone(
                 f"phone numbers of region {region_of(e164)} are not allowed", field="phone"
             )
     return e164
+
+
+_INDIAN_MOBILE = re.compile(r"[6-9][0-9]{9}")
+_DIGITS = re.compile(r"[0-9]{8,15}")
+
+
+@lru_cache(maxsize=4096)
+def report_number(raw: str) -> str:
+    """A number as a delivery or click report carries it, in the E.164 form of the message log.
+
+    The one place where a report's ``SmsTo`` / ``phoneNo`` meets the log's numbers, for every
+    country: 2Factor (and the emulator) write an Indian number as its 10 national digits and
+    any other as its international digits without the ``+`` (``447911123499``,
+    ``12025550188``). Anything else is read as :func:`normalize_phone` reads a typed
+    number. A number that reads no way is returned as it came: a report is never dropped
+    for its number's form.
+    """
+    if not raw:
+        return ""
+    # Fast path for what 2Factor sends most (an Indian mobile): libphonenumber costs tens of
+    # microseconds a number and gives "+91" + the digits for every such number.
+    if _INDIAN_MOBILE.fullmatch(raw):
+        return "+91" + raw
+    if len(raw) != 10 and _DIGITS.fullmatch(raw) and not raw.startswith("0"):
+        try:
+            return _parse("+" + raw, DEFAULT_REGION)  # international digits without "+"
+        except InvalidPhoneNumberError:
+            pass
+    try:
+        return _parse(raw, DEFAULT_REGION)
+    except InvalidPhoneNumberError:
+        return raw
 
 
 @lru_cache(maxsize=4096)

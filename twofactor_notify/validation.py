@@ -49,6 +49,7 @@ __all__ = [
     "validate_base_url",
     "validate_campaign_name",
     "validate_dlt_id",
+    "validate_echoed_text",
     "validate_otp_code",
     "validate_otp_length",
     "validate_sender",
@@ -202,6 +203,27 @@ def validate_text(text: object, *, field: str = "text") -> str:
             f"message text is {len(value)} characters; at most {MAX_TEXT_LENGTH}", field=field
         )
     return value
+
+
+def validate_echoed_text(value: object, *, field: str) -> str:
+    """A free-text value 2Factor echoes back in its delivery reports (``callback_value1``,
+    ``callback_value2``): at most 256 characters, any of them but NUL.
+
+    The webhooks store such a value exactly as it comes back (tabs, line breaks, U+2028,
+    DEL included), so the rule here is what a database column can hold: no NUL
+    (PostgreSQL text refuses it) and no lone surrogate (UTF-8 cannot carry it).
+    """
+    text = _require_str(value, field=field, what=field)
+    if len(text) > _MAX_CALLBACK_VALUE:
+        raise InvalidInputError(
+            f"{field} is longer than {_MAX_CALLBACK_VALUE} characters", field=field
+        )
+    if "\x00" in text:
+        raise InvalidInputError(
+            f"{field} holds a NUL character, which a delivery report cannot bring back",
+            field=field,
+        )
+    return text
 
 
 def validate_dlt_id(value: object, *, field: str) -> str:
@@ -433,11 +455,7 @@ def check_bulk_message(message: BulkMessage, *, region: str = DEFAULT_REGION) ->
     for name in ("callback_value1", "callback_value2"):
         value = getattr(message, name)
         if value is not None:
-            _require_str(value, field=name, what=name)
-            if len(value) > _MAX_CALLBACK_VALUE:
-                raise InvalidInputError(
-                    f"{name} is longer than {_MAX_CALLBACK_VALUE} characters", field=name
-                )
+            validate_echoed_text(value, field=name)
     if message.callback_format is not None and message.callback_format not in _CALLBACK_FORMATS:
         raise InvalidInputError(
             "callback_format must be 'json' or 'raw-url-encoded'", field="callback_format"

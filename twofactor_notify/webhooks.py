@@ -35,9 +35,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qsl
 
-from .errors import InvalidPhoneNumberError, WebhookError
+from .errors import WebhookError
 from .models import ClickReport, DeliveryReport, DeliveryStatus
-from .phone import normalize_phone
+from .phone import report_number
 from .validation import IST
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ __all__ = [
     "check_token",
     "ingest_reports",
     "parse_click_report",
+    "parse_delivery_batch",
     "parse_delivery_reports",
     "token_from",
 ]
@@ -73,8 +74,9 @@ _TOKEN_HEADER_LOWER = TOKEN_HEADER.lower()
 _TOKEN_HEADER_WSGI = "HTTP_" + TOKEN_HEADER.upper().replace("-", "_")
 _MAX_FIELD = 256
 _YEARS = (2000, 2100)
-_INDIAN_MOBILE = re.compile(r"[6-9][0-9]{9}")
 _STRICT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+#: What no database text column holds: NUL, and lone surrogates (not encodable as UTF-8).
+_UNSTORABLE = re.compile("[\\x00\\ud800-\\udfff]")
 
 
 logger = logging.getLogger("twofactor_notify.webhooks")
@@ -137,7 +139,7 @@ def _check_size(body: bytes) -> None:
         )
 
 
-def _records(body: bytes, content_type: str | None) -> list[Mapping[str, Any]]:
+def _records(body: bytes, content_type: str | None) -> list[Any]:
     _check_size(body)
     if not body.strip():
         raise WebhookError("webhook body is empty")
@@ -151,8 +153,6 @@ def _records(body: bytes, content_type: str | None) -> list[Mapping[str, Any]]:
         items = data if isinstance(data, list) else [data]
         if not items or len(items) > _MAX_REPORTS:
             raise WebhookError(f"webhook body must hold 1 to {_MAX_REPORTS} reports")
-        if not all(isinstance(i, Mapping) for i in items):
-            raise WebhookError("webhook JSON must be an object or a list of objects")
         return items
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
@@ -162,6 +162,28 @@ def _records(body: bytes, content_type: str | None) -> list[Mapping[str, Any]]:
 
 
 def _text(record: Mapping[str, Any], key: str, *, required: bool = False) -> str:
+    """An identifier field (id, number, status, sender, time): printable text only."""
+    text = _field(record, key, required=required)
+    if not text.isprintable():
+        # 2Factor makes these fields itself; no real report has a control character in one
+        raise WebhookError(f"webhook field {key} has control characters")
+    return text
+
+
+def _free_text(record: Mapping[str, Any], key: str) -> str:
+    """A free-text field the sender chose (``callback_value1``, ``campaignName``…).
+
+    Kept as it came: tabs, line breaks, U+0085, U+2028, U+00A0, DEL and any other character
+    the send side accepted are stored, never refused. Only what no database column can hold
+    is replaced by U+FFFD: NUL (PostgreSQL text refuses it) and lone surrogates (UTF-8
+    cannot encode them). The send side refuses both
+    (:func:`twofactor_notify.validation.validate_echoed_text`), so a value this library sent
+    comes back unchanged.
+    """
+    return _UNSTORABLE.sub("\ufffd", _field(record, key))
+
+
+def _field(record: Mapping[str, Any], key: str, *, required: bool = False) -> str:
     value = record.get(key)
     if value is None or value == "":
         if required:
@@ -172,10 +194,6 @@ def _text(record: Mapping[str, Any], key: str, *, required: bool = False) -> str
     text = str(value)
     if len(text) > _MAX_FIELD:
         raise WebhookError(f"webhook field {key} is too long")
-    if not text.isprintable():
-        # NUL and other control characters: no real report has them, and databases refuse
-        # some of them (PostgreSQL text cannot hold NUL).
-        raise WebhookError(f"webhook field {key} has control characters")
     return text
 
 
@@ -198,40 +216,54 @@ def _time(record: Mapping[str, Any], key: str) -> datetime | None:
     return when.replace(tzinfo=IST)
 
 
-def _phone(raw: str) -> str:
-    if not raw:
-        return ""
-    # Fast path for what 2Factor sends (an Indian mobile, 10 digits): libphonenumber costs
-    # tens of microseconds a number and gives "+91" + the digits for every such number.
-    if _INDIAN_MOBILE.fullmatch(raw):
-        return "+91" + raw
-    try:
-        return normalize_phone(raw)
-    except InvalidPhoneNumberError:
-        return raw  # keep what 2Factor sent; a report is never dropped for its number's form
+def _delivery_report(record: object) -> DeliveryReport:
+    if not isinstance(record, Mapping):
+        raise WebhookError("webhook JSON must be an object or a list of objects")
+    raw_status = _text(record, "SmsStatus", required=True)
+    return DeliveryReport(
+        message_id=_text(record, "SessionId", required=True),
+        status=DeliveryStatus.parse(raw_status),
+        raw_status=raw_status,
+        to=report_number(_text(record, "SmsTo")),
+        sender=_text(record, "SmsFrom"),
+        sent_at=_time(record, "SentAt"),
+        status_at=_time(record, "StatusAt"),
+        callback_value1=_free_text(record, "callback_value1") or None,
+        callback_value2=_free_text(record, "callback_value2") or None,
+    )
+
+
+def parse_delivery_batch(
+    body: bytes, content_type: str | None = None
+) -> tuple[list[DeliveryReport], list[str]]:
+    """Parse a delivery-report body, deciding each report of a list on its own.
+
+    Returns ``(reports, refusals)``: the valid reports in body order, and for each report
+    that is not valid (missing ``SessionId``, a time that does not parse, not an object…)
+    the reason, which names the field, never its value. Raises :class:`WebhookError` only
+    when the body as a whole is unusable: too large (413), empty, not JSON nor url-encoded,
+    or a list of more than :data:`MAX_REPORTS_PER_BODY` reports (400).
+    """
+    reports: list[DeliveryReport] = []
+    refusals: list[str] = []
+    for record in _records(body, content_type):
+        try:
+            reports.append(_delivery_report(record))
+        except WebhookError as exc:
+            refusals.append(exc.message)
+    return reports, refusals
 
 
 def parse_delivery_reports(body: bytes, content_type: str | None = None) -> list[DeliveryReport]:
     """Parse a delivery-report body (JSON object or list, or url-encoded) into reports.
 
-    Raises :class:`WebhookError` (400, or 413 when too large) for anything malformed.
+    Raises :class:`WebhookError` (400, or 413 when too large) for anything malformed, a
+    single invalid report of a list included (the webhooks use
+    :func:`parse_delivery_batch`, which keeps the valid ones).
     """
-    reports = []
-    for record in _records(body, content_type):
-        raw_status = _text(record, "SmsStatus", required=True)
-        reports.append(
-            DeliveryReport(
-                message_id=_text(record, "SessionId", required=True),
-                status=DeliveryStatus.parse(raw_status),
-                raw_status=raw_status,
-                to=_phone(_text(record, "SmsTo")),
-                sender=_text(record, "SmsFrom"),
-                sent_at=_time(record, "SentAt"),
-                status_at=_time(record, "StatusAt"),
-                callback_value1=_text(record, "callback_value1") or None,
-                callback_value2=_text(record, "callback_value2") or None,
-            )
-        )
+    reports, refusals = parse_delivery_batch(body, content_type)
+    if refusals:
+        raise WebhookError(refusals[0])
     return reports
 
 
@@ -241,9 +273,11 @@ def parse_click_report(body: bytes, content_type: str | None = None) -> ClickRep
     if len(records) != 1:
         raise WebhookError("a click callback holds exactly one click")
     record = records[0]
+    if not isinstance(record, Mapping):
+        raise WebhookError("webhook JSON must be an object")
     return ClickReport(
-        phone=_phone(_text(record, "phoneNo", required=True)),
-        campaign_name=_text(record, "campaignName"),
+        phone=report_number(_text(record, "phoneNo", required=True)),
+        campaign_name=_free_text(record, "campaignName"),
         accessed_at=_time(record, "accessed"),
         ip=_text(record, "ip"),
     )
@@ -299,10 +333,13 @@ class IngestResult:
 
     :ivar status: the HTTP status to answer: 200, 403 (token), 400 (malformed), 413 (too
         large), or 503 when a valid report could not be handed over (2Factor retries).
-    :ivar received: reports in the body (0 when the request was refused).
+    :ivar received: valid reports in the body (0 when the request was refused).
     :ivar new: reports handed over now.
     :ivar duplicates: reports handed over before (answered 200, nothing called again).
     :ivar failed: valid reports whose hand-over failed (the reason for a 503).
+    :ivar refused: reports of a list that are not valid (no ``SessionId``, a time that does
+        not parse…): skipped, while the valid ones beside them are handed over. A body with
+        no valid report at all is answered 400.
     :ivar error: why the request was refused or must be retried (names the problem, never
         a value from the request).
     :ivar reports: the reports handed over now, in body order.
@@ -313,6 +350,7 @@ class IngestResult:
     new: int = 0
     duplicates: int = 0
     failed: int = 0
+    refused: int = 0
     error: str | None = None
     reports: tuple[Report, ...] = field(default=(), repr=False)
 
@@ -338,8 +376,11 @@ def ingest_reports(
 ) -> IngestResult:
     """The one ingest path of every webhook: check, parse, hand over, decide the answer.
 
-    1. the token (403), the size (413) and the body (400): refusals of an invalid request;
-    2. each report on its own: skipped when ``duplicates`` recorded its key, else passed to
+    1. the token (403), the size (413) and the body (400): refusals of an invalid request.
+       Each report of a list is judged on its own: an invalid one is counted in
+       ``refused`` and skipped, the valid ones go on; only a body without any valid report
+       is answered 400 (a retry could not make it valid);
+    2. each valid report on its own: skipped when ``duplicates`` recorded its key, else passed to
        ``hand_over``, and its key recorded only once ``hand_over`` returned;
     3. the answer: 200 when every report was handed over now or before, else 503 (a
        ``hand_over`` raised; it is logged by exception type only), so that 2Factor retries
@@ -349,12 +390,23 @@ def ingest_reports(
     """
     try:
         check_token(token, expected_token)
+        refusals: list[str] = []
         if kind == "delivery":
-            reports: list[Report] = list(parse_delivery_reports(body, content_type))
+            delivered, refusals = parse_delivery_batch(body, content_type)
+            reports: list[Report] = list(delivered)
         else:
             reports = [parse_click_report(body, content_type)]
+        if not reports:
+            raise WebhookError(refusals[0] if refusals else "webhook body holds no report")
     except WebhookError as exc:
         return IngestResult(exc.http_status, error=exc.message)
+    if refusals:
+        logger.warning(
+            "skipped %d invalid %s report(s) of a list (first: %s)",
+            len(refusals),
+            kind,
+            refusals[0],
+        )
     new: list[Report] = []
     dupes = failed = 0
     for report in reports:
@@ -381,11 +433,17 @@ def ingest_reports(
             new=len(new),
             duplicates=dupes,
             failed=failed,
+            refused=len(refusals),
             error="some reports could not be handed over; please retry",
             reports=tuple(new),
         )
     return IngestResult(
-        200, received=len(reports), new=len(new), duplicates=dupes, reports=tuple(new)
+        200,
+        received=len(reports),
+        new=len(new),
+        duplicates=dupes,
+        refused=len(refusals),
+        reports=tuple(new),
     )
 
 

@@ -225,6 +225,8 @@ def _answer(result: IngestResult) -> JsonResponse:
         "stored": result.new,
         "duplicates": result.duplicates,
     }
+    if result.refused:  # invalid reports of a list, skipped beside the valid ones
+        body["refused"] = result.refused
     if not result.ok:
         body.update(failed=result.failed, error=result.error)
     return JsonResponse(body, status=result.status)

@@ -27,7 +27,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from twofactor_notify.errors import WebhookError
-from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES, check_token, token_from
+from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES, IngestResult, check_token, token_from
 
 from .config import TwoFactorConfig
 from .extension import get_state
@@ -85,13 +85,24 @@ def _receive(kind: Literal["delivery", "click"]) -> tuple[Response, int]:
     result = receiver.ingest(kind, body, request.content_type, token)
     del token
     if result.status >= 500:
-        answer = jsonify(ok=False, error=result.error, received=result.new, failed=result.failed)
+        answer = jsonify(
+            ok=False,
+            error=result.error,
+            received=result.new,
+            failed=result.failed,
+            **_refused(result),
+        )
         return answer, result.status
     if not result.ok:
         # the message names the problem, never the token or the body
         logger.warning("refused a %s webhook (HTTP %s): %s", kind, result.status, result.error)
         return _error(result.status, result.error or "refused")
-    return jsonify(ok=True, received=result.new), 200
+    return jsonify(ok=True, received=result.new, **_refused(result)), 200
+
+
+def _refused(result: IngestResult) -> dict[str, int]:
+    """``{"refused": n}`` when invalid reports of a list were skipped beside valid ones."""
+    return {"refused": result.refused} if result.refused else {}
 
 
 @webhooks.post("/delivery/", strict_slashes=False)

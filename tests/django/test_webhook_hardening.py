@@ -67,7 +67,9 @@ def test_a_valid_report_the_database_refuses_is_answered_503_never_4xx(
     # The core parser refuses such values; should one get through (a Django project on an
     # older core, a value only its database refuses), the answer must make 2Factor retry
     # (a 4xx would end it: the report would be lost for good).
-    monkeypatch.setattr(core_webhooks, "parse_delivery_reports", lambda body, ctype: refused_here())
+    monkeypatch.setattr(
+        core_webhooks, "parse_delivery_batch", lambda body, ctype: (refused_here(), [])
+    )
     answer = _post({})
     assert answer.status_code == 503
     assert answer.json()["failed"] == 1 and answer.json()["stored"] == 0
@@ -78,14 +80,14 @@ def test_a_report_the_database_refuses_loses_no_other_of_its_batch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     batch = [core_report("good-1"), *unstorable(), core_report("good-2")]
-    monkeypatch.setattr(core_webhooks, "parse_delivery_reports", lambda body, ctype: batch)
+    monkeypatch.setattr(core_webhooks, "parse_delivery_batch", lambda body, ctype: (batch, []))
     answer = _post({})
     assert answer.status_code == 503  # 2Factor retries: the good ones come back as duplicates
     assert answer.json()["stored"] >= 2 and answer.json()["failed"] >= 1
     assert DeliveryReport.objects.filter(message_id__startswith="good-").count() == 2
     assert DeliveryReport.objects.filter(handed_over=False).count() == 0
     monkeypatch.setattr(
-        core_webhooks, "parse_delivery_reports", lambda body, ctype: [core_report("good-1")]
+        core_webhooks, "parse_delivery_batch", lambda body, ctype: ([core_report("good-1")], [])
     )
     assert _post({}).json() == {"received": 1, "stored": 0, "duplicates": 1}
 
