@@ -13,7 +13,6 @@ import re
 import threading
 from collections.abc import Iterable
 from contextvars import ContextVar
-from urllib.parse import quote
 
 __all__ = [
     "REDACTED",
@@ -45,7 +44,11 @@ _LOGGERS = (
     # access logs: they print request lines, hence a webhook's ?token= (when that form is on)
     "werkzeug",
     "gunicorn.access",
+    "gunicorn.error",
     "django.server",
+    # a 404 or 400 line quotes the request's path ("Not Found: /twofactor/delivery/<token>/")
+    "django.request",
+    "django.security.DisallowedHost",
     "twofactor_notify",
     "twofactor_notify.client",
     "twofactor_notify.transport",
@@ -55,17 +58,31 @@ _LOGGERS = (
 )
 
 
+def _any_encoding(secret: str) -> str:
+    """A pattern for ``secret`` with each character as is or percent-encoded (its UTF-8
+    bytes, hex digits in either case): ``tok-SECRET``, ``tok%2DSECRET``, ``%74ok%2dSECRET``
+    and every other spelling a client may send and a server may log."""
+    parts = []
+    for char in secret:
+        encoded = "".join(
+            "%" + "".join(f"[{d}{d.lower()}]" if d.isalpha() else d for d in f"{byte:02X}")
+            for byte in char.encode("utf-8", "surrogatepass")
+        )
+        plus = "|\\+" if char == " " else ""  # a form body writes a space as "+"
+        parts.append(f"(?:{re.escape(char)}|{encoded}{plus})")
+    return "".join(parts)
+
+
 def _rebuild() -> None:
     global _pattern
-    forms: set[str] = set()
-    for secret in _secrets:
-        forms.update({secret, quote(secret, safe=""), quote(secret)})
-    ordered = sorted((f for f in forms if f), key=len, reverse=True)
-    _pattern = re.compile("|".join(re.escape(f) for f in ordered)) if ordered else None
+    # longest first, so that a secret containing another is hidden whole
+    ordered = sorted(_secrets, key=len, reverse=True)
+    _pattern = re.compile("|".join(_any_encoding(s) for s in ordered)) if ordered else None
 
 
 def register_secret(secret: str) -> None:
-    """Remember ``secret`` so that :func:`redact` and the log filter hide it.
+    """Remember ``secret`` so that :func:`redact` and the log filter hide it, in any
+    spelling: as is, or with any of its characters percent-encoded.
 
     Short values (under 6 characters) are not registered: replacing them everywhere would
     mangle ordinary text. OTPs are kept out of texts by construction instead.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.apps import AppConfig
 from django.test.signals import setting_changed
 
@@ -30,6 +32,14 @@ class DjangoTwoFactorConfig(AppConfig):
         # Django's test set-up switches e-mail to locmem; make it switch SMS too
         testenv.install()
         install_log_filter()
+        from twofactor_notify.errors import ConfigurationError
+
+        from .conf import get_settings
+
+        # reading the settings registers the webhook token with the log filter, before any
+        # request; a configuration error is the system checks' to report, with its key
+        with contextlib.suppress(ConfigurationError):
+            get_settings()
         from .background import connect_worker
 
         connect_worker()  # the Celery task finds this app's sender (BACKGROUND["ENGINE"])

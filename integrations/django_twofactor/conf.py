@@ -24,6 +24,7 @@ from twofactor_notify.config import (
     strip_traceback,
 )
 from twofactor_notify.errors import ConfigurationError
+from twofactor_notify.redaction import register_secret
 
 __all__ = [
     "APP_KEYS",
@@ -278,7 +279,21 @@ def get_settings() -> TwoFactorSettings:
             except ConfigurationError as exc:
                 del raw  # no setting (an API key) in the frame the error leaves
                 raise strip_traceback(exc) from None
+            _hide_in_logs(_cached.webhook_token)
         return _cached
+
+
+_hidden_tokens: set[str] = set()
+
+
+def _hide_in_logs(token: str | None) -> None:
+    """Have the redaction filter hide the webhook token from every log line (an access log
+    prints a query string, a 404 line a path), from the moment the settings are read: the
+    app reads them at start (:meth:`~django_twofactor.apps.DjangoTwoFactorConfig.ready`),
+    before any request."""
+    if token and token not in _hidden_tokens:
+        register_secret(token)
+        _hidden_tokens.add(token)
 
 
 def on_reset(callback: Callable[[], None]) -> Callable[[], None]:

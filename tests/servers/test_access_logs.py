@@ -3,6 +3,7 @@ gunicorn's (Django and Flask apps), werkzeug's development server, Django's runs
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -202,3 +203,106 @@ def test_django_runserver_access_log_never_shows_the_token(settings: Any) -> Non
     lines = handler.lines
     assert len([line for line in lines if "POST" in line]) == len(QUERIES) + 1
     assert all(SECRET[:16] not in line for line in lines)
+
+
+def _fresh_server(kind: str, port: int, log: Path, token: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, TEST_WEBHOOK_TOKEN=token, DJANGO_SETTINGS_MODULE="tests.settings")
+    env["TWOFACTOR_TEST_DATABASE_URL"] = ""  # nothing here needs a database
+    if kind == "django-runserver":
+        command = ["-m", "django", "runserver", "--noreload", "--nothreading", f"127.0.0.1:{port}"]
+    else:
+        app = (
+            "tests.servers.flask_app:create_app()"
+            if kind == "flask-gunicorn"
+            else "django.core.wsgi:get_wsgi_application()"
+        )
+        command = [
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--access-logfile",
+            str(log),
+            "--access-logformat",
+            '%(h)s "%(r)s" %(s)s %(U)s %(q)s %({raw_uri}e)s %({x-twofactor-token}i)s',
+            app,
+        ]
+    return subprocess.Popen(
+        [sys.executable, *command],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=log.with_suffix(".err").open("wb"),
+    )
+
+
+@pytest.mark.parametrize("kind", ["django-gunicorn", "django-runserver", "flask-gunicorn"])
+def test_a_fresh_process_hides_the_token_before_its_first_webhook(
+    kind: str, tmp_path: Path
+) -> None:
+    """The first requests of a new process are not webhooks: the token is hidden already
+    (registered at app start), in every spelling, in access lines and 404 lines alike."""
+    if "gunicorn" in kind:
+        pytest.importorskip("gunicorn")
+    token = "test-webhook-token" if kind.startswith("django") else SECRET
+    port = _free_port()
+    log = tmp_path / "access.log"
+    log.touch()
+    process = _fresh_server(kind, port, log, token)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(log.with_suffix(".err").read_text()) from None
+                time.sleep(0.1)
+        encoded = token.replace("-", "%2D")
+        targets = [
+            f"/admin/login/?x={token}",
+            f"/nowhere/?x={encoded}",
+            f"/nowhere/?x={token.replace('-', '%2d')}",
+            f"/twofactor/delivery/{token}/",
+        ]
+        for target in targets:  # http.client sends the target as written (requests would
+            # turn %2D back into "-")
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", target, headers={"X-TwoFactor-Token": token})
+            connection.getresponse().read()
+            connection.close()
+        deadline = time.monotonic() + 15  # lines are written after the answers
+
+        def written() -> str:
+            return log.read_text() + log.with_suffix(".err").read_text()
+
+        while written().count("/nowhere/") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    text = written()
+    assert text.count("/nowhere/") >= 2, text[-2000:]  # the lines were written
+    for spelling in (token, token.replace("-", "%2D"), token.replace("-", "%2d")):
+        assert spelling not in text
+    assert "<redacted>" in text
+
+
+@pytest.mark.parametrize("logger_name", ["django.request", "werkzeug", "gunicorn.error"])
+def test_a_404_line_quoting_the_token_in_its_path_is_redacted(
+    logger_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from django.test import Client
+
+    token = "test-webhook-token"  # tests.settings' token, registered when the app started
+    caplog.set_level(logging.INFO, logger=logger_name)
+    if logger_name == "django.request":
+        Client().get(f"/twofactor/delivery/{token}/?x={token.replace('-', '%2D')}")
+    else:
+        logging.getLogger(logger_name).warning("Not Found: %s", f"/hooks/{token}/")
+    lines = [r.getMessage() for r in caplog.records if r.name == logger_name]
+    assert lines and all("Not Found" in line for line in lines)
+    assert all("webhook-token" not in line and "<redacted>" in line for line in lines)
