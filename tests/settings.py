@@ -67,6 +67,8 @@ def _database() -> dict[str, object]:
     url = os.environ.get("TWOFACTOR_TEST_DATABASE_URL", "")
     if not url:
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    if url.startswith("sqlite:///"):  # a file, for a server started in another process
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": url.removeprefix("sqlite:///")}
     parts = urlsplit(url)
     return {
         "ENGINE": "django.db.backends.postgresql",

@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qsl
 
 from .errors import WebhookError
@@ -58,6 +58,8 @@ __all__ = [
     "parse_click_report",
     "parse_delivery_batch",
     "parse_delivery_reports",
+    "read_chunked",
+    "read_limited",
     "token_from",
 ]
 
@@ -130,6 +132,53 @@ def token_from(headers: Headers, query: Mapping[str, Any] | None = None) -> str 
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     return value if isinstance(value, str) and value else None
+
+
+def read_limited(stream: IO[bytes], limit: int = MAX_WEBHOOK_BYTES) -> bytes:
+    """Read at most ``limit + 1`` bytes of a body: enough to tell an oversized one, never more.
+
+    For a stream the server has already de-chunked (gunicorn's, werkzeug's ``wsgi.input``)
+    or limited to ``Content-Length``. Read in a loop: a read may return fewer bytes than
+    asked.
+    """
+    parts: list[bytes] = []
+    remaining = limit + 1
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def read_chunked(stream: IO[bytes], limit: int = MAX_WEBHOOK_BYTES) -> bytes:
+    """Decode a ``Transfer-Encoding: chunked`` body from the raw connection ``stream``.
+
+    For servers that hand the application the connection as it is (``wsgiref``, Django's
+    ``runserver``). Stops, returning ``limit + 1`` bytes, as soon as the body is known to be
+    too large; raises :class:`WebhookError` (400) for broken framing.
+    """
+    parts: list[bytes] = []
+    size_so_far = 0
+    while True:
+        line = stream.readline(1024)
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise WebhookError("chunked body is malformed") from None
+        if size == 0:
+            while stream.readline(1024) not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields
+            return b"".join(parts)
+        if size_so_far + size > limit:
+            return b"".join(parts) + b"x" * (limit + 1 - size_so_far)
+        data = read_limited(stream, size - 1) if size else b""
+        if len(data) != size:
+            raise WebhookError("chunked body is truncated")
+        parts.append(data)
+        size_so_far += size
+        stream.readline(8)  # the CRLF after the chunk
 
 
 def _check_size(body: bytes) -> None:

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from asgiref.sync import async_to_sync
 from django.core.exceptions import RequestDataTooBig
+from django.core.handlers.wsgi import LimitedStream
 from django.db import DatabaseError, transaction
 from django.dispatch import Signal
 from django.dispatch.dispatcher import NO_RECEIVERS
@@ -39,6 +40,8 @@ from twofactor_notify.webhooks import (
     IngestResult,
     check_token,
     ingest_reports,
+    read_chunked,
+    read_limited,
     token_from,
 )
 
@@ -147,10 +150,30 @@ def _body(request: HttpRequest) -> bytes:
         raise WebhookError(
             f"webhook body is larger than {MAX_WEBHOOK_BYTES} bytes", http_status=413
         )
+    if not declared and "chunked" in str(request.META.get("HTTP_TRANSFER_ENCODING", "")).lower():
+        # Django reads a body only up to Content-Length, which a chunked request has not
+        body = _read_chunked_input(request.META["wsgi.input"])
+        if len(body) > MAX_WEBHOOK_BYTES:
+            raise WebhookError(
+                f"webhook body is larger than {MAX_WEBHOOK_BYTES} bytes", http_status=413
+            )
+        return body
     try:
         return request.body
     except RequestDataTooBig:
         raise WebhookError("webhook body is too large", http_status=413) from None
+
+
+def _read_chunked_input(stream: Any) -> bytes:
+    """A chunked body from ``wsgi.input``: de-chunked already by a server such as gunicorn;
+    under ``runserver`` (wsgiref) a ``LimitedStream`` of 0 bytes over the raw connection,
+    whose chunks are decoded here."""
+    if isinstance(stream, LimitedStream):
+        raw = getattr(getattr(stream, "_read", None), "__self__", None)
+        if raw is None:
+            return b""
+        return read_chunked(raw)
+    return read_limited(stream)
 
 
 def _error(exc: WebhookError) -> JsonResponse:

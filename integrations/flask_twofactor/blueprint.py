@@ -21,13 +21,19 @@ retries), and 4xx only for a request that is not a valid report.
 from __future__ import annotations
 
 import logging
-from typing import IO, Literal
+from typing import Literal
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from twofactor_notify.errors import WebhookError
-from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES, IngestResult, check_token, token_from
+from twofactor_notify.webhooks import (
+    MAX_WEBHOOK_BYTES,
+    IngestResult,
+    check_token,
+    read_limited,
+    token_from,
+)
 
 from .config import TwoFactorConfig
 from .extension import get_state
@@ -40,23 +46,6 @@ BLUEPRINT_NAME = "twofactor"
 logger = logging.getLogger("flask_twofactor.webhooks")
 
 webhooks = Blueprint(BLUEPRINT_NAME, __name__)
-
-
-def read_limited(stream: IO[bytes], limit: int = MAX_WEBHOOK_BYTES) -> bytes:
-    """Read at most ``limit + 1`` bytes: enough to tell an oversized body, never more.
-
-    ``Content-Length`` is not trusted alone (chunked bodies have none); the stream is read
-    in a loop because a read may return fewer bytes than asked.
-    """
-    parts: list[bytes] = []
-    remaining = limit + 1
-    while remaining > 0:
-        chunk = stream.read(remaining)
-        if not chunk:
-            break
-        parts.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(parts)
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:
