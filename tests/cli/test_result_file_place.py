@@ -87,3 +87,16 @@ def test_a_result_file_that_cannot_be_placed_after_sending_exits_3(
     assert len(partial) == 1 and str(partial[0]) in result.err
     lines = partial[0].read_text(encoding="utf-8").splitlines()
     assert len(lines) == 3 and all(",accepted," in line for line in lines[1:])
+
+
+@pytest.mark.parametrize("option", ["--result", "--resume"])
+def test_naming_the_input_is_refused_under_the_option_given(
+    run_cli: RunCLI, cli_env: Emulator, tmp_path: Path, option: str
+) -> None:
+    source = _input(tmp_path)
+    result = run_cli("send-bulk", str(source), "--sender", "TFACTR", option, str(source), "-q")
+    assert result.code == EXIT_USAGE
+    assert f"{option} {source} is the input file" in result.err
+    other = "--resume" if option == "--result" else "--result"
+    assert other not in result.err
+    assert cli_env.messages() == []
