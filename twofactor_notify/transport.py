@@ -129,7 +129,10 @@ class Transport(ErrorBoundary, ABC):
         hook runs, so no plugin logs it as sent. A message a ``before_send`` plugin returns
         is checked again.
         """
-        message = self._prepare(message)
+        return self._send_checked(self._prepare(message))
+
+    def _send_checked(self, message: Message) -> Receipt:
+        """:meth:`send` for a message that has been through :meth:`_prepare` already."""
         hook = self.plugin_manager.hook
         try:
             message = self._run_before_send(message)
@@ -350,7 +353,8 @@ class Transport(ErrorBoundary, ABC):
         if not checked.messages:
             return BulkResult(rejected=tuple(checked.rejected))
         try:
-            receipt = self.send(BulkBatch(messages=tuple(checked.messages)))
+            # already checked, message by message: no second pass over the batch
+            receipt = self._send_checked(BulkBatch(messages=tuple(checked.messages)))
         except TwoFactorError as exc:
             note_positions(exc, checked)
             raise
