@@ -199,7 +199,9 @@ def post_storm(
             again = {k: p for k, p in keys.items() if k not in answered and k not in refused}
             if not again or _ == retries:
                 break
-            time.sleep(0.5)  # 2Factor waits before it retries
+            # 2Factor waits before it retries, longer each time: 0.5 s, 1 s, 2 s ... 64 s, so
+            # that a hand-over whose lease outlived a killed connection (60 s) is retried
+            time.sleep(0.5 * 2**_)
             for payload in again.values():
                 poster.submit(Callback("delivery", target, payload))
             made += len(again)
@@ -265,8 +267,8 @@ class Database:
         now = "2025-03-14 04:50:00+00:00"
         sql = (
             f"INSERT INTO {_LOG} (recipient, sender, kind, template, provider_id, status, "
-            "error, text, status_at, created_at, updated_at) "
-            "VALUES (%s, 'TFACTR', 'sms', '', %s, 'queued', '', '', NULL, %s, %s)"
+            "error, text, status_at, queue_key, created_at, updated_at) "
+            "VALUES (%s, 'TFACTR', 'sms', '', %s, 'queued', '', '', NULL, '', %s, %s)"
         )
         rows = [("+91" + phone, message_id, now, now) for message_id, phone in sent]
         try:

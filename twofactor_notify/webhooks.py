@@ -50,6 +50,7 @@ __all__ = [
     "TOKEN_PARAM",
     "DuplicateFilter",
     "HandOver",
+    "HandOverInProgress",
     "Headers",
     "IngestResult",
     "WebhookReceiver",
@@ -332,20 +333,31 @@ def parse_click_report(body: bytes, content_type: str | None = None) -> ClickRep
     )
 
 
+class HandOverInProgress(Exception):
+    """Raised by a hand-over when a copy of the same report is being handed over right now
+    (by another thread, process or machine) and may still finish: the webhook answers 503,
+    so that 2Factor retries later and the retry finds the report handed over (a duplicate)
+    or, should the holder have died, hands it over itself."""
+
+
 class DuplicateFilter:
     """Remembers the last ``size`` report keys, to recognise a report delivered twice.
 
-    In-process only; the Django adapter relies on a unique database constraint instead.
+    In-process; the Django adapter relies on a unique database constraint instead. Copies
+    of one report arriving at the same moment on several threads are handed over once:
+    :meth:`claim` lets one thread through and makes the others wait for its outcome.
     """
 
-    def __init__(self, size: int = 10_000) -> None:
+    def __init__(self, size: int = 10_000, *, wait: float = 30.0) -> None:
         self.size = size
+        self.wait = wait
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        self._changed = threading.Condition(threading.Lock())
 
     def seen(self, key: str) -> bool:
         """True if ``key`` was seen before; records it otherwise."""
-        with self._lock:
+        with self._changed:
             if key in self._seen:
                 self._seen.move_to_end(key)
                 return True
@@ -354,13 +366,35 @@ class DuplicateFilter:
 
     def __contains__(self, key: object) -> bool:
         """True if ``key`` was recorded (and not yet forgotten); records nothing."""
-        with self._lock:
+        with self._changed:
             return key in self._seen
+
+    def claim(self, key: str) -> bool:
+        """Take ``key``'s hand-over: ``True`` when the caller must hand the report over now
+        (then call :meth:`record` or, if it failed, :meth:`release`), ``False`` when it was
+        handed over before. A copy being handed over by another thread is waited for (up to
+        :attr:`wait` seconds, then :class:`HandOverInProgress`)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: key not in self._in_flight, self.wait):
+                raise HandOverInProgress(key)
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return False
+            self._in_flight.add(key)
+            return True
 
     def record(self, key: str) -> None:
         """Remember ``key``: call it once the report's hand-over has succeeded."""
-        with self._lock:
+        with self._changed:
+            self._in_flight.discard(key)
             self._record(key)
+            self._changed.notify_all()
+
+    def release(self, key: str) -> None:
+        """Give up a :meth:`claim` whose hand-over failed: the next copy may try again."""
+        with self._changed:
+            self._in_flight.discard(key)
+            self._changed.notify_all()
 
     def _record(self, key: str) -> None:
         self._seen[key] = None
@@ -372,7 +406,8 @@ class DuplicateFilter:
 Report = DeliveryReport | ClickReport
 #: Hands one report over completely (stores it, calls every plugin and receiver); returns
 #: ``True`` when it did so now, ``False`` when the report had been fully handed over
-#: before (a duplicate). Raising means "not handed over": the webhook answers 5xx.
+#: before (a duplicate). Raising means "not handed over": the webhook answers 5xx
+#: (:class:`HandOverInProgress` when a concurrent copy holds the report).
 HandOver = Callable[[Report], bool]
 
 
@@ -385,7 +420,8 @@ class IngestResult:
     :ivar received: valid reports in the body (0 when the request was refused).
     :ivar new: reports handed over now.
     :ivar duplicates: reports handed over before (answered 200, nothing called again).
-    :ivar failed: valid reports whose hand-over failed (the reason for a 503).
+    :ivar failed: valid reports whose hand-over failed, or is held by a concurrent copy
+        that may still finish it (the reason for a 503).
     :ivar refused: reports of a list that are not valid (no ``SessionId``, a time that does
         not parse…): skipped, while the valid ones beside them are handed over. A body with
         no valid report at all is answered 400.
@@ -430,7 +466,10 @@ def ingest_reports(
        ``refused`` and skipped, the valid ones go on; only a body without any valid report
        is answered 400 (a retry could not make it valid);
     2. each valid report on its own: skipped when ``duplicates`` recorded its key, else passed to
-       ``hand_over``, and its key recorded only once ``hand_over`` returned;
+       ``hand_over``, and its key recorded only once ``hand_over`` returned. Copies of one
+       report on concurrent threads are handed over once (:meth:`DuplicateFilter.claim`);
+       a hand-over that raises :class:`HandOverInProgress` (a copy elsewhere holds it)
+       counts as failed;
     3. the answer: 200 when every report was handed over now or before, else 503 (a
        ``hand_over`` raised; it is logged by exception type only), so that 2Factor retries
        the body and the reports handed over already come back as duplicates.
@@ -457,16 +496,27 @@ def ingest_reports(
             refusals[0],
         )
     new: list[Report] = []
-    dupes = failed = 0
+    dupes = failed = busy = 0
     for report in reports:
         key = _dedupe_key(report) if duplicates is not None else ""
-        if duplicates is not None and key in duplicates:
-            dupes += 1
+        try:
+            if duplicates is not None and not duplicates.claim(key):
+                dupes += 1
+                continue
+        except HandOverInProgress:
+            busy += 1
             continue
         try:
             fresh = hand_over(report)
+        except HandOverInProgress:  # a concurrent copy holds it: retry later
+            busy += 1
+            if duplicates is not None:
+                duplicates.release(key)
+            continue
         except Exception as exc:  # stored nothing, or not all of it: 2Factor must retry
             failed += 1
+            if duplicates is not None:
+                duplicates.release(key)
             logger.error("a %s report could not be handed over (%s)", kind, type(exc).__name__)
             continue
         if duplicates is not None:
@@ -475,6 +525,9 @@ def ingest_reports(
             new.append(report)
         else:
             dupes += 1
+    if busy:
+        logger.info("%d %s report(s) are being handed over by a concurrent copy", busy, kind)
+        failed += busy
     if failed:
         return IngestResult(
             503,
@@ -483,7 +536,11 @@ def ingest_reports(
             duplicates=dupes,
             failed=failed,
             refused=len(refusals),
-            error="some reports could not be handed over; please retry",
+            error=(
+                "some reports could not be handed over; please retry"
+                if failed > busy
+                else "a copy of a report is being handed over; please retry later"
+            ),
             reports=tuple(new),
         )
     return IngestResult(

@@ -111,6 +111,16 @@ class OutgoingMessage(models.Model):
     status_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
         _("status time"), null=True, blank=True
     )
+    status_order: models.BigIntegerField[int | None, int | None] = models.BigIntegerField(
+        _("status instant (µs since 1970, UTC)"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "The real instant of status_at, which reports out of order are compared by: "
+            "with USE_TZ = False, status_at is a local time, ambiguous in a DST change."
+        ),
+    )
     queue_key: models.CharField[str, str] = models.CharField(
         _("idempotency key"),
         max_length=200,
@@ -175,6 +185,15 @@ class DeliveryReport(models.Model):
             "and receiver; a retry of the report finishes the hand-over."
         ),
     )
+    lease_until: models.FloatField[float, float] = models.FloatField(
+        _("hand-over held until (POSIX time)"),
+        default=0.0,
+        editable=False,
+        help_text=_(
+            "While a webhook request hands the report over, no concurrent copy does; a "
+            "retry after this time finishes a hand-over that was cut short."
+        ),
+    )
     received_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
         _("received"), auto_now_add=True, db_index=True
     )
@@ -209,6 +228,15 @@ class ClickReport(models.Model):
         help_text=_(
             "False while the webhook has stored the report but not yet called every plugin "
             "and receiver; a retry of the report finishes the hand-over."
+        ),
+    )
+    lease_until: models.FloatField[float, float] = models.FloatField(
+        _("hand-over held until (POSIX time)"),
+        default=0.0,
+        editable=False,
+        help_text=_(
+            "While a webhook request hands the report over, no concurrent copy does; a "
+            "retry after this time finishes a hand-over that was cut short."
         ),
     )
     received_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -27,13 +28,21 @@ from twofactor_notify import models as core
 from .models import FINAL_STATUSES, ClickReport, DeliveryReport, OutgoingMessage, dedupe_hash
 
 __all__ = [
+    "HAND_OVER_LEASE",
+    "claim_hand_over",
     "mark_handed_over",
+    "release_hand_over",
     "store_click_report",
     "store_delivery_report",
     "update_message_log",
 ]
 
 logger = logging.getLogger("django_twofactor.reports")
+
+#: Seconds a webhook request holds a report's hand-over: a concurrent copy of the report
+#: is answered 503 meanwhile (2Factor retries it later); once the lease has run out, a
+#: copy finishes a hand-over that was cut short (the process died).
+HAND_OVER_LEASE = 60.0
 
 
 def _local(value: datetime | None) -> datetime | None:
@@ -72,6 +81,7 @@ def store_delivery_report(report: core.DeliveryReport) -> tuple[DeliveryReport, 
         callback_value1=report.callback_value1 or "",
         callback_value2=report.callback_value2 or "",
         handed_over=False,
+        lease_until=time.time() + HAND_OVER_LEASE,
         received_at=timezone.now(),
     )
     if connection.vendor == "postgresql":
@@ -135,6 +145,7 @@ _INSERT_FIELDS = (
     "callback_value1",
     "callback_value2",
     "handed_over",
+    "lease_until",
     "received_at",
 )
 
@@ -164,6 +175,26 @@ def _concrete_report(name: str) -> Field[Any, Any]:
     field = DeliveryReport._meta.get_field(name)
     assert isinstance(field, Field)
     return field
+
+
+def claim_hand_over(row: DeliveryReport | ClickReport) -> bool:
+    """Take over the unfinished hand-over of a stored report: ``True`` when this request now
+    holds it (no other holds a live lease and it is not marked), ``False`` otherwise.
+
+    One UPDATE, so of concurrent copies exactly one wins, on every database.
+    """
+    now = time.time()
+    claimed = (
+        type(row)
+        ._default_manager.filter(pk=row.pk, handed_over=False, lease_until__lt=now)
+        .update(lease_until=now + HAND_OVER_LEASE)
+    )
+    return claimed == 1
+
+
+def release_hand_over(row: DeliveryReport | ClickReport) -> None:
+    """Give up the hand-over of ``row`` (it failed): the next copy may take it at once."""
+    type(row)._default_manager.filter(pk=row.pk, handed_over=False).update(lease_until=0.0)
 
 
 def mark_handed_over(row: DeliveryReport | ClickReport) -> None:
@@ -210,12 +241,23 @@ def update_message_log(report: core.DeliveryReport) -> int:
         return int(cursor.rowcount)
 
 
+def _instant(value: datetime) -> int:
+    """Microseconds since 1970 (UTC) of an aware datetime: an order no time zone can fold."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _update_sql_and_params(report: core.DeliveryReport) -> tuple[str, list[Any]]:
     now = timezone.now()
     status_at = _db_time("status_at", _local(report.status_at) or now)
+    order = _instant(report.status_at or datetime.now(UTC))
     params: list[Any] = [
         report.status.value,
         status_at,
+        order,
         _db_time("updated_at", now),
         report.message_id,
     ]
@@ -228,11 +270,11 @@ def _update_sql_and_params(report: core.DeliveryReport) -> tuple[str, list[Any]]
         params += _FINAL_VALUES
     ordered = report.status_at is not None
     if ordered:
-        params.append(status_at)
+        params += [status_at, order]
     return _update_sql(connection.vendor, match, report.status.final, ordered), params
 
 
-_LOG_COLUMNS = ("provider_id", "recipient", "status", "status_at", "updated_at")
+_LOG_COLUMNS = ("provider_id", "recipient", "status", "status_at", "status_order", "updated_at")
 _FINAL_VALUES = [str(s) for s in FINAL_STATUSES]
 _ANY, _EXACT, _LOOSE = "any", "exact", "loose"
 
@@ -261,9 +303,17 @@ def _update_sql(vendor: str, match: str, final: bool, ordered: bool) -> str:
     if not final:
         where += f" AND {col['status']} NOT IN ({', '.join(['%s'] * len(_FINAL_VALUES))})"
     if ordered:
-        where += f" AND ({col['status_at']} IS NULL OR {col['status_at']} <= %s)"
+        # by the real instant (status_order); a row logged before it existed, by status_at
+        where += (
+            f" AND (({col['status_order']} IS NULL"
+            f" AND ({col['status_at']} IS NULL OR {col['status_at']} <= %s))"
+            f" OR {col['status_order']} <= %s)"
+        )
     # Identifiers come from the model's meta; every value is a bound parameter.
-    assignments = f"{col['status']} = %s, {col['status_at']} = %s, {col['updated_at']} = %s"
+    assignments = (
+        f"{col['status']} = %s, {col['status_at']} = %s, {col['status_order']} = %s, "
+        f"{col['updated_at']} = %s"
+    )
     return f"UPDATE {table} SET {assignments} WHERE {where}"  # noqa: S608
 
 
@@ -289,6 +339,7 @@ def store_click_report(click: core.ClickReport) -> tuple[ClickReport, bool]:
         "accessed_at": _local(click.accessed_at),
         "ip": click.ip,
         "handed_over": False,
+        "lease_until": time.time() + HAND_OVER_LEASE,
     }
     try:
         with transaction.atomic():

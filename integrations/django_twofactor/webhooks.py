@@ -15,6 +15,7 @@ in an error report), check it (403), the size (413) and the body (400); then eac
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Any, Literal
@@ -23,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 from asgiref.sync import async_to_sync
 from django.core.exceptions import RequestDataTooBig
 from django.core.handlers.wsgi import LimitedStream
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.dispatch import Signal
 from django.dispatch.dispatcher import NO_RECEIVERS
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -37,6 +38,7 @@ from twofactor_notify.errors import WebhookError
 from twofactor_notify.webhooks import (
     MAX_WEBHOOK_BYTES,
     TOKEN_PARAM,
+    HandOverInProgress,
     IngestResult,
     check_token,
     ingest_reports,
@@ -48,7 +50,13 @@ from twofactor_notify.webhooks import (
 from .backends import get_backend
 from .conf import get_settings
 from .models import ClickReport, DeliveryReport
-from .reports import mark_handed_over, store_click_report, store_delivery_report
+from .reports import (
+    claim_hand_over,
+    mark_handed_over,
+    release_hand_over,
+    store_click_report,
+    store_delivery_report,
+)
 from .signals import click_received, delivery_report_received
 
 __all__ = [
@@ -211,10 +219,14 @@ def hand_over_report(report: core.DeliveryReport | core.ClickReport) -> bool:
     """Hand one report over: store it, call every plugin and receiver, mark it handed over.
 
     Returns ``False`` for a report handed over before (a duplicate: nothing is called
-    again), ``True`` when it was handed over now: it was new, or stored before by a
-    hand-over that did not finish (the process died, the database failed before the
-    mark). Raises when the report could not be stored: the webhook answers 503 and
-    2Factor's retry comes back here. Plugins (``on_delivery``) and receivers
+    again), ``True`` when this request handed it over now. Exactly one request announces a
+    report: the one whose INSERT stored it, or, for a report stored by a hand-over that did
+    not finish (the process died, the database failed before the mark), the one that took
+    its lease over once it had run out (:func:`~django_twofactor.reports.claim_hand_over`,
+    one UPDATE). A copy arriving while another request holds the lease raises
+    :class:`~twofactor_notify.webhooks.HandOverInProgress` (503: 2Factor retries later).
+    Raises as well when the report could not be stored or marked: the webhook answers 503
+    and 2Factor's retry comes back here. Plugins (``on_delivery``) and receivers
     (:data:`~django_twofactor.signals.delivery_report_received`,
     :data:`~django_twofactor.signals.click_received`) are called each on its own; one that
     raises is logged (its type only) and stops nothing.
@@ -227,16 +239,38 @@ def hand_over_report(report: core.DeliveryReport | core.ClickReport) -> bool:
     else:
         row, created = store_delivery_report(report)
         signal, sender = delivery_report_received, DeliveryReport
-    if not created and row.handed_over:
-        return False
+    if not created:
+        if row.handed_over:
+            return False
+        if not claim_hand_over(row):
+            if type(row)._default_manager.filter(pk=row.pk, handed_over=True).exists():
+                return False  # the holder finished while we looked
+            raise HandOverInProgress("a copy of this report is being handed over")
     get_backend().transport.handle_report(report)
     send_each(signal, sender, report=report, record=row)
     try:
         mark_handed_over(row)
-    except DatabaseError as exc:
-        # Everything was called; without the mark a retry (if any) calls it all again.
-        logger.warning("a report was handed over but not marked (%s)", type(exc).__name__)
+    except DatabaseError:
+        # Everything was called, but without the mark the report is not handed over for
+        # good: answer 503 so that 2Factor retries (its retry announces it again, then
+        # marks it), and let the retry take the hand-over at once.
+        _give_up(row)
+        raise
     return True
+
+
+def _give_up(row: DeliveryReport | ClickReport) -> None:
+    """Release the lease of a hand-over that failed, on a new connection if this one broke
+    (a killed connection stays unusable until closed): 2Factor's retry may then take it at
+    once. Best effort: if the database is still failing, the lease simply runs out."""
+    try:
+        release_hand_over(row)
+    except DatabaseError:
+        if connection.in_atomic_block:
+            return
+        with contextlib.suppress(DatabaseError):
+            connection.close()
+            release_hand_over(row)
 
 
 def _answer(result: IngestResult) -> JsonResponse:

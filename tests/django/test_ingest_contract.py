@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -200,6 +201,12 @@ def test_a_hand_over_cut_short_is_finished_by_the_retry(hooked: Calls) -> None:
     stored = DeliveryReport.objects.get()
     assert not stored.handed_over
     hooked.log.clear()
+    # at once, the holder may still be working: 503, announced by nobody
+    early = post(report())
+    assert early.status_code == 503 and early.json()["stored"] == 0
+    assert hooked.log == []
+    # once its lease has run out (the worker is gone), a retry finishes the hand-over
+    DeliveryReport.objects.filter(pk=stored.pk).update(lease_until=time.time() - 1)
     retry = post(report())
     assert retry.status_code == 200 and retry.json()["stored"] == 1
     assert sorted(hooked.log) == ["plugin-1", "plugin-2", "receiver-1", "receiver-2"]
@@ -237,6 +244,29 @@ def test_reports_and_clicks_are_stored_with_the_right_times(use_tz: bool, zone: 
         assert post(report(SmsStatus="FAILED", StatusAt="2025-03-14 10:21:09")).status_code == 200
         row.refresh_from_db()
         assert row.status == MessageStatus.DELIVERED
+
+
+@pytest.mark.parametrize("use_tz", [True, False], ids=["USE_TZ", "naive"])
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/London", "Asia/Kolkata"])
+def test_reports_out_of_order_are_ordered_by_the_real_instant_across_a_dst_change(
+    use_tz: bool, zone: str
+) -> None:
+    # 2025-11-02 11:00 IST is 01:30 EDT; 11:45 IST is 01:15 EST, 45 minutes LATER although
+    # its New York wall clock reads earlier (the repeated hour)
+    with override_settings(USE_TZ=use_tz, TIME_ZONE=zone):
+        row = OutgoingMessage.objects.create(recipient=PHONE, kind="sms", provider_id="msg-dst")
+        first = report(SessionId="msg-dst", SmsStatus="FAILED", StatusAt="2025-11-02 11:00:00")
+        later = report(SessionId="msg-dst", SmsStatus="DELIVERED", StatusAt="2025-11-02 11:45:00")
+        assert post(first).status_code == 200
+        assert post(later).status_code == 200
+        row.refresh_from_db()
+        assert row.status == MessageStatus.DELIVERED
+        # and the other way round: the earlier instant never overwrites the later one
+        row2 = OutgoingMessage.objects.create(recipient=PHONE, kind="sms", provider_id="msg-dst2")
+        assert post(dict(later, SessionId="msg-dst2")).status_code == 200
+        assert post(dict(first, SessionId="msg-dst2")).status_code == 200
+        row2.refresh_from_db()
+        assert row2.status == MessageStatus.DELIVERED
 
 
 def test_every_kind_of_send_logs_the_e164_number_and_the_provider_id(settings: Any) -> None:
@@ -360,3 +390,37 @@ def test_storing_inside_a_callers_transaction_never_breaks_it() -> None:
         User.objects.create_user(username="after-the-reports")  # still usable
     assert User.objects.filter(username="after-the-reports").exists()
     assert DeliveryReport.objects.count() == 1
+
+
+def _read_only(on: bool) -> None:
+    """Make this connection refuse writes, as a locked or failing database would."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+        elif on:
+            cursor.execute("SET default_transaction_read_only = on")
+        else:
+            cursor.execute("RESET default_transaction_read_only")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_whose_mark_cannot_be_written_is_answered_503_and_finished_by_the_retry(
+    hooked: Calls,
+) -> None:
+    def database_fails(sender: Any, **kwargs: Any) -> None:
+        _read_only(True)  # the database refuses every write from here on, the mark too
+
+    delivery_report_received.connect(database_fails)
+    try:
+        answer = post(report())
+    finally:
+        delivery_report_received.disconnect(database_fails)
+        _read_only(False)
+    assert answer.status_code == 503  # never 200 for a report that is not marked
+    assert not DeliveryReport.objects.get().handed_over
+    DeliveryReport.objects.update(lease_until=time.time() - 1)  # the lease runs out
+    hooked.log.clear()
+    retry = post(report())
+    assert retry.status_code == 200 and retry.json()["stored"] == 1
+    assert sorted(hooked.log) == ["plugin-1", "plugin-2", "receiver-1", "receiver-2"]
+    assert DeliveryReport.objects.get().handed_over
