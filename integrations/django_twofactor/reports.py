@@ -1,13 +1,16 @@
 """Storing received reports (once each) and moving the message log on from them.
 
 A report's hand-over is two steps: :func:`store_delivery_report` writes the report row
-(marked ``handed_over = False``) and moves the message log on, in one transaction; the
-webhook then calls every plugin and receiver and :func:`mark_handed_over` sets the mark.
-A retry of a report whose row exists unmarked (the process died, or the database failed,
-in between) is handed over again; a marked one is a duplicate.
+(marked ``handed_over = False``, its lease held for :data:`HAND_OVER_LEASE` seconds) and
+moves the message log on, in one transaction; the webhook then calls every plugin and
+receiver and :func:`mark_handed_over` sets the mark. A retry of a report whose row exists
+unmarked (the process died, or the database failed, in between) takes the hand-over over
+with :func:`claim_hand_over` once the lease has run out; a marked one is a duplicate.
 
 Times: reports carry aware datetimes (2Factor's IST). With ``USE_TZ = False`` they are
-stored as naive datetimes in ``TIME_ZONE``, as Django stores every time in that mode.
+stored as naive datetimes in ``TIME_ZONE``, as Django stores every time in that mode; the
+message log also keeps the real instant (``status_order``), which reports out of order are
+compared by.
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ Both call the core :func:`~twofactor_notify.webhooks.ingest_reports` with
 a valid report is fully handed over (stored with its message-log update in one unit, then
 every ``on_delivery`` plugin and signal receiver called, each on its own, then marked
 handed over) and answered 200, or the answer is 503 so that 2Factor retries. A valid
-report is never answered 4xx. A report stored but not marked (the process died, the
-database failed in between) is handed over again when it comes back; a marked one is a
-duplicate. Receivers therefore get each report *at least once*.
+report is never answered 4xx. Only the request that stored the report announces it; a
+copy arriving meanwhile is answered 503 and comes back a duplicate. A report stored but
+not marked (the process died, the database failed in between) is handed over again by a
+copy that comes after its lease ran out; a marked one is a duplicate. Receivers therefore
+get each report *at least once*.
 
 Order of work for each request: take the token out of the request (so that it never shows
 in an error report), check it (403), the size (413) and the body (400); then each report.
