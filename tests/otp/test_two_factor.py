@@ -5,12 +5,14 @@ sending through django_twofactor's gateway. Against the emulator, through Django
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 from django_otp.util import random_hex
@@ -34,7 +36,11 @@ FAILED = "The code could not be sent"
 
 @pytest.fixture(autouse=True)
 def two_factor_settings(settings: Any, emulator: Emulator) -> Any:
-    """two_factor's URLs through ours; its phone method sends through the gateway."""
+    """two_factor's URLs through ours; its phone method sends through the gateway.
+
+    The cache holds the views' cooldowns: each test starts with none running.
+    """
+    cache.clear()
     settings.ROOT_URLCONF = "tests.otp.two_factor_urls"
     settings.LOGIN_URL = LOGIN
     settings.LOGIN_REDIRECT_URL = "/secret/"
@@ -196,6 +202,8 @@ def test_setup_wizard_failed_sms_is_a_retryable_form_error(
     assert page.status_code == 200
     html = page.content.decode()
     assert html.count(FAILED) == 1 and "Please try again in a moment." in html
+    if method == "twofactor_sms":
+        assert "Sent by SMS" not in html and "No code was sent to +91******3210." in html
     # retry: back to the number, next again
     client.post(SETUP, {"setup_view-current_step": "validation", "wizard_goto_step": method})
     page = _setup(client, method, number=typed)
@@ -225,7 +233,9 @@ def test_backup_phone_wizard_failed_sms_is_a_form_error(
     )
 
     assert page.status_code == 200
-    assert page.content.decode().count(FAILED) == 1
+    html = page.content.decode()
+    assert html.count(FAILED) == 1
+    assert "sent" not in html.replace(FAILED, "").replace("could not be sent", "")
     assert device.pk is not None
 
 
@@ -266,9 +276,10 @@ print("ok")
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
-def test_setup_with_a_corrected_number_sends_to_it_and_voids_the_first_code(
-    client: Client, user: AbstractBaseUser, emulator: Emulator
+def test_setup_with_a_corrected_number_voids_the_first_code_and_keeps_the_cooldown(
+    client: Client, user: AbstractBaseUser, emulator: Emulator, settings: Any
 ) -> None:
+    settings.OTP_TWOFACTOR_COOLDOWN_DURATION = 1
     client.force_login(user)
     _setup(client, "welcome")
     _setup(client, "method", method="twofactor_sms")
@@ -279,15 +290,112 @@ def test_setup_with_a_corrected_number_sends_to_it_and_voids_the_first_code(
     client.post(
         SETUP, {"setup_view-current_step": "validation", "wizard_goto_step": "twofactor_sms"}
     )
-    _setup(client, "twofactor_sms", number="98765 43210")  # at once, within the cooldown
+    page = _setup(client, "twofactor_sms", number="98765 43210")  # within the cooldown
+    html = page.content.decode()
+    assert emulator.last_otp(NUMBER) is None  # nothing sent yet
+    assert "No new code was sent: you can ask for one in 1 second." in html
+    assert "No new code was sent to +91******3210." in html and "Sent by SMS" not in html
+    assert "not valid" in _setup(client, "validation", token=first).content.decode()
+
+    time.sleep(1.1)  # the cooldown ends
+    TwoFactorSMSDevice.objects.update(throttling_failure_timestamp=None)
+    client.post(
+        SETUP, {"setup_view-current_step": "validation", "wizard_goto_step": "twofactor_sms"}
+    )
+    page = _setup(client, "twofactor_sms", number="98765 43210")
+    assert "Sent by SMS to +91******3210." in page.content.decode()
     otp = emulator.last_otp(NUMBER)
     assert otp is not None  # sent to the corrected number
-
-    assert "not valid" in _setup(client, "validation", token=first).content.decode()
-    TwoFactorSMSDevice.objects.update(throttling_failure_timestamp=None)
     assert _setup(client, "validation", token=otp).status_code == 302
     device = TwoFactorSMSDevice.objects.get(user=user)
     assert device.number == NUMBER and device.confirmed
+
+
+def _sms_count(emulator: Emulator) -> int:
+    return len(emulator.messages())
+
+
+def _pump_setup(method: str) -> Callable[[Client, AbstractBaseUser, Emulator], str]:
+    def pump(client: Client, user: AbstractBaseUser, emulator: Emulator) -> str:
+        client.force_login(user)
+        html = ""
+        for attempt in range(3):  # the wizard started again, each time with other numbers
+            client.get(SETUP)
+            _setup(client, "welcome")
+            _setup(client, "method", method=method)
+            for number in (f"+91981234567{attempt}", f"+91987654321{attempt}"):
+                html = _setup(client, method, number=number).content.decode()
+                client.post(
+                    SETUP, {"setup_view-current_step": "validation", "wizard_goto_step": method}
+                )
+        return html
+
+    return pump
+
+
+def _pump_phone_create(client: Client, user: AbstractBaseUser, emulator: Emulator) -> str:
+    our_device(user)
+    _login_auth(client)
+    otp = emulator.last_otp(NUMBER)
+    assert otp is not None and _token(client, otp).status_code == 302
+    emulator.reset()
+    html = ""
+    for attempt in range(3):
+        client.get(PHONE_CREATE)
+        for number in (f"+91981234567{attempt}", f"+91987654321{attempt}"):
+            step = {"phone_setup_view-current_step": "setup", "setup-method": "sms"}
+            html = client.post(PHONE_CREATE, {**step, "setup-number": number}).content.decode()
+            client.post(
+                PHONE_CREATE,
+                {"phone_setup_view-current_step": "validation", "wizard_goto_step": "setup"},
+            )
+    return html
+
+
+def _pump_login(kind: str) -> Callable[[Client, AbstractBaseUser, Emulator], str]:
+    def pump(client: Client, user: AbstractBaseUser, emulator: Emulator) -> str:
+        device = DEVICES[kind](user)
+        _login_auth(client)
+        html = ""
+        for _ in range(4):  # "send a text message" again, and logging in again
+            html = client.post(LOGIN, {"challenge_device": device.persistent_id}).content.decode()
+        for _ in range(2):
+            Client().post(
+                LOGIN,
+                {
+                    "login_view-current_step": "auth",
+                    "auth-username": "alice",
+                    "auth-password": PASSWORD,
+                },
+            )
+        return html
+
+    return pump
+
+
+#: For each view of two_factor that sends a challenge (the test below discovers them), ways
+#: to ask it for SMS as fast as a script can; each returns the last page it got.
+PUMPS: dict[str, dict[str, Callable[[Client, AbstractBaseUser, Emulator], str]]] = {
+    "setup": {"twofactor_sms": _pump_setup("twofactor_sms"), "sms": _pump_setup("sms")},
+    "phone_create": {"backup-phone": _pump_phone_create},
+    "login": {kind: _pump_login(kind) for kind in DEVICES},
+}
+
+
+@pytest.mark.parametrize(
+    ("view", "path"), [(view, path) for view, paths in PUMPS.items() for path in paths]
+)
+def test_no_view_sends_sms_faster_than_the_cooldown(
+    view: str, path: str, client: Client, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    # Numbers changed, wizards restarted, "send again" pressed: one SMS per cooldown, and
+    # the page says how long to wait instead of "we sent you a text message".
+    html = PUMPS[view][path](client, user, emulator)
+    assert _sms_count(emulator) == 1
+    assert html.count("No new code was sent: you can ask for one in ") == 1
+    assert "Sent by SMS" not in html
+    if path != "two_factor-gateway":  # two_factor's own login text for its phone (documented)
+        assert "We sent you" not in html
 
 
 def _flatten(patterns: Any) -> list[Any]:
@@ -323,6 +431,7 @@ def test_every_two_factor_view_that_sends_a_challenge_is_replaced() -> None:
     }
     senders = {name for name, view_class in theirs.items() if sends(view_class)}
     assert {"login", "setup", "phone_create"} <= senders
+    assert set(PUMPS) == senders  # each sender is also walked for the cooldown
     mine = {p.name: p.callback.view_class for p in _flatten(ours.urlpatterns)}
     assert set(mine) == set(theirs)  # every URL of two_factor, by the same names
     for name in senders:

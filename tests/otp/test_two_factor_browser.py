@@ -168,3 +168,49 @@ def test_setup_wizard_failed_sms_is_a_form_error_and_back_next_sends_again(
     page.press()
     assert "Congratulations" in page.text
     assert TwoFactorSMSDevice.objects.get(user=user).confirmed
+
+
+def test_outcome_unknown_then_send_again_says_what_happened(
+    page: Page, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    # 2Factor's gateway answers with an HTML error page: the SMS may have gone out.
+    device = TwoFactorSMSDevice.objects.create(
+        user=user, name="default", number=NUMBER, confirmed=True
+    )
+    emulator.inject("html", status=502, match="/SMS/", times=1)
+
+    _log_in_with_password(page)
+
+    assert "We could not confirm that a text message went out." in page.text
+    assert "the SMS may still arrive" in page.text
+    assert "No text message went out" not in page.text and "We sent you" not in page.text
+    sent = len(emulator.messages())
+
+    # the cooldown holds (the SMS may arrive): "send again" sends nothing and says how long
+    page.press(f'button[name="challenge_device"][value="{device.persistent_id}"]')
+
+    assert "No new code was sent: you can ask for one in " in page.text
+    assert "No new text message was sent." in page.text
+    assert "We sent you" not in page.text
+    assert len(emulator.messages()) == sent
+
+
+def test_setup_wizard_another_number_waits_for_the_cooldown(
+    page: Page, user: AbstractBaseUser, emulator: Emulator
+) -> None:
+    _log_in_with_password(page)
+    page.open(SETUP)
+    page.press()  # welcome
+    page.css('input[value="twofactor_sms"]').click()
+    page.press()
+    page.type("twofactor_sms-number", "98123 45678")
+    page.press()
+    assert "Sent by SMS to +91******5678." in page.text
+    page.press('button[name="wizard_goto_step"]')  # Back
+    page.type("twofactor_sms-number", "98765 43210")
+    page.press()
+
+    assert "No new code was sent: you can ask for one in " in page.text
+    assert "No new code was sent to +91******3210." in page.text
+    assert "Sent by SMS" not in page.text
+    assert len(emulator.messages()) == 1

@@ -52,6 +52,17 @@ class DeviceValidationForm(forms.Form):
             "number": device.masked_number
         }
 
+    def show_challenge_status(self, status: str) -> None:
+        """Word the field's help after the last send's outcome (see ``send_challenge``)."""
+        number = {"number": self.device.masked_number}
+        texts = {
+            "not_sent": _("No code was sent to %(number)s."),
+            "unknown": _("A code may be on its way to %(number)s."),
+            "cooling_down": _("No new code was sent to %(number)s."),
+        }
+        if status in texts:
+            self.fields["token"].help_text = texts[status] % number
+
     def clean_token(self) -> str:
         """The code, if the device accepts it."""
         token = str(self.cleaned_data["token"])

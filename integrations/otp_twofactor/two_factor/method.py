@@ -43,9 +43,11 @@ class TwoFactorSMSMethod(MethodBase):  # type: ignore[misc]
     ) -> TwoFactorSMSDevice:
         """The user's unconfirmed ``"default"`` device for the number typed in setup.
 
-        The same row serves every request of one setup (the code sent is pending in it). A
-        changed number replaces its number, voids the code sent to the old one and ends the
-        cooldown, as a new device would: a code can go to the corrected number at once.
+        The same row serves every request of one setup (the code sent is pending in it), and
+        of every setup the user starts again. A changed number replaces its number and voids
+        the code sent to the old one, but keeps the cooldown: a code goes to the corrected
+        number once ``OTP_TWOFACTOR_COOLDOWN_DURATION`` has passed since the last one, so
+        that changing numbers cannot send SMS faster than that.
         """
         number = str(((setup_data or {}).get(self.code) or {}).get("number") or "")
         device: TwoFactorSMSDevice | None = (
@@ -63,10 +65,7 @@ class TwoFactorSMSMethod(MethodBase):  # type: ignore[misc]
             if candidate.number != device.number:
                 device.number = candidate.number
                 device.token = device.otp_session_id = None
-                device.last_generated_timestamp = None
-                device.save(
-                    update_fields=["number", "token", "otp_session_id", "last_generated_timestamp"]
-                )
+                device.save(update_fields=["number", "token", "otp_session_id"])
         return device
 
     def get_token_form_class(self) -> type[Any]:
@@ -78,7 +77,15 @@ class TwoFactorSMSMethod(MethodBase):  # type: ignore[misc]
         return _("Send a text message to %(number)s via 2Factor") % {"number": device.masked_number}
 
     def get_verbose_action(self, device: Any) -> Any:
-        """What the login wizard says above the code field (after a failed send, not "sent")."""
-        if getattr(device, "challenge_failed", False):
+        """What the login wizard says above the code field: "sent" only when it was."""
+        status = getattr(device, "challenge_status", None)
+        if status == "not_sent":
             return _("No text message went out. Ask for a new code below.")
+        if status == "unknown":
+            return _(
+                "We could not confirm that a text message went out. If a code arrives, enter "
+                "it below."
+            )
+        if status == "cooling_down":
+            return _("No new text message was sent. Enter the last code we sent, if you have it.")
         return _("We sent you a text message, please enter the code we sent.")
