@@ -2,6 +2,10 @@
 
 ``otp_twofactor.W001``: the plugins of ``TWOFACTOR_NOTIFY`` (a send guard, the message
 log...) will not see the device's SMS, and why.
+
+``otp_twofactor.W004``: the devices live in a file-based SQLite database without
+``"transaction_mode": "IMMEDIATE"``, so concurrent verifications can fail with "database is
+locked".
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from typing import Any
 import django.conf
 from django.apps import apps
 from django.core.checks import CheckMessage, Warning, register
+from django.db import connections, router
 
 from twofactor_notify.errors import TwoFactorError
 
 from . import conf
 
-__all__ = ["check_device_plugins"]
+__all__ = ["check_device_plugins", "check_sqlite_transaction_mode"]
 
 
 @register()
@@ -71,3 +76,35 @@ def check_device_plugins(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             )
         ]
     return []
+
+
+@register()  # reads settings only: run by every check, runserver included
+def check_sqlite_transaction_mode(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn when the devices' SQLite database starts its transactions DEFERRED.
+
+    django-otp (``django_otp.verify_token``, its forms, two_factor's) reads the device inside
+    a transaction and the device then writes its attempt count: on SQLite a DEFERRED
+    transaction that has read cannot wait for another writer, so concurrent verifications of
+    one device fail with "database is locked". ``BEGIN IMMEDIATE`` takes the write lock first
+    and waits for it (up to the ``timeout`` option).
+    """
+    from .models import TwoFactorSMSDevice
+
+    alias = router.db_for_write(TwoFactorSMSDevice)
+    connection = connections[alias]
+    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+        return []
+    mode = str((connection.settings_dict.get("OPTIONS") or {}).get("transaction_mode") or "")
+    if mode.upper() in {"IMMEDIATE", "EXCLUSIVE"}:
+        return []
+    return [
+        Warning(
+            f"DATABASES[{alias!r}] is SQLite with DEFERRED transactions: concurrent "
+            "verifications of one otp_twofactor device can fail with 'database is locked'.",
+            hint=(
+                f'Add "OPTIONS": {{"transaction_mode": "IMMEDIATE"}} to DATABASES[{alias!r}] '
+                "(Django's advice for concurrent writes on SQLite)."
+            ),
+            id="otp_twofactor.W004",
+        )
+    ]
