@@ -92,7 +92,7 @@ def check_sqlite_transaction_mode(app_configs: Any = None, **kwargs: Any) -> lis
 
     alias = router.db_for_write(TwoFactorSMSDevice)
     connection = connections[alias]
-    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+    if connection.vendor != "sqlite" or connection.is_in_memory_db():  # type: ignore[attr-defined]
         return []
     mode = str((connection.settings_dict.get("OPTIONS") or {}).get("transaction_mode") or "")
     if mode.upper() in {"IMMEDIATE", "EXCLUSIVE"}:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.cache import cache
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.test import Client
 from django_otp.util import random_hex
 from two_factor.plugins.phonenumber.models import PhoneDevice

@@ -24,12 +24,13 @@ import logging
 import math
 import time
 import traceback
+from datetime import datetime
 from typing import Any
 
 import django_otp
+from django.core.cache import cache
 from django.forms import Form, ValidationError
 from django.http import HttpResponse
-from django.core.cache import cache
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -107,7 +108,7 @@ def _device_wait(device: Any) -> float | None:
     if allowed:
         return None
     next_at = (data or {}).get("next_generation_at")
-    if next_at is None:
+    if not isinstance(next_at, datetime):
         return 1.0
     return max(1.0, (next_at - timezone.now()).total_seconds())
 
