@@ -10,7 +10,7 @@ django_twofactor.E004    ``WEBHOOK_TOKEN`` missing while the webhook URLs are ro
 django_twofactor.E005    ``BACKEND`` is not a known name nor an importable backend class
 django_twofactor.E006    ``FILE_PATH`` missing while ``BACKEND`` is ``file``
 django_twofactor.E007    ``PHONE_FIELD`` is not a field (or a lookup through relations) of
-                         the user model (auth backend on)
+                         the user model (auth backend on, or the login views routed)
 django_twofactor.E008    ``API_KEY`` does not look like a 2Factor API key
 django_twofactor.E009    ``OTP_TEMPLATE`` is not a valid template name
 django_twofactor.E010    ``TWOFACTOR_NOTIFY`` is not a dict, or a value that every send would
@@ -240,8 +240,22 @@ def _check_webhook(token: str | None) -> list[CheckMessage]:
     return []
 
 
+def _login_views_routed() -> bool:
+    """True when the URLconf serves the phone login views (``django_twofactor.urls``)."""
+    try:
+        reverse("django_twofactor:login")
+    except NoReverseMatch:
+        return False
+    except Exception:  # a broken URLconf is reported by Django's own checks
+        return False
+    return True
+
+
 def _check_phone_field(phone_field: object) -> list[CheckMessage]:
-    if _AUTH_BACKEND not in getattr(settings, "AUTHENTICATION_BACKENDS", ()):
+    """``PHONE_FIELD`` must name a field when something reads it: the auth backend, or the
+    phone login views (which look users up by it)."""
+    backend_on = _AUTH_BACKEND in getattr(settings, "AUTHENTICATION_BACKENDS", ())
+    if not backend_on and not _login_views_routed():
         return []
     if not isinstance(phone_field, str) or not phone_field:
         return []  # settings_errors said so

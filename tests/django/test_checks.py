@@ -90,10 +90,27 @@ def test_file_backend_needs_a_path() -> None:
 
 
 def test_phone_field_checked_when_auth_backend_enabled() -> None:
-    with override_settings(AUTHENTICATION_BACKENDS=["django_twofactor.auth.PhoneOTPBackend"]):
+    with override_settings(
+        AUTHENTICATION_BACKENDS=["django_twofactor.auth.PhoneOTPBackend"],
+        ROOT_URLCONF="tests.otp.urls",  # the login views not routed
+    ):
         assert ids(PHONE_FIELD="username") == []
         assert ids(PHONE_FIELD="phone") == ["django_twofactor.E007"]
-    assert ids(PHONE_FIELD="phone") == []  # backend not enabled: not checked
+
+
+def test_phone_field_checked_when_the_login_views_are_routed() -> None:
+    # tests.urls includes django_twofactor.urls (the README's quickstart): its login views
+    # look users up by PHONE_FIELD, with or without the auth backend
+    assert ids(PHONE_FIELD="username") == []
+    (message,) = [m for m in check_settings_with(PHONE_FIELD="phone")]
+    assert message.id == "django_twofactor.E007" and "'phone'" in message.msg
+    with override_settings(ROOT_URLCONF="tests.otp.urls"):  # neither backend nor views
+        assert ids(PHONE_FIELD="phone") == []
+
+
+def check_settings_with(**extra: Any) -> list[Any]:
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(**extra)):
+        return list(check_settings())
 
 
 def test_bad_template_unknown_key_and_wrong_type() -> None:
