@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 from twofactor_notify.errors import TwoFactorError
 
 __all__ = ["ChallengeDeliveryError"]
@@ -21,3 +23,12 @@ class ChallengeDeliveryError(TwoFactorError):
     def __init__(self, message: str, *, retry_allowed: bool = True) -> None:
         super().__init__(message)
         self.retry_allowed = retry_allowed
+
+
+def stack_without_text(exc: BaseException) -> str:
+    """Where ``exc`` was raised (files, lines, functions, source lines), without its text.
+
+    An unexpected exception's text (a plugin's, a transport's) may quote the number or the
+    code being sent: logs get its type and this stack, as the hook logs do, never its text.
+    """
+    return "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))

@@ -6,7 +6,6 @@ import contextlib
 import hmac
 import logging
 import secrets
-import traceback
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +37,7 @@ from twofactor_notify.redaction import redact
 from twofactor_notify.transport import Transport
 
 from .conf import MODE_LOCAL, get_transport, no_delivery_transport, settings
-from .errors import ChallengeDeliveryError
+from .errors import ChallengeDeliveryError, stack_without_text
 
 __all__ = ["TwoFactorSMSDevice", "mask_number", "validate_number"]
 
@@ -149,10 +148,16 @@ class TwoFactorSMSDevice(
             self.number = self._normalized_number()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save, normalising :attr:`number` (an invalid number raises ``ValidationError``)."""
+        """Save, normalising :attr:`number` (an invalid number raises ``ValidationError``).
+
+        A new device saved without a name is named after its number: ``"SMS to
+        +91******3210"`` (django-otp lists devices by name).
+        """
         update_fields = kwargs.get("update_fields")
         if update_fields is None or "number" in update_fields:
             self.number = self._normalized_number()
+        if self._state.adding and not self.name:
+            self.name = gettext("SMS to %(number)s") % {"number": self.masked_number}
         super().save(*args, **kwargs)
 
     def _normalized_number(self) -> str:
@@ -300,15 +305,13 @@ class TwoFactorSMSDevice(
                 exc,
             )
         else:
-            # a bug in a plugin, a transport or an override: the operator gets the traceback,
-            # with the registered secrets (API keys, webhook tokens) redacted; the user only
-            # a generic message
-            trace = "".join(traceback.format_exception(exc))
+            # a bug in a plugin, a transport or an override: the operator gets its type and
+            # where it was raised; never its text, which may quote the number or the code
             logger.error(
                 "OTP challenge of device %s not delivered: unexpected %s\n%s",
                 self.persistent_id,
                 type(exc).__name__,
-                redact(trace),
+                redact(stack_without_text(exc)),
             )
         if _may_have_been_sent(exc):
             # The SMS may have gone out: the cooldown stays, so that asking again cannot

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -356,3 +357,55 @@ def test_unexpected_error_log_redacts_registered_secrets(
 
     assert "RuntimeError" in caplog.text and "in before_send" in caplog.text  # traceback
     assert secret not in caplog.text
+
+
+class QuotingPlugin:
+    """A buggy before_send plugin whose exception text quotes the number and the code."""
+
+    @hookimpl
+    def before_send(self, message: Message, transport: Transport) -> None:
+        raise ValueError(f"cannot send {getattr(message, 'otp', '')} to {message.to}")
+
+
+def _two_factor_phone_device(user: Any) -> Any:
+    from django_otp.util import random_hex
+    from two_factor.plugins.phonenumber.models import PhoneDevice
+
+    return PhoneDevice.objects.create(
+        user=user, name="default", number=NUMBER, method="sms", key=random_hex(20)
+    )
+
+
+#: Each place that logs an unexpected send failure: the device itself, and the two_factor
+#: views' send_challenge for devices that are not ours (two_factor's phone through the gateway).
+UNEXPECTED_FAILURE_LOGGERS = ["device", "two_factor-gateway"]
+
+
+@pytest.mark.parametrize("path", UNEXPECTED_FAILURE_LOGGERS)
+def test_unexpected_error_is_logged_by_type_and_place_never_its_text(
+    device: TwoFactorSMSDevice,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+) -> None:
+    from otp_twofactor.two_factor.views import send_challenge
+
+    transport = InMemoryTransport(plugins=[QuotingPlugin()], load_entrypoints=False)
+    settings.OTP_TWOFACTOR_TRANSPORT = transport
+    if path == "device":
+        with pytest.raises(ChallengeDeliveryError):
+            device.generate_challenge()
+    else:
+        settings.TWO_FACTOR_SMS_GATEWAY = "django_twofactor.gateway.TwoFactorGateway"
+        settings.TWOFACTOR_NOTIFY = {**settings.TWOFACTOR_NOTIFY, "PLUGINS": []}
+        from django_twofactor.backends import get_backend
+
+        get_backend().transport.plugin_manager.register(QuotingPlugin())
+        assert send_challenge(_two_factor_phone_device(device.user)) is not None
+
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and r.name == "otp_twofactor"]
+    assert len(errors) == 1
+    text = errors[0].getMessage()
+    assert "unexpected ValueError" in text and "in before_send" in text  # type and place
+    assert "9876543210" not in text  # the number, in the exception's text
+    assert not re.search(r"cannot send \d", text)  # the code (the stack shows source only)

@@ -41,5 +41,6 @@ def test_readme_django_otp_quickstart_runs_as_written(
 
     assert "+91******3210" in message
     device = TwoFactorSMSDevice.objects.get(user=user)
+    assert device.name == "SMS to +91******3210"  # saved by generate_challenge(), named
     otp = emulator.last_otp(device.number)
     assert otp is not None and device.verify_token(otp) is True

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import traceback
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +41,7 @@ from two_factor.views import SetupView as BaseSetupView
 from twofactor_notify.errors import OutcomeUnknownError, TwoFactorError
 from twofactor_notify.redaction import redact
 
-from ..errors import ChallengeDeliveryError
+from ..errors import ChallengeDeliveryError, stack_without_text
 
 __all__ = [
     "COOLING_DOWN",
@@ -172,7 +171,7 @@ def send_challenge(device: Any, *, user: Any = None) -> str | None:
                 "Challenge of device %s not delivered: unexpected %s\n%s",
                 getattr(device, "persistent_id", "?"),
                 type(exc).__name__,
-                redact("".join(traceback.format_exception(exc))),
+                redact(stack_without_text(exc)),
             )
         unknown = isinstance(exc, OutcomeUnknownError) or bool(
             getattr(exc, "outcome_unknown", False)
