@@ -122,6 +122,7 @@ class TwoFactorSMSDevice(
     )
 
     # Fields inherited from django-otp's untyped mixins, as this class uses them.
+    name: str
     valid_until: datetime
     last_generated_timestamp: datetime | None
 
