@@ -456,3 +456,13 @@ def test_check_warns_when_two_factor_serves_its_own_views(settings: Any) -> None
 
     settings.ROOT_URLCONF = "tests.otp.urls"  # two_factor not routed at all
     assert _w002() == []
+
+
+@pytest.mark.parametrize("method", ["twofactor_sms", "sms"])
+def test_with_dummy_cache_only_the_devices_own_cooldown_holds(
+    method: str, client: Client, user: AbstractBaseUser, emulator: Emulator, settings: Any
+) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    _pump_setup(method)(client, user, emulator)
+    # as documented: the shipped device keeps its own cooldown; two_factor's phone has none
+    assert (_sms_count(emulator) == 1) is (method == "twofactor_sms")
