@@ -428,9 +428,14 @@ class Emulator:
         """Answer an ``/__emulator__/`` request (called by the server threads)."""
         return inspection.handle(request, self)
 
-    def log_request(self, entry: RequestLogEntry) -> None:
-        """Keep a request log entry (called by the server threads)."""
-        self._log.add(entry)
+    def log_generation(self) -> int:
+        """The request log's generation now (called by the server threads on arrival)."""
+        return self._log.generation
+
+    def log_request(self, entry: RequestLogEntry, generation: int | None = None) -> None:
+        """Keep a request log entry (called by the server threads); a request that arrived
+        before the last :meth:`reset` is dropped."""
+        self._log.add(entry, generation)
 
     def redact(self, path: str, query: str = "") -> str:
         """``path?query`` with every account's API key and secret key hidden, however the

@@ -58,15 +58,29 @@ class RequestLogEntry:
 
 
 class RequestLog:
-    """The latest ``size`` entries, thread-safe."""
+    """The latest ``size`` entries, thread-safe.
+
+    Each :meth:`clear` starts a new *generation*. A request that arrived before a clear but is
+    logged after it (one held by a latency fault while its client gave up, say) belongs to the
+    old generation and is dropped: what one test sent never shows up in the next test's log.
+    """
 
     def __init__(self, size: int = 10_000) -> None:
         self._entries: deque[RequestLogEntry] = deque(maxlen=size)
         self._lock = threading.Lock()
+        self._generation = 0
 
-    def add(self, entry: RequestLogEntry) -> None:
-        """Append an entry (the oldest falls off when full)."""
+    @property
+    def generation(self) -> int:
+        """The current generation (bumped by :meth:`clear`)."""
+        return self._generation
+
+    def add(self, entry: RequestLogEntry, generation: int | None = None) -> None:
+        """Append an entry (the oldest falls off when full), unless ``generation`` (taken when
+        the request arrived) is older than the current one."""
         with self._lock:
+            if generation is not None and generation != self._generation:
+                return
             self._entries.append(entry)
 
     def entries(self) -> list[RequestLogEntry]:
@@ -75,6 +89,7 @@ class RequestLog:
             return list(self._entries)
 
     def clear(self) -> None:
-        """Forget every entry."""
+        """Forget every entry, and every request still being answered."""
         with self._lock:
             self._entries.clear()
+            self._generation += 1

@@ -91,8 +91,12 @@ class ServerApp(Protocol):
         """Answer an ``/__emulator__/`` request."""
         ...
 
-    def log_request(self, entry: RequestLogEntry) -> None:
-        """Keep a (redacted) request log entry."""
+    def log_generation(self) -> int:
+        """The request log's generation now (taken when a request arrives)."""
+        ...
+
+    def log_request(self, entry: RequestLogEntry, generation: int | None = None) -> None:
+        """Keep a (redacted) request log entry, unless a reset came after ``generation``."""
         ...
 
     def redact(self, path: str, query: str = "") -> str:
@@ -205,6 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve_inspection(app, path, query)
             return
         started = time.perf_counter()
+        generation = app.log_generation()
         plan = app.faults.draw(path)
         action = plan.action
         kind = action.kind if action is not None else None
@@ -220,7 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
             logged = True
             duration = (time.perf_counter() - started) * 1000.0
             clean = app.redact(path, query)
-            app.log_request(RequestLogEntry(self.command, clean, status, duration, kind))
+            entry = RequestLogEntry(self.command, clean, status, duration, kind)
+            app.log_request(entry, generation)
             log.debug("%s %s -> %s (%.1f ms)", self.command, clean, status, duration)
 
         try:
