@@ -47,7 +47,7 @@ from twofactor_notify.errors import ConfigurationError
 
 from .conf import BACKEND_ALIASES, DEFAULTS, SETTING_NAME, settings_errors
 
-__all__ = ["check_settings"]
+__all__ = ["backend_problem", "check_settings"]
 
 _AUTH_BACKEND = "django_twofactor.auth.PhoneOTPBackend"
 _MIN_TOKEN = 16
@@ -189,18 +189,29 @@ def _check_cache(alias: object) -> list[CheckMessage]:
     ]
 
 
-def _check_backend(backend: object) -> list[CheckMessage]:
+def backend_problem(backend: object) -> ConfigurationError | None:
+    """Why ``TWOFACTOR_NOTIFY['BACKEND'] = backend`` names no SMS backend class, or ``None``
+    (a value that is not a non-empty string is :func:`settings_errors`' to report)."""
     from .backends import BaseSMSBackend
 
     if not isinstance(backend, str) or not backend.strip():
-        return []  # settings_errors said so
+        return None
     path = BACKEND_ALIASES.get(backend.strip().lower(), backend.strip())
     try:
         cls = import_string(path)
         ok = isinstance(cls, type) and issubclass(cls, BaseSMSBackend)
     except ImportError:
         ok = False
-    return [] if ok else [_bad_backend(backend)]
+    if ok:
+        return None
+    return ConfigurationError(
+        f"{SETTING_NAME}['BACKEND'] = {backend!r} is not an SMS backend",
+        key=f"{SETTING_NAME}['BACKEND']",
+    )
+
+
+def _check_backend(backend: object) -> list[CheckMessage]:
+    return [] if backend_problem(backend) is None else [_bad_backend(backend)]
 
 
 def _webhooks_routed() -> bool:

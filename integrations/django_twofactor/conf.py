@@ -8,6 +8,7 @@ is dropped when Django's ``setting_changed`` signal names ``TWOFACTOR_NOTIFY``, 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,12 +35,15 @@ __all__ = [
     "SETTING_NAME",
     "TRANSPORT_KEYS",
     "TwoFactorSettings",
+    "clear_test_switch",
     "get_settings",
     "key_name",
     "on_reset",
     "option_key_name",
     "reset_settings",
+    "set_test_switch",
     "settings_errors",
+    "switched_to_locmem",
 ]
 
 #: Name of the one Django setting this app reads.
@@ -260,6 +264,42 @@ _lock = threading.Lock()
 _cached: TwoFactorSettings | None = None
 _reset_callbacks: list[Callable[[], None]] = []
 
+_OFF = object()
+#: The setting object (``settings.TWOFACTOR_NOTIFY``, or ``None`` when unset) the test
+#: switch applies to; :data:`_OFF` when no switch is in force.
+_switched_for: object = _OFF
+
+
+def set_test_switch(raw: object) -> object:
+    """Send through the locmem backend while ``settings.TWOFACTOR_NOTIFY`` is ``raw``.
+
+    The switch replaces only which backend sends: :func:`get_settings` still parses and
+    checks the configured setting (so a broken production setting fails a test as it fails
+    production) and the system checks never see the switch. A test that overrides the
+    setting (``override_settings``) gets its own value, unswitched. Returns the switch in
+    force before: give it back to restore that one. Used by :mod:`django_twofactor.test`.
+    """
+    global _switched_for
+    with _lock:
+        previous, _switched_for = _switched_for, raw
+    reset_settings()
+    return previous
+
+
+def clear_test_switch() -> object:
+    """Turn the test switch off; returns the switch in force before (see
+    :func:`set_test_switch`)."""
+    return set_test_switch(_OFF)
+
+
+def switched_to_locmem() -> bool:
+    """True while a test switch to locmem is in force (whatever the setting in force)."""
+    return _switched_for is not _OFF
+
+
+def _switched(raw: object) -> bool:
+    return _switched_for is not _OFF and raw is _switched_for
+
 
 def get_settings() -> TwoFactorSettings:
     """The parsed ``TWOFACTOR_NOTIFY`` setting (cached until the setting changes)."""
@@ -275,10 +315,14 @@ def get_settings() -> TwoFactorSettings:
                     f"settings.{SETTING_NAME} must be a dict", key=SETTING_NAME
                 )
             try:
-                _cached = TwoFactorSettings.from_mapping(raw)
+                parsed = TwoFactorSettings.from_mapping(raw)
             except ConfigurationError as exc:
                 del raw  # no setting (an API key) in the frame the error leaves
                 raise strip_traceback(exc) from None
+            if _switched(raw):
+                # checked as configured above; only the backend that sends is replaced
+                parsed = dataclasses.replace(parsed, backend="locmem")
+            _cached = parsed
             _hide_in_logs(_cached.webhook_token)
         return _cached
 

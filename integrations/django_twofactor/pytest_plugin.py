@@ -73,14 +73,10 @@ def _twofactor_fresh_counters() -> None:
 @pytest.fixture
 def sms_outbox() -> Iterator[list[Message]]:
     """The locmem outbox, emptied, with the locmem backend in force for the test."""
-    from django.test import override_settings
-
     from .backends import locmem
-    from .conf import SETTING_NAME
-    from .test import locmem_settings
+    from .test import locmem_switch
 
-    with override_settings(**{SETTING_NAME: locmem_settings()}):
-        locmem.outbox = []
+    with locmem_switch():
         yield locmem.outbox
     locmem.outbox = []
 

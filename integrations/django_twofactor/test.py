@@ -21,11 +21,11 @@ A test that means to reach 2Factor (or the emulator) overrides the setting expli
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.test import override_settings
 from django.test.runner import DiscoverRunner, ParallelTestSuite
 
 from twofactor_notify.config import parse_bool
@@ -34,22 +34,27 @@ from twofactor_notify.models import Message
 
 from .backends import get_backend
 from .backends import locmem as _locmem
-from .conf import SETTING_NAME, reset_settings
+from .conf import (
+    SETTING_NAME,
+    clear_test_switch,
+    set_test_switch,
+    settings_errors,
+    switched_to_locmem,
+)
 from .throttle import reset_counters
 
 __all__ = [
     "TwoFactorParallelTestSuite",
     "TwoFactorTestMixin",
     "TwoFactorTestRunner",
+    "check_configured_settings",
     "locmem_settings",
+    "locmem_switch",
     "reset_counters",
     "sends_for_real_in_tests",
     "setup_test_environment",
     "teardown_test_environment",
 ]
-
-_SAVED = "_django_twofactor_saved_setting"
-_MISSING = object()
 
 
 def locmem_settings() -> dict[str, Any]:
@@ -71,35 +76,74 @@ def sends_for_real_in_tests() -> bool:
         return False  # malformed: the system checks say so; stay on the safe side
 
 
+def check_configured_settings() -> None:
+    """Refuse a ``TWOFACTOR_NOTIFY`` that production would refuse, before switching to locmem.
+
+    The switch replaces only which backend sends; the configured setting is checked as
+    configured, so a test run fails where production fails.
+
+    :raises ConfigurationError: naming the first malformed key (``manage.py check`` lists
+        them all).
+    """
+    from .checks import backend_problem
+
+    raw = getattr(settings, SETTING_NAME, None)
+    if raw is not None and not isinstance(raw, Mapping):
+        raise ConfigurationError(f"settings.{SETTING_NAME} must be a dict", key=SETTING_NAME)
+    errors = settings_errors(raw)
+    problem = None if errors else backend_problem((raw or {}).get("BACKEND", "2factor"))
+    del raw  # no setting (an API key) in the frame the error leaves
+    if problem is not None:
+        errors = [problem]
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigurationError(
+            f"{first.message.rstrip('.')}{more}; the test run checks {SETTING_NAME} as "
+            "configured before it switches to locmem (manage.py check lists every problem)",
+            key=first.key,
+        )
+
+
+@contextmanager
+def locmem_switch() -> Iterator[None]:
+    """Send through locmem while the current ``TWOFACTOR_NOTIFY`` is in force (checked
+    first, as configured: :func:`check_configured_settings`); the switch in force before
+    comes back on exit."""
+    check_configured_settings()
+    previous = set_test_switch(getattr(settings, SETTING_NAME, None))
+    _locmem.outbox = []
+    try:
+        yield
+    finally:
+        set_test_switch(previous)
+
+
 def setup_test_environment() -> None:
-    """Switch the backend to locmem for the rest of the process, empty the outbox and start
-    the send and login counters afresh.
+    """Check the configured setting, then switch the backend to locmem for the rest of the
+    process, empty the outbox and start the send and login counters afresh.
 
     Django's own ``setup_test_environment()`` calls it (see :mod:`django_twofactor.testenv`),
     as do the runner and the pytest plugin. Nothing is switched when
-    ``TWOFACTOR_NOTIFY['LOCMEM_IN_TESTS']`` is false.
+    ``TWOFACTOR_NOTIFY['LOCMEM_IN_TESTS']`` is false. The setting itself is left as
+    configured, so the system checks (which ``manage.py test`` runs) check it.
+
+    :raises ConfigurationError: when the configured setting is malformed.
     """
     reset_counters()
-    if hasattr(_locmem, _SAVED) or sends_for_real_in_tests():
+    if switched_to_locmem() or sends_for_real_in_tests():
         return
-    setattr(_locmem, _SAVED, getattr(settings, SETTING_NAME, _MISSING))
-    setattr(settings, SETTING_NAME, locmem_settings())
+    check_configured_settings()
+    set_test_switch(getattr(settings, SETTING_NAME, None))
     _locmem.outbox = []
-    reset_settings()
 
 
 def teardown_test_environment() -> None:
     """Undo :func:`setup_test_environment`."""
-    if not hasattr(_locmem, _SAVED):
+    if not switched_to_locmem():
         return
-    saved = getattr(_locmem, _SAVED)
-    delattr(_locmem, _SAVED)
-    if saved is _MISSING:
-        delattr(settings, SETTING_NAME)
-    else:
-        setattr(settings, SETTING_NAME, saved)
+    clear_test_switch()
     _locmem.outbox = []
-    reset_settings()
 
 
 def _setup_worker(*args: Any) -> None:
@@ -148,11 +192,11 @@ class TwoFactorTestMixin:
     """
 
     def setUp(self) -> None:
-        """Override ``TWOFACTOR_NOTIFY`` to locmem, empty the outbox, and start the send and
-        login counters afresh (:func:`~django_twofactor.throttle.reset_counters`)."""
+        """Switch the configured ``TWOFACTOR_NOTIFY`` to locmem (:func:`locmem_switch`, which
+        checks it first), empty the outbox, and start the send and login counters afresh
+        (:func:`~django_twofactor.throttle.reset_counters`)."""
         super().setUp()  # type: ignore[misc]
-        self.enterContext(override_settings(**{SETTING_NAME: locmem_settings()}))  # type: ignore[attr-defined]
-        _locmem.outbox = []
+        self.enterContext(locmem_switch())  # type: ignore[attr-defined]
         reset_counters()
 
     @property

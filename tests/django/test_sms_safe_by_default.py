@@ -10,6 +10,7 @@ subprocess; the emulator, over real HTTP, tells whether anything was sent.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -43,6 +44,10 @@ TWOFACTOR_NOTIFY = {
 }
 if os.environ.get("FRESH_OPT_OUT"):
     TWOFACTOR_NOTIFY["LOCMEM_IN_TESTS"] = False
+if os.environ.get("FRESH_BROKEN"):
+    import json
+
+    TWOFACTOR_NOTIFY.update(json.loads(os.environ["FRESH_BROKEN"]))
 """
 
 USER_MODEL = """
@@ -223,4 +228,43 @@ def test_the_pytest_plugin_empties_the_outbox_before_every_test(
     env = {**env, "DJANGO_SETTINGS_MODULE": "fresh.settings"}
     output = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert "2 passed" in output, output
+
+
+def _fails(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    run = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output
+    return output
+
+
+@pytest.mark.parametrize("runner", ["manage.py test", "pytest"])
+def test_a_broken_configuration_fails_the_test_run(
+    runner: str, fresh_project: tuple[Path, dict[str, str]], twofactor_emulator: Emulator
+) -> None:
+    """What ``manage.py check`` refuses, the test run refuses too: the switch to locmem
+    comes after the configured setting was checked."""
+    from tests.django.test_testing_tools import BROKEN_BACKENDS
+
+    project, env = fresh_project
+    (project / "accounts" / "tests.py").write_text(UNITTEST_CASE)
+    (project / "test_signup.py").write_text(PYTEST_CASE)
+    for broken in BROKEN_BACKENDS:
+        case = {
+            **env,
+            "FRESH_BROKEN": json.dumps(broken),
+            "DJANGO_SETTINGS_MODULE": "fresh.settings",
+        }
+        check = _fails([sys.executable, "manage.py", "check"], project, case)
+        keys = set(re.findall(r"TWOFACTOR_NOTIFY\['(\w+)'\]", check))
+        assert keys, check
+        if runner == "pytest":
+            args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+            output = _fails([*args, "test_signup.py"], project, case)
+        else:
+            output = _fails([sys.executable, "manage.py", "test", "accounts"], project, case)
+        assert "ConfigurationError" in output, output
+        named = set(re.findall(r"TWOFACTOR_NOTIFY\['(\w+)'\]", output))
+        assert named and named <= keys, (broken, output)
     assert _sent(twofactor_emulator) == 0

@@ -24,6 +24,7 @@ from django_twofactor.test import (
     setup_test_environment,
     teardown_test_environment,
 )
+from twofactor_notify.errors import ConfigurationError
 
 from .conftest import PHONE, base_settings
 
@@ -118,3 +119,73 @@ def test_parallel_spawned_workers_use_locmem() -> None:
     assert len(workers) == 2, output
     assert {backend for _, backend in workers} == {"django_twofactor.backends.locmem"}
     assert str(os.getpid()) not in {pid for pid, _ in workers}  # they ran in workers
+
+
+#: settings whose BACKEND names no backend class, or a built-in backend missing what it needs
+BROKEN_BACKENDS: list[dict[str, Any]] = [
+    {"BACKEND": "smtp"},
+    {"BACKEND": "myproj.nope.Backend"},
+    {"BACKEND": "django_twofactor.backends.locmem"},  # a module, not a class
+    {"BACKEND": "2factor", "API_KEY": None},
+    {"BACKEND": "file", "FILE_PATH": None},
+]
+
+
+def _broken_settings() -> list[dict[str, Any]]:
+    """Every malformed setting the start-up tables list, and the broken backends."""
+    from django_twofactor.conf import TRANSPORT_KEYS
+    from tests.config_cases import bad_cases
+    from tests.test_startup_config import DJANGO_BAD
+
+    cases = [{TRANSPORT_KEYS[option]: value} for option, value in bad_cases()]
+    cases += [{key: value} for key, values in DJANGO_BAD.items() for value in values]
+    return cases + BROKEN_BACKENDS
+
+
+def _errors() -> list[str]:
+    from django.core.checks import Error
+
+    from django_twofactor.checks import check_settings
+
+    return [f"{m.id} {m.msg}" for m in check_settings() if isinstance(m, Error)]
+
+
+@pytest.mark.parametrize("broken", _broken_settings(), ids=repr)
+def test_the_test_set_up_checks_the_configured_settings(broken: dict[str, Any]) -> None:
+    """Django's test set-up (which switches to locmem) hides no broken setting: the system
+    checks see the configured setting, and the set-up refuses what every send would refuse,
+    naming the key, before it switches."""
+    from django_twofactor.checks import backend_problem
+    from django_twofactor.conf import settings_errors
+
+    config = base_settings(**broken)
+    sends_fail = bool(settings_errors(config)) or backend_problem(config["BACKEND"]) is not None
+    django_test_utils.teardown_test_environment()  # step out of pytest-django's set-up
+    teardown_test_environment()
+    try:
+        with override_settings(
+            TWOFACTOR_NOTIFY=config,
+            AUTHENTICATION_BACKENDS=["django_twofactor.auth.PhoneOTPBackend"],
+        ):
+            configured = _errors()
+            assert configured  # production refuses it
+            try:
+                django_test_utils.setup_test_environment()
+                refused = None
+            except ConfigurationError as exc:
+                refused = exc
+            try:
+                assert _errors() == configured  # the checks ignore the switch
+                if sends_fail:
+                    assert refused is not None and refused.key is not None
+                    assert refused.key in str(refused)
+                    assert any(refused.key in error for error in configured)
+                    with pytest.raises(ConfigurationError):
+                        get_backend()  # the first send fails as in production
+                else:  # a Django-only problem (cache, user model): the checks report it
+                    assert refused is None
+            finally:
+                django_test_utils.teardown_test_environment()
+    finally:
+        django_test_utils.setup_test_environment()
+        setup_test_environment()
