@@ -88,7 +88,7 @@ from .validation import (
     format_schedule_time,
     validate_base_url,
     validate_otp_code,
-    validate_phone,
+    validate_otp_phone,
     validate_session_id,
     validate_template,
     validate_timeout,
@@ -282,7 +282,7 @@ class TwoFactorClient(ErrorBoundary):
 
     def send_template_sms(self, phone: str, template: str) -> OTPSent:
         """Send a template with no OTP (``/SMS/{phone}/{template}``, from the sandbox section)."""
-        e164 = validate_phone(phone, region=self.region)
+        e164 = validate_otp_phone(phone, region=self.region)
         segment = v1_path_form(e164)
         validate_template(template)
         if template.upper().startswith(("AUTOGEN", "VERIFY")) or template.isdigit():
@@ -311,7 +311,7 @@ class TwoFactorClient(ErrorBoundary):
             sid = validate_session_id(session_id)
             return self._verify(["VERIFY", sid, code], ["VERIFY", sid, "<otp>"])
         assert phone is not None
-        segment = v1_path_form(validate_phone(phone, region=self.region))
+        segment = v1_path_form(validate_otp_phone(phone, region=self.region))
         return self._verify(["VERIFY3", segment, code], ["VERIFY3", _mask_phone(segment), "<otp>"])
 
     def verify_otp_sandbox(self, code: str, *, session_id: str) -> Verification:

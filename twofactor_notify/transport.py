@@ -66,6 +66,7 @@ from .validation import (
     check_message,
     coerce_bulk_messages,
     validate_otp_code,
+    validate_otp_phone,
     validate_phone,
     validate_session_id,
 )
@@ -262,7 +263,9 @@ class Transport(ErrorBoundary, ABC):
         if session_id is not None:
             return self._verify(code, session_id=validate_session_id(session_id), phone=None)
         assert phone is not None
-        return self._verify(code, session_id=None, phone=self._phone(phone))
+        return self._verify(
+            code, session_id=None, phone=validate_otp_phone(phone, region=self.region)
+        )
 
     def handle_report(self, report: DeliveryReport | ClickReport) -> None:
         """Fire ``on_delivery`` for a parsed report; plugin errors are logged, not raised."""

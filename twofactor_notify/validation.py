@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import InvalidInputError, OTPError
+from .errors import InvalidInputError, InvalidPhoneNumberError, OTPError
 from .models import BulkBatch, BulkMessage, Message, OTPMessage, SMSMessage
 from .phone import DEFAULT_REGION, normalize_phone
 
@@ -52,6 +52,7 @@ __all__ = [
     "validate_echoed_text",
     "validate_otp_code",
     "validate_otp_length",
+    "validate_otp_phone",
     "validate_sender",
     "validate_session_id",
     "validate_template",
@@ -125,6 +126,30 @@ def validate_phone(raw: object, *, region: str = DEFAULT_REGION) -> str:
     if isinstance(raw, str) and _INDIAN_MOBILE.fullmatch(raw):
         return raw  # the common case, already canonical: no libphonenumber call
     return normalize_phone(raw, region=region)  # type: ignore[arg-type]  # it refuses non-str
+
+
+#: The numbers 2Factor's OTP endpoints (AUTOGEN, AUTOGEN2, AUTOGEN3, a custom OTP, VERIFY3)
+#: take: an Indian number, 10 digits after +91 (``Invalid Phone Number - Length
+#: Mismatch(Expected: 10)`` for any other).
+_OTP_NUMBER = re.compile(r"\+91[0-9]{10}")
+
+
+def validate_otp_phone(raw: object, *, region: str = DEFAULT_REGION) -> str:
+    """A number an OTP endpoint takes, as E.164: :func:`validate_phone`, and Indian.
+
+    2Factor's OTP endpoints (send and VERIFY3) take a 10-digit Indian number only and
+    answer ``Length Mismatch(Expected: 10)`` for any other, so every path refuses one here.
+
+    :raises InvalidPhoneNumberError: ``field`` is ``"phone"``.
+    """
+    e164 = validate_phone(raw, region=region)
+    if not _OTP_NUMBER.fullmatch(e164):
+        raise InvalidPhoneNumberError(
+            "2Factor sends and verifies OTPs to Indian numbers only (+91 and 10 digits); "
+            "this number is of another country",
+            field="phone",
+        )
+    return e164
 
 
 _API_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{7,127}")
@@ -364,7 +389,7 @@ def validate_otp_length(length: object) -> int:
 
 def check_otp_message(message: OTPMessage, *, region: str = DEFAULT_REGION) -> OTPMessage:
     """Check every field of an OTP send; return it with ``to`` in E.164 and the OTP stripped."""
-    to = validate_phone(message.to, region=region)
+    to = validate_otp_phone(message.to, region=region)
     if message.template is not None:
         validate_template(message.template)
     include_otp = _require_bool(message.include_otp, field="include_otp")

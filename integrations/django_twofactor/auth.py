@@ -24,7 +24,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest
 
 from twofactor_notify.errors import InvalidInputError, TwoFactorError
-from twofactor_notify.phone import normalize_phone
+from twofactor_notify.validation import validate_otp_phone
 
 from . import throttle
 from .backends import get_backend
@@ -79,7 +79,7 @@ class PhoneOTPBackend(BaseBackend):
             return None  # credentials meant for another backend
         config = get_settings()
         try:
-            e164 = normalize_phone(str(phone), region=config.region)
+            e164 = validate_otp_phone(str(phone), region=config.region)
         except InvalidInputError:
             return None
         if throttle.is_locked_out(e164):

@@ -7,7 +7,7 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from twofactor_notify.errors import InvalidInputError
-from twofactor_notify.phone import normalize_phone
+from twofactor_notify.validation import validate_otp_phone
 
 from .conf import get_settings
 
@@ -24,13 +24,16 @@ class PhoneForm(forms.Form):
     )
 
     def clean_phone(self) -> str:
-        """Normalise the number with ``TWOFACTOR_NOTIFY['REGION']``."""
+        """Normalise the number with ``TWOFACTOR_NOTIFY['REGION']``; it must be one 2Factor
+        sends OTPs to (an Indian number)."""
         raw = self.cleaned_data["phone"]
         try:
-            return normalize_phone(raw, region=get_settings().region)
-        except InvalidInputError:
+            return validate_otp_phone(raw, region=get_settings().region)
+        except InvalidInputError as exc:
             raise forms.ValidationError(
-                _("Enter a valid phone number."), code="invalid_phone"
+                _("Enter a valid phone number (%(reason)s)."),
+                code="invalid_phone",
+                params={"reason": exc.message},
             ) from None
 
 

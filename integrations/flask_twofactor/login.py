@@ -40,7 +40,7 @@ from flask import current_app, session
 
 from twofactor_notify.errors import InvalidInputError, RateLimitedError
 from twofactor_notify.models import OTPSent, VerificationOutcome
-from twofactor_notify.phone import normalize_phone
+from twofactor_notify.validation import validate_otp_phone
 
 from .attempts import AttemptStore, MemoryAttemptStore
 from .extension import TwoFactorState, get_state
@@ -124,7 +124,7 @@ class PhoneLogin:
         """
         state = get_state()
         store = self._store(state)
-        e164 = normalize_phone(phone, region=state.config.region)
+        e164 = validate_otp_phone(phone, region=state.config.region)
         pending = session.get(PENDING_KEY)
         now = time.time()
         if isinstance(pending, dict):

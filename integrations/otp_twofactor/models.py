@@ -32,9 +32,9 @@ from twofactor_notify.errors import (
     TwoFactorError,
 )
 from twofactor_notify.models import OTPSent
-from twofactor_notify.phone import normalize_phone
 from twofactor_notify.redaction import redact
 from twofactor_notify.transport import Transport
+from twofactor_notify.validation import validate_otp_phone
 
 from .conf import MODE_LOCAL, get_transport, no_delivery_transport, settings
 from .errors import ChallengeDeliveryError, stack_without_text
@@ -49,9 +49,10 @@ _TOKEN_HASH_SALT = "otp_twofactor.TwoFactorSMSDevice.token"  # noqa: S105 - a sa
 
 
 def validate_number(value: str) -> None:
-    """Field validator: ``value`` must be a valid phone number (any form people type)."""
+    """Field validator: ``value`` must be a number 2Factor's OTP endpoints take (any form
+    people type; an Indian number, :func:`twofactor_notify.validation.validate_otp_phone`)."""
     try:
-        normalize_phone(value, region=settings.OTP_TWOFACTOR_REGION)
+        validate_otp_phone(value, region=settings.OTP_TWOFACTOR_REGION)
     except InvalidPhoneNumberError as exc:
         raise ValidationError(
             gettext("Enter a valid phone number (%(reason)s)."),
@@ -163,7 +164,7 @@ class TwoFactorSMSDevice(
 
     def _normalized_number(self) -> str:
         try:
-            return normalize_phone(self.number or "", region=settings.OTP_TWOFACTOR_REGION)
+            return validate_otp_phone(self.number or "", region=settings.OTP_TWOFACTOR_REGION)
         except InvalidPhoneNumberError as exc:
             raise ValidationError(
                 {"number": gettext("Enter a valid phone number (%s).") % exc.message}

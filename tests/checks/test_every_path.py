@@ -561,3 +561,64 @@ def test_a_wrong_container_or_item_type_is_refused_once_before_anything_goes(
     assert world.emulator.requests == []
     assert all(outbox == [] for outbox in world.outboxes)
     assert not OutgoingMessage.objects.exists()
+
+
+#: valid numbers of other countries: 2Factor's OTP endpoints refuse them ("Length
+#: Mismatch(Expected: 10)"), its SMS endpoints take them
+FOREIGN_NUMBERS = st.sampled_from(
+    ["+12025550143", "+447911123456", "+61412345678", "+8613800138000", "+1 202 555 0143"]
+)
+
+
+def _otp_endpoint(entry: EntryPoint, how: str) -> bool:
+    name = entry.label.rsplit(".", 1)[-1]
+    return (
+        "otp" in name
+        or name == "send_template_sms"
+        or how.split("(", 1)[-1].startswith("OTPMessage.")
+    )
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(number=FOREIGN_NUMBERS)
+def test_every_otp_path_refuses_a_number_2factor_refuses(world: World, number: str) -> None:
+    """The OTP endpoints (send and VERIFY3) take Indian numbers only: every transport, test
+    double and adapter refuses another country's number as 2Factor does, before sending."""
+    seen: dict[str, tuple[str, str, str | None]] = {}
+    for entry in world.entry_points:
+        for label, call in calls_for(entry, "to", number):
+            if _otp_endpoint(entry, label):
+                seen[label] = outcome(call)
+    assert len(seen) >= 10, seen
+    wrong = {k: v for k, v in seen.items() if v != ("raised", "InvalidPhoneNumberError", "phone")}
+    assert not wrong
+    assert world.emulator.requests == []
+    assert all(outbox == [] for outbox in world.outboxes)
+
+
+def test_the_emulator_refuses_exactly_what_the_otp_check_refuses(own_emulator: Emulator) -> None:
+    """The check and the emulator agree: a number the check lets through the emulator
+    takes, one it refuses the emulator answers Length Mismatch(Expected: 10)."""
+    import requests
+
+    from twofactor_notify.phone import v1_path_form
+    from twofactor_notify.validation import validate_otp_phone, validate_phone
+
+    own_emulator.reset(settings=True)
+    base = f"{own_emulator.url}/API/V1/{own_emulator.api_key}/SMS"
+    for number in ["+919876543210", "09876543210", "+12025550143", "+447911123456", "+61412345678"]:
+        try:
+            validate_otp_phone(number)
+            allowed = True
+        except InvalidPhoneNumberError:
+            allowed = False
+        segment = v1_path_form(validate_phone(number))  # what the client would send
+        for path in (f"{segment}/AUTOGEN", f"VERIFY3/{segment}/123456"):
+            answer = requests.get(f"{base}/{path}", timeout=5)  # the wire, no library check
+            refused = "Length Mismatch(Expected: 10)" in answer.text
+            assert refused is not allowed, (number, path, answer.text)

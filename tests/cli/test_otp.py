@@ -99,3 +99,16 @@ def test_malformed_code_is_refused_before_any_request(run_cli: RunCLI, cli_env: 
     assert "4 to 6 digits" in result.err
     # (the request log is filled after each answer: look for this request, not for none)
     assert not any("cli-malformed-code" in r.path for r in cli_env.requests)
+
+
+def test_a_number_2factor_sends_no_otp_to_is_a_usage_error(
+    run_cli: RunCLI, cli_env: Emulator
+) -> None:
+    for argv in (
+        ("send-otp", "+12025550143"),
+        ("verify", "123456", "--phone", "+447911123456"),
+    ):
+        result = run_cli(*argv)
+        assert result.code == 2, result
+        assert "Indian numbers only" in result.err
+    assert cli_env.requests == []

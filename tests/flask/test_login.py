@@ -341,3 +341,15 @@ def test_default_store_is_per_app(make_app: AppFactory):
     other = "9876543219"
     assert _sends(first, request_code, other, 6) == 5
     assert _sends(second, request_code, other, 6) == 5
+
+
+def test_a_number_2factor_sends_no_otp_to_is_refused_before_any_counter(app: Flask):
+    from twofactor_notify.errors import InvalidPhoneNumberError
+
+    login = PhoneLogin(resend_interval=0, max_sends=2)
+    with app.test_request_context():
+        for _ in range(5):  # refused every time, never counted as a request for a code
+            with pytest.raises(InvalidPhoneNumberError) as info:
+                login.request_code("+12025550143")
+            assert info.value.field == "phone"
+        assert login.request_code("9876543210").session_id

@@ -34,14 +34,18 @@ def test_number_is_stored_in_e164(make_device: Any, typed: str) -> None:
 
 def test_other_regions(make_device: Any, settings: Any) -> None:
     settings.OTP_TWOFACTOR_REGION = "US"
-    assert make_device(number="(415) 555-2671").number == "+14155552671"
+    assert make_device(number="+91 98765-43210").number == NUMBER
+    with pytest.raises(ValidationError, match="Indian numbers only"):
+        make_device(number="(415) 555-2671")  # a US number: 2Factor sends it no OTP
 
 
 @pytest.mark.parametrize(
     "bad",
     # the last two parse as valid numbers with libphonenumber (an extension after them);
     # the transport refuses them at send time, so the device refuses them when saved
-    ["", "12345", "not a number", "+91 12345", "+91 9876543210x", "9876543210 ext.1"],
+    ["", "12345", "not a number", "+91 12345", "+91 9876543210x", "9876543210 ext.1"]
+    # valid numbers of other countries: 2Factor's OTP endpoints refuse them
+    + ["+12025550143", "+447911123456"],
 )
 def test_invalid_number_is_refused_on_save_and_clean(make_device: Any, bad: str) -> None:
     with pytest.raises(ValidationError) as caught:

@@ -36,7 +36,7 @@ def register(
     send.add_argument(
         "phone",
         metavar="PHONE",
-        type=option_type("phone"),
+        type=option_type("otp_phone"),
         help="recipient, e.g. '+91 98765 43210'",
     )
     send.add_argument(
@@ -79,7 +79,7 @@ def register(
     target.add_argument(
         "--phone",
         metavar="PHONE",
-        type=option_type("phone"),
+        type=option_type("otp_phone"),
         help="verify the number's latest OTP",
     )
     verify.set_defaults(handler=run_verify)
