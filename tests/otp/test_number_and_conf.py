@@ -43,9 +43,11 @@ def test_other_regions(make_device: Any, settings: Any) -> None:
     "bad",
     # the last two parse as valid numbers with libphonenumber (an extension after them);
     # the transport refuses them at send time, so the device refuses them when saved
-    ["", "12345", "not a number", "+91 12345", "+91 9876543210x", "9876543210 ext.1"]
-    # valid numbers of other countries: 2Factor's OTP endpoints refuse them
-    + ["+12025550143", "+447911123456"],
+    [
+        *["", "12345", "not a number", "+91 12345", "+91 9876543210x", "9876543210 ext.1"],
+        # valid numbers of other countries: 2Factor's OTP endpoints refuse them
+        *["+12025550143", "+447911123456"],
+    ],
 )
 def test_invalid_number_is_refused_on_save_and_clean(make_device: Any, bad: str) -> None:
     with pytest.raises(ValidationError) as caught:
