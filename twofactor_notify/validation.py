@@ -361,11 +361,20 @@ def format_schedule_time(when: object, *, now: datetime | None = None) -> str:
         )
     aware = when.replace(tzinfo=IST) if when.tzinfo is None else when
     current = now or datetime.now(UTC)
-    if aware - current < MIN_SCHEDULE_AHEAD:
+    try:
+        ahead = aware - current
+        in_india = aware.astimezone(IST)
+    except (OverflowError, ValueError):
+        # past year 9999 once in India time (9999-12-31 23:59 UTC), or a tzinfo that fails
+        raise InvalidInputError(
+            "schedule_at is out of range: it must be a date before year 9999 in India time",
+            field="schedule_at",
+        ) from None
+    if ahead < MIN_SCHEDULE_AHEAD:
         raise InvalidInputError(
             "schedule_at must be at least 5 minutes in the future", field="schedule_at"
         )
-    return aware.astimezone(IST).strftime("%Y-%m-%d %H:%M:%S")
+    return in_india.strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --------------------------------------------------------------------------- messages

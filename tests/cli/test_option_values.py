@@ -40,6 +40,7 @@ CHECKED_DESTS = {
     "shorten_url_webhook",
     "callback_url",
     "base_url",
+    "schedule",
 }
 #: Bad values for each kind of checked type (by the rule's name).
 BAD: dict[str, list[str]] = {
@@ -48,6 +49,8 @@ BAD: dict[str, list[str]] = {
     "OTP": ["12", "12345678", "abcd"],
     "session id": ["../x"],
     "phone number": ["12345", "98765x"],
+    "OTP phone number": ["12345", "98765x", "+12025550143"],  # 2Factor: Indian numbers only
+    "schedule": ["9999-12-31 23:59+00:00", "2000-01-01 10:00", "soon"],
     "DLT id": ["abc"],
     "campaign name": ["x" * 101],
     "URL": ["notaurl", "http://", "http://127.0.0.1:99999"],

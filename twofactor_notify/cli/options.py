@@ -53,7 +53,7 @@ _TYPES: dict[str, Callable[[str], str]] = {
     "otp": checked(validate_otp_code, "OTP"),
     "session_id": checked(validate_session_id, "session id"),
     "phone": checked(validate_phone, "phone number"),
-    "otp_phone": checked(validate_otp_phone, "phone number"),
+    "otp_phone": checked(validate_otp_phone, "OTP phone number"),
     "pe_id": checked(lambda t: validate_dlt_id(t, field="pe_id"), "DLT id"),
     "ct_id": checked(lambda t: validate_dlt_id(t, field="ct_id"), "DLT id"),
     "campaign_name": checked(validate_campaign_name, "campaign name"),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
+from ..errors import InvalidInputError
+from ..validation import format_schedule_time
 from .connection import make_transport
 from .console import Console, mask_number
 from .errors import EXIT_OK
-from .options import option_type
+from .options import CHECKED_ATTRIBUTE, option_type
 
 __all__ = ["parse_schedule", "register"]
 
@@ -16,11 +18,19 @@ __all__ = ["parse_schedule", "register"]
 def parse_schedule(text: str) -> datetime:
     """``'YYYY-MM-DD HH:MM'`` (India time unless an offset such as ``+00:00`` is given)."""
     try:
-        return datetime.fromisoformat(text.strip())
+        when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected 'YYYY-MM-DD HH:MM' (India time), got {text!r}"
         ) from None
+    try:
+        format_schedule_time(when)  # the library's rule: ahead, and within range
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    return when
+
+
+setattr(parse_schedule, CHECKED_ATTRIBUTE, "schedule")
 
 
 def _recipients(text: str) -> list[str]:
