@@ -69,7 +69,7 @@ OTP_BAD: dict[str, list[Any]] = {
     "OTP_TWOFACTOR_THROTTLE_FACTOR": [-1, "x"],
     "OTP_TWOFACTOR_COOLDOWN_DURATION": [-1],
     "OTP_TWOFACTOR_NO_DELIVERY": ["no"],
-    "OTP_TWOFACTOR_CHALLENGE_MESSAGE": [5],
+    "OTP_TWOFACTOR_CHALLENGE_MESSAGE": [5, "sent to {phone}", "sent {", "{0}", "{number.x}"],
 }
 _AUTH = ["django_twofactor.auth.PhoneOTPBackend"]
 #: TWOFACTOR_NOTIFY keys another module checks: BACKGROUND (the queue's engine and Redis)

@@ -63,6 +63,7 @@ __all__ = [
     "NOT_MAPPED",
     "TRANSPORT_KEYS",
     "OTPTwoFactorSettings",
+    "challenge_message",
     "check_settings",
     "get_transport",
     "no_delivery_transport",
@@ -128,9 +129,27 @@ def _mode(value: object, key: str) -> str:
     return str(mode)
 
 
+def challenge_message(template: str, number: str, key: str) -> str:
+    """``template`` (the challenge message) with ``{number}`` filled in.
+
+    :raises ConfigurationError: naming ``key`` when ``template`` has another placeholder
+        (``{phone}``) or is not a valid format string (``"sent {"``).
+    """
+    try:
+        return template.format(number=number)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        problem = f"unknown placeholder {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ConfigurationError(
+            f"{key} must be a text whose only placeholder is {{number}} ({problem}); "
+            "write a literal brace as {{ or }}",
+            key=key,
+        ) from None
+
+
 def _message(value: object, key: str) -> str:
     if not isinstance(value, str):
         raise ConfigurationError(f"{key} must be a string", key=key)
+    challenge_message(value, "+91******3210", key)
     return value
 
 

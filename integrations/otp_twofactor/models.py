@@ -36,7 +36,13 @@ from twofactor_notify.redaction import redact
 from twofactor_notify.transport import Transport
 from twofactor_notify.validation import validate_otp_phone
 
-from .conf import MODE_LOCAL, get_transport, no_delivery_transport, settings
+from .conf import (
+    MODE_LOCAL,
+    challenge_message,
+    get_transport,
+    no_delivery_transport,
+    settings,
+)
 from .errors import ChallengeDeliveryError, stack_without_text
 
 __all__ = ["TwoFactorSMSDevice", "mask_number", "validate_number"]
@@ -252,6 +258,13 @@ class TwoFactorSMSDevice(
             # a device made in memory and asked for a challenge is saved first, as
             # django-otp's own side-channel devices do (its pending token lives in the row)
             self.save()
+        # formatted before anything is sent or counted: a broken message (or translation of
+        # it) is a configuration error, not a code sent followed by an exception
+        message = challenge_message(
+            gettext(settings.OTP_TWOFACTOR_CHALLENGE_MESSAGE),
+            self.masked_number,
+            "OTP_TWOFACTOR_CHALLENGE_MESSAGE",
+        )
         allowed, data = self.generate_is_allowed()
         if not allowed:
             return self._cooldown_message(data)
@@ -276,7 +289,7 @@ class TwoFactorSMSDevice(
         else:
             stored = {"token": None, "otp_session_id": receipt.session_id}
         self._update(**stored, valid_until=valid_until)
-        return gettext(settings.OTP_TWOFACTOR_CHALLENGE_MESSAGE).format(number=self.masked_number)
+        return message
 
     def _claim_generation(self, now: datetime) -> bool:
         """Start the cooldown and void the pending token, unless another request just did."""

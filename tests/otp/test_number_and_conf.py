@@ -153,3 +153,19 @@ def test_mode_must_be_local_or_remote(settings: Any, device: TwoFactorSMSDevice)
     with pytest.raises(ConfigurationError):
         device.generate_challenge()
     assert fresh(device).last_generated_timestamp is None
+
+
+@pytest.mark.parametrize("message", ["sent to {phone}", "sent {", "{0}", "{number.x}"])
+def test_a_broken_challenge_message_sends_nothing(
+    settings: Any, device: TwoFactorSMSDevice, message: str
+) -> None:
+    outbox = InMemoryTransport(load_entrypoints=False)
+    settings.OTP_TWOFACTOR_TRANSPORT = outbox
+    settings.OTP_TWOFACTOR_CHALLENGE_MESSAGE = message
+    with pytest.raises(ConfigurationError) as info:
+        device.generate_challenge()
+    assert info.value.key == "OTP_TWOFACTOR_CHALLENGE_MESSAGE"
+    assert outbox.outbox == []
+    settings.OTP_TWOFACTOR_CHALLENGE_MESSAGE = "sent {{really}} to {number}"
+    assert device.generate_challenge() == "sent {really} to +91******3210"
+    assert len(outbox.outbox) == 1  # the refusal started no cooldown
