@@ -167,21 +167,42 @@ def test_invalid_api_key_on_verify_and_template_sends(emulator, make_client, cal
     assert caught.value.details == "Invalid API Key"
 
 
+_LENGTH_MISMATCH = (
+    '{"Status": "Error", "Details": "Invalid Phone Number - Length Mismatch(Expected: 10)"}'
+)
+
+
 @pytest.mark.parametrize("variant", list(SEND_VARIANTS))
-def test_server_phone_length_error_maps_to_invalid_phone_with_field(emulator, client, variant):
-    # a valid number elsewhere, which the V1 path (10 digits expected) refuses
+def test_a_number_the_otp_endpoints_refuse_is_refused_before_any_request(emulator, client, variant):
+    # a valid number elsewhere, which the V1 path (10 digits expected) refuses: the check
+    # layer refuses it as 2Factor would, so nothing is sent
     with pytest.raises(InvalidPhoneNumberError) as caught:
         client.send_otp("+1 415 555 2671", **SEND_VARIANTS[variant])
     assert caught.value.field == "phone"
+    assert "Indian numbers only" in caught.value.message
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize("variant", list(SEND_VARIANTS))
+def test_server_phone_length_error_maps_to_invalid_phone_with_field(emulator, client, variant):
+    # should 2Factor answer it all the same, the answer maps to the same error class
+    emulator.inject("status", times=1, status=400, body=_LENGTH_MISMATCH)
+    with pytest.raises(InvalidPhoneNumberError) as caught:
+        client.send_otp(PHONE, **SEND_VARIANTS[variant])
+    assert caught.value.field == "phone"
     assert caught.value.status == 400
     assert caught.value.details == "Invalid Phone Number - Length Mismatch(Expected: 10)"
-    assert paths(emulator)[0].startswith("/API/V1/<redacted>/SMS/14155552671/")
     assert emulator.messages() == []
 
 
 def test_verify3_phone_length_error(emulator, client):
     with pytest.raises(InvalidPhoneNumberError) as caught:
         client.verify_otp("123456", phone="+1 415 555 2671")
+    assert caught.value.field == "phone"
+    assert emulator.requests == []
+    emulator.inject("status", times=1, status=400, body=_LENGTH_MISMATCH)
+    with pytest.raises(InvalidPhoneNumberError) as caught:
+        client.verify_otp("123456", phone=PHONE)
     assert caught.value.field == "phone"
     assert caught.value.status == 400
 
