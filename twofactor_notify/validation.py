@@ -156,16 +156,23 @@ _API_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{7,127}")
 
 
 def validate_otp_code(code: object, *, field: str = "otp") -> str:
-    """An OTP is 4 to 6 digits (``Invalid OTP Code - Length Mismatch(Expected: 4-6)``)."""
+    """An OTP is a string of exactly 4 to 6 ASCII digits (``Invalid OTP Code - Length
+    Mismatch(Expected: 4-6)``).
+
+    The one rule for codes sent and verified on every path (client, transports, the Django
+    and Flask logins, the otp device, the CLI). Nothing is converted: an ``int`` has lost its
+    leading zeros, and a code with spaces or a newline around it (``" 482913"``,
+    ``"1234\\n"``) is refused, not trimmed -- a form that means to trim does so itself.
+    """
     if isinstance(code, int) and not isinstance(code, bool):
         raise OTPError("OTP must be given as a string of digits, not an int", field=field)
     if not isinstance(code, str):
         raise OTPError(
             f"OTP must be a string of 4 to 6 digits, not {_type_name(code)}", field=field
         )
-    if not _OTP.fullmatch(code.strip()):
-        raise OTPError("OTP must be 4 to 6 digits", field=field)
-    return code.strip()
+    if not _OTP.fullmatch(code):
+        raise OTPError("OTP must be 4 to 6 digits, with nothing around them", field=field)
+    return code
 
 
 def validate_session_id(session_id: object) -> str:

@@ -90,7 +90,7 @@ class PhoneOTPBackend(BaseBackend):
         if throttle.record_attempt(e164) > config.login_max_attempts:
             logger.info("phone login refused: number locked out after failed attempts")
             return None
-        verified = self._verify(request, e164, str(token))
+        verified = self._verify(request, e164, token)  # a code is a str: see validate_otp_code
         if verified is None:
             throttle.release_attempt(e164)  # 2Factor unreachable: not the caller's failure
             return None
@@ -119,16 +119,16 @@ class PhoneOTPBackend(BaseBackend):
 
     # ------------------------------------------------------------------ internals
 
-    def _verify(self, request: HttpRequest | None, e164: str, token: str) -> bool | None:
+    def _verify(self, request: HttpRequest | None, e164: str, token: object) -> bool | None:
         """True when the code matched, False when it did not, None when 2Factor failed."""
         pending = pending_login(request)
         session_id = pending.get("session_id") if pending and pending["phone"] == e164 else None
         transport = get_backend().transport
         try:
             if session_id:
-                verification = transport.verify_otp(token, session_id=session_id)
+                verification = transport.verify_otp(token, session_id=session_id)  # type: ignore[arg-type]
             else:
-                verification = transport.verify_otp(token, phone=e164)
+                verification = transport.verify_otp(token, phone=e164)  # type: ignore[arg-type]
         except InvalidInputError:
             return False  # not 4-6 digits: a wrong code
         except TwoFactorError as exc:

@@ -12,7 +12,7 @@ verified phone) as ``on_verified``::
 
     @app.post("/login/code")
     def check_code():
-        if phone_login.verify_code(request.form["code"]):
+        if phone_login.verify_code(request.form["code"].strip()):
             return redirect(url_for("home"))
         flash("Wrong or expired code")
         return redirect(url_for("enter_code"))

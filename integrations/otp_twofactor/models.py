@@ -34,7 +34,7 @@ from twofactor_notify.errors import (
 from twofactor_notify.models import OTPSent
 from twofactor_notify.redaction import redact
 from twofactor_notify.transport import Transport
-from twofactor_notify.validation import validate_otp_phone
+from twofactor_notify.validation import validate_otp_code, validate_otp_phone
 
 from .conf import (
     MODE_LOCAL,
@@ -371,12 +371,19 @@ class TwoFactorSMSDevice(
         a lost answer) makes this return ``False``, gives the reserved attempt back and ends
         the cooldown, so that a new code can be asked for at once.
         """
-        code = "" if token is None else str(token).strip()
+        try:
+            # the one rule for codes (4 to 6 ASCII digits, a str): anything else, in either
+            # mode, is a wrong code -- counted, never an exception
+            code = validate_otp_code(token)
+        except InvalidInputError:
+            code = None
         now = timezone.now()
         previous = self._reserve_attempt(now)
         if previous is None:
             return False
-        if self.otp_session_id:
+        if code is None:
+            result: bool | None = False
+        elif self.otp_session_id:
             result = self._verify_remote(code, now)
         elif self.token:
             result = self._verify_local(code, now)

@@ -89,6 +89,17 @@ _not_str = st.one_of(
 )
 
 
+#: codes that look right once converted or trimmed: nothing is converted, they are refused
+ODD_CODES = st.one_of(
+    st.builds(
+        lambda code, pad: pad[0] + code + pad[1],
+        st.text(alphabet="0123456789", min_size=4, max_size=6),
+        st.sampled_from([("", "\n"), (" ", ""), ("\t", " "), ("", "\r\n")]),
+    ),
+    st.sampled_from(["\ud800", "\uff14\uff15\uff16\uff17", "\u0664\u0665\u0666\u0667"]),
+)
+
+
 def _past() -> st.SearchStrategy[datetime]:
     now = datetime.now(UTC)
     return st.integers(min_value=-10_000, max_value=4).map(lambda m: now + timedelta(minutes=m))
@@ -135,6 +146,7 @@ BAD: dict[str, tuple[st.SearchStrategy[Any], type[InvalidInputError], str]] = {
             st.just("../x"),
             st.integers(),
             st.binary(min_size=1, max_size=6),
+            ODD_CODES,
         ),
         OTPError,
         "otp",
@@ -146,6 +158,7 @@ BAD: dict[str, tuple[st.SearchStrategy[Any], type[InvalidInputError], str]] = {
             st.integers(),
             st.none(),
             st.binary(max_size=6),
+            ODD_CODES,
         ),
         OTPError,
         "otp",

@@ -245,3 +245,19 @@ def test_a_failed_send_does_not_reveal_that_the_number_has_an_account(
         answers[phone] = (answer.status_code, answer.get("Location"), page.status_code)
         assert client.session[LOGIN_SESSION_KEY]["phone"] == phone
     assert answers[PHONE] == answers[OTHER_PHONE] == (302, VERIFY, 200)
+
+
+def test_a_code_is_never_converted_an_int_or_padded_code_fails(user: User, settings: Any) -> None:
+    from tests.otp.test_odd_tokens import ODD
+
+    settings.TWOFACTOR_NOTIFY = base_settings(LOGIN_MAX_ATTEMPTS=len(ODD) + 1)
+    send_otp(PHONE)
+    code = last_code()
+    for odd in ODD:
+        token = odd % code if isinstance(odd, str) and "%s" in odd else odd
+        if isinstance(odd, int):
+            token = int(code)  # the digits of the code, as a number
+        if token is None:
+            continue  # credentials meant for another backend
+        assert authenticate(None, phone=PHONE, token=token) is None, repr(odd)
+    assert authenticate(None, phone=PHONE, token=code) == user
