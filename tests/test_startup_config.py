@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -377,3 +378,76 @@ def test_the_login_view_raises_a_configuration_error_for_every_number(
         with pytest.raises(ConfigurationError) as info:
             Client().post("/twofactor/login/", {"phone": "9876543210"})
     assert "TWOFACTOR_NOTIFY['BACKEND']" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["no.such.thing", 5, "os.path"])
+@pytest.mark.parametrize(
+    "key", ["OTP_TWOFACTOR_THROTTLE_FACTOR", "OTP_TWOFACTOR_COOLDOWN_DURATION"]
+)
+def test_an_otp_setting_that_takes_zero_says_so(settings: Any, key: str) -> None:
+    (message,) = _otp_errors(settings, key, -1)
+    assert "0 (off)" in message.msg
+    setattr(settings, key, 0)
+    assert _otp_errors(settings, key, 0) == []
+
+
+def test_otp_refuses_a_transport_setting_that_builds_no_transport(
+    settings: Any, value: Any
+) -> None:
+    (message,) = _otp_errors(settings, "OTP_TWOFACTOR_TRANSPORT", value)
+    assert message.obj == "OTP_TWOFACTOR_TRANSPORT"
+    assert "OTP_TWOFACTOR_TRANSPORT" in message.msg
+    with pytest.raises(ConfigurationError) as info:
+        otp_conf.get_transport()
+    assert info.value.key == "OTP_TWOFACTOR_TRANSPORT"
+
+
+#: BACKGROUND values every adapter refuses (Django's TWOFACTOR_NOTIFY['BACKGROUND'], Flask's
+#: TWOFACTOR_BACKGROUND)
+BAD_BACKGROUND: list[Any] = [
+    5,
+    {"ENGINE": "nope"},
+    {"ENGINE": "celery", "TYPO": 1},
+    {"ENGINE": "celery", "REDIS_URL": "http://x"},
+    {"ENGINE": "celery", "REDIS_URL": "redis://x", "LEDGER": "nope"},
+    {"ENGINE": "celery", "REDIS_URL": "redis://x", "QUEUE": ""},
+    {"ENGINE": "celery", "REDIS_URL": "redis://x", "MAX_ATTEMPTS": 0},
+    {"ENGINE": "celery", "REDIS_URL": "redis://x", "KEY_PREFIX": 5},
+    {"ENGINE": "celery", "REDIS_URL": "redis://x", "LEASE_SECONDS": -1},
+    {"ENGINE": "celery", "REDIS_URL": "redis://x", "ACCOUNT_RATE_LIMIT": "fast"},
+]
+
+
+def _django_configuration_errors() -> Iterator[tuple[str, ConfigurationError]]:
+    """Every ConfigurationError the Django app raises on first use for a bad setting."""
+    from django_twofactor import background
+    from django_twofactor.backends import get_backend
+    from tests.django.test_testing_tools import BROKEN_BACKENDS
+
+    cases = [{django_conf.TRANSPORT_KEYS[o]: v} for o, v in bad_cases()]
+    cases += [{k: v} for k, values in DJANGO_BAD.items() for v in values]
+    cases += BROKEN_BACKENDS
+    for case in cases:
+        with override_settings(TWOFACTOR_NOTIFY=base_settings(**case)):
+            try:
+                get_backend()
+            except ConfigurationError as exc:
+                yield repr(case), exc
+    for value in [None, *BAD_BACKGROUND]:
+        with override_settings(TWOFACTOR_NOTIFY=base_settings(BACKGROUND=value)):
+            with pytest.raises(ConfigurationError) as info:
+                background.get_options()
+            yield f"BACKGROUND={value!r}", info.value
+
+
+def test_every_configuration_error_names_its_key() -> None:
+    seen = dict(_django_configuration_errors())
+    for value in BAD_BACKGROUND:
+        with pytest.raises(ConfigurationError) as info:
+            TwoFactor(_flask_app(TWOFACTOR_BACKGROUND=value))
+        seen[f"flask BACKGROUND={value!r}"] = info.value
+    assert len(seen) > len(BAD_BACKGROUND) * 2
+    unnamed = {case: str(exc) for case, exc in seen.items() if not exc.key}
+    assert not unnamed
+    for case, exc in seen.items():
+        assert exc.key in str(exc), case

@@ -122,7 +122,8 @@ def get_options() -> BackgroundOptions:
             if raw is None:
                 raise ConfigurationError(
                     f"{where} is not set: background sending needs a queue engine "
-                    "(ENGINE 'celery' or 'django-tasks')"
+                    "(ENGINE 'celery' or 'django-tasks')",
+                    key=where,
                 )
             engines = tuple(name for name in ENQUEUERS if name != "celery")
             _options = BackgroundOptions.from_mapping(

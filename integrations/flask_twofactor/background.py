@@ -65,7 +65,8 @@ def _background(app: Flask) -> FlaskBackground:
     if not isinstance(state, FlaskBackground):
         raise ConfigurationError(
             "TWOFACTOR_BACKGROUND is not set: background sending needs a queue engine and a "
-            "Redis URL"
+            "Redis URL",
+            key="TWOFACTOR_BACKGROUND",
         )
     return state
 

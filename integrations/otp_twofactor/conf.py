@@ -119,7 +119,12 @@ def _seconds_or_zero(value: object, key: str) -> float:
     # 0 turns the feature off; otherwise a positive number, as the core reads one
     if value == 0 and not isinstance(value, bool):
         return 0.0
-    return parse_positive_number(value, key)
+    try:
+        return parse_positive_number(value, key)
+    except ConfigurationError:
+        raise ConfigurationError(
+            f"{key} must be 0 (off) or a finite number greater than 0", key=key
+        ) from None
 
 
 def _mode(value: object, key: str) -> str:
@@ -271,6 +276,18 @@ def settings_errors() -> list[ConfigurationError]:
     return errors
 
 
+def _transport_errors() -> list[ConfigurationError]:
+    """``OTP_TWOFACTOR_TRANSPORT`` set to something that is not (and builds no) Transport."""
+    configured = getattr(django.conf.settings, "OTP_TWOFACTOR_TRANSPORT", None)
+    if configured is None:
+        return []
+    try:
+        _from_setting(configured)
+    except ConfigurationError as exc:
+        return [exc]
+    return []
+
+
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``otp_twofactor.E001`` for each malformed setting, ``W003`` for unknown ones."""
@@ -281,7 +298,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             obj=exc.key,
             id="otp_twofactor.E001",
         )
-        for exc in settings_errors()
+        for exc in settings_errors() + _transport_errors()
     ]
     unknown = sorted(
         name
@@ -340,7 +357,8 @@ def get_transport() -> Transport:
         return shared
     raise ConfigurationError(
         "otp_twofactor has no transport: set OTP_TWOFACTOR_API_KEY (or OTP_TWOFACTOR_TRANSPORT), "
-        "install and configure the django_twofactor app, or set OTP_TWOFACTOR_NO_DELIVERY"
+        "install and configure the django_twofactor app, or set OTP_TWOFACTOR_NO_DELIVERY",
+        key="OTP_TWOFACTOR_TRANSPORT",
     )
 
 
@@ -365,14 +383,16 @@ def _from_setting(configured: object) -> Transport:
             target = import_string(target)
         except ImportError as exc:
             raise ConfigurationError(
-                f"OTP_TWOFACTOR_TRANSPORT: cannot import {configured!r} ({exc})"
+                f"OTP_TWOFACTOR_TRANSPORT: cannot import {configured!r} ({exc})",
+                key="OTP_TWOFACTOR_TRANSPORT",
             ) from None
     if not isinstance(target, Transport) and callable(target):
         target = target()
     if not isinstance(target, Transport):
         raise ConfigurationError(
             "OTP_TWOFACTOR_TRANSPORT must be a Transport or a callable returning one, got "
-            f"{type(target).__name__}"
+            f"{type(target).__name__}",
+            key="OTP_TWOFACTOR_TRANSPORT",
         )
     return target
 

@@ -250,7 +250,10 @@ class TwoFactorSMSDevice(
             SMS may have gone out all the same (a timeout, or any error whose
             ``outcome_unknown`` is true, such as a gateway error after the request reached
             2Factor): the cooldown then stays and, in local mode, the token sent stays valid.
-        :raises ConfigurationError: ``OTP_TWOFACTOR_MODE`` is neither local nor remote.
+        :raises ConfigurationError: a setting the device reads itself is malformed
+            (``OTP_TWOFACTOR_MODE``, ``OTP_TWOFACTOR_CHALLENGE_MESSAGE``): a configuration
+            error, not a send failure, raised as itself with its ``key`` before anything is
+            sent or counted.
         :raises ValidationError: an unsaved device (saved first) has an invalid number.
         """
         mode = settings.OTP_TWOFACTOR_MODE

@@ -86,39 +86,50 @@ class BackgroundOptions:
         provides besides ``celery`` and ``redis``.
         """
         if not isinstance(raw, Mapping):
-            raise ConfigurationError(f"{where} must be a dict")
+            raise ConfigurationError(f"{where} must be a dict", key=where)
         unknown = sorted(str(k) for k in raw if k not in _KNOWN)
         if unknown:
-            raise ConfigurationError(f"{where} has unknown keys: {', '.join(unknown)}")
+            raise ConfigurationError(f"{where} has unknown keys: {', '.join(unknown)}", key=where)
         choices = ("celery", *engines)
         engine = raw.get("ENGINE")
         if engine not in choices:
-            raise ConfigurationError(f"{where}['ENGINE'] must be one of {', '.join(choices)}")
+            raise ConfigurationError(
+                f"{where}['ENGINE'] must be one of {', '.join(choices)}", key=f"{where}['ENGINE']"
+            )
         ledger_choices = ("redis", *ledgers)
         ledger = raw.get("LEDGER", "redis")
         if ledger not in ledger_choices:
             raise ConfigurationError(
-                f"{where}['LEDGER'] must be one of {', '.join(ledger_choices)}"
+                f"{where}['LEDGER'] must be one of {', '.join(ledger_choices)}",
+                key=f"{where}['LEDGER']",
             )
         url = raw.get("REDIS_URL")
         if (url is not None or ledger == "redis") and (
             not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://"))
         ):
             raise ConfigurationError(
-                f"{where}['REDIS_URL'] must be a redis://, rediss:// or unix:// URL"
+                f"{where}['REDIS_URL'] must be a redis://, rediss:// or unix:// URL",
+                key=f"{where}['REDIS_URL']",
             )
         queue = raw.get("QUEUE")
         if queue is not None and (not isinstance(queue, str) or not queue):
-            raise ConfigurationError(f"{where}['QUEUE'] must be a queue name or None")
+            raise ConfigurationError(
+                f"{where}['QUEUE'] must be a queue name or None", key=f"{where}['QUEUE']"
+            )
         rate = raw.get("ACCOUNT_RATE_LIMIT", DEFAULT_ACCOUNT_RATE)
         if rate is not None:
             rate = _positive(where, "ACCOUNT_RATE_LIMIT", rate)
         attempts = raw.get("MAX_ATTEMPTS", 5)
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise ConfigurationError(f"{where}['MAX_ATTEMPTS'] must be a whole number >= 1")
+            raise ConfigurationError(
+                f"{where}['MAX_ATTEMPTS'] must be a whole number >= 1",
+                key=f"{where}['MAX_ATTEMPTS']",
+            )
         prefix = raw.get("KEY_PREFIX", "twofactor:")
         if not isinstance(prefix, str):
-            raise ConfigurationError(f"{where}['KEY_PREFIX'] must be a string")
+            raise ConfigurationError(
+                f"{where}['KEY_PREFIX'] must be a string", key=f"{where}['KEY_PREFIX']"
+            )
         return cls(
             engine=str(engine),
             redis_url=url,
@@ -136,9 +147,13 @@ class BackgroundOptions:
 
 def _positive(where: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigurationError(f"{where}['{key}'] must be a positive number")
+        raise ConfigurationError(
+            f"{where}['{key}'] must be a positive number", key=f"{where}['{key}']"
+        )
     if value <= 0:
-        raise ConfigurationError(f"{where}['{key}'] must be a positive number")
+        raise ConfigurationError(
+            f"{where}['{key}'] must be a positive number", key=f"{where}['{key}']"
+        )
     return float(value)
 
 

@@ -40,11 +40,13 @@ def load_backend(
         cls = import_string(config.backend_path)
     except ImportError as exc:
         raise ConfigurationError(
-            f"TWOFACTOR_NOTIFY['BACKEND'] = {config.backend!r} could not be imported: {exc}"
+            f"TWOFACTOR_NOTIFY['BACKEND'] = {config.backend!r} could not be imported: {exc}",
+            key="TWOFACTOR_NOTIFY['BACKEND']",
         ) from None
     if not (isinstance(cls, type) and issubclass(cls, BaseSMSBackend)):
         raise ConfigurationError(
-            f"TWOFACTOR_NOTIFY['BACKEND'] = {config.backend!r} is not an SMS backend class"
+            f"TWOFACTOR_NOTIFY['BACKEND'] = {config.backend!r} is not an SMS backend class",
+            key="TWOFACTOR_NOTIFY['BACKEND']",
         )
     return cls(fail_silently=fail_silently, config=config)
 
