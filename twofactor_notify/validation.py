@@ -50,6 +50,7 @@ __all__ = [
     "validate_campaign_name",
     "validate_dlt_id",
     "validate_echoed_text",
+    "validate_metadata",
     "validate_otp_code",
     "validate_otp_length",
     "validate_otp_phone",
@@ -387,11 +388,57 @@ def format_schedule_time(when: object, *, now: datetime | None = None) -> str:
 # --------------------------------------------------------------------------- messages
 
 
-def _check_metadata(metadata: object) -> None:
-    if not isinstance(metadata, Mapping):
+def validate_metadata(metadata: object, *, where: str = "metadata") -> None:
+    """Metadata is plain JSON data: a mapping with string keys whose values are dicts, lists,
+    strings, ints, finite floats, booleans or ``None``, nested at most 32 deep.
+
+    The one rule for every transport (the file transport writes it as JSON, a queued
+    message carries it in its envelope, the message log stores it): a set, bytes, a tuple
+    or an object is refused before anything is sent, never a ``TypeError`` half-way.
+
+    :raises InvalidInputError: ``field`` is ``"metadata"``.
+    """
+    if where == "metadata" and not isinstance(metadata, Mapping):
         raise InvalidInputError(
             f"metadata must be a mapping, not {_type_name(metadata)}", field="metadata"
         )
+    _json_data(metadata, where, 0)
+
+
+def _json_data(value: object, where: str, depth: int) -> None:
+    """Refuse what JSON would change or cannot carry: tuples, sets, non-string keys, NaN."""
+    if depth > _MAX_METADATA_DEPTH:
+        raise InvalidInputError(f"{where} is nested too deeply", field="metadata")
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(
+                f"{where} holds {value!r}, which JSON cannot carry", field="metadata"
+            )
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _json_data(item, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(value, Mapping):
+        for k, item in value.items():
+            if not isinstance(k, str):
+                raise InvalidInputError(f"{where} has a key that is not a string", field="metadata")
+            _json_data(item, f"{where}[{k!r}]", depth + 1)
+        return
+    raise InvalidInputError(
+        f"{where} holds a {_type_name(value)}; metadata must be JSON data (dict, list, str, "
+        "int, float, bool, None)",
+        field="metadata",
+    )
+
+
+_MAX_METADATA_DEPTH = 32
+
+
+def _check_metadata(metadata: object) -> None:
+    validate_metadata(metadata)
 
 
 def validate_otp_length(length: object) -> int:
@@ -404,7 +451,7 @@ def validate_otp_length(length: object) -> int:
 
 
 def check_otp_message(message: OTPMessage, *, region: str = DEFAULT_REGION) -> OTPMessage:
-    """Check every field of an OTP send; return it with ``to`` in E.164 and the OTP stripped."""
+    """Check every field of an OTP send; return it with ``to`` in E.164."""
     to = validate_otp_phone(message.to, region=region)
     if message.template is not None:
         validate_template(message.template)

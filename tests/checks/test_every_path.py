@@ -216,7 +216,24 @@ BAD: dict[str, tuple[st.SearchStrategy[Any], type[InvalidInputError], str]] = {
         "shorten_urls",
     ),
     "metadata": (
-        st.one_of(st.lists(st.integers()), st.integers(), st.text()),
+        st.one_of(
+            st.lists(st.integers()),
+            st.integers(),
+            st.text(),
+            # a mapping of what JSON cannot carry: the file transport, the message log and
+            # the background envelope all write metadata as JSON
+            st.sampled_from(
+                [
+                    {"s": {1, 2}},
+                    {"b": b"x"},
+                    {"o": object()},
+                    {"t": (1, 2)},
+                    {1: "x"},
+                    {"f": float("nan")},
+                    {"deep": {"x": [{"y": datetime(2030, 1, 1)}]}},
+                ]
+            ),
+        ),
         InvalidInputError,
         "metadata",
     ),

@@ -385,9 +385,11 @@ def test_what_a_plugin_returns_is_checked_again() -> None:
 
 
 def test_check_message_is_the_public_check_and_normalises() -> None:
-    checked = check_message(OTPMessage(to="098765 43210", otp=" 1234 "))
+    checked = check_message(OTPMessage(to="098765 43210", otp="1234"))
     assert isinstance(checked, OTPMessage)
     assert (checked.to, checked.otp) == (PHONE, "1234")
+    with pytest.raises(OTPError):  # a code is never trimmed (one rule for codes)
+        check_message(OTPMessage(to=PHONE, otp=" 1234 "))
     with pytest.raises(InvalidInputError) as info:
         check_message(SMSMessage(to=(PHONE,), text="x" * 1001, sender="TFACTR"))
     assert info.value.field == "text"

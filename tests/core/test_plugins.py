@@ -95,8 +95,9 @@ def test_mask_number(number, masked):
 def test_guard_region_allowlist_defaults_to_india():
     recorder = RecordingPlugin()
     transport = InMemoryTransport(plugins=[SendGuard(), recorder], load_entrypoints=False)
+    # (an SMS: 2Factor's OTP endpoints refuse another country's number before any plugin)
     with pytest.raises(SendRefusedError) as caught:
-        transport.send_otp("+1 415 555 2671")
+        transport.send_sms("+1 415 555 2671", "x", sender="TFACTR")
     assert caught.value.reason == "region"
     assert "2671" in str(caught.value) and "4155552671" not in str(caught.value)
     assert transport.outbox == []
@@ -108,11 +109,11 @@ def test_guard_region_allowlist_defaults_to_india():
     open_guard = InMemoryTransport(
         plugins=[SendGuard(allowed_regions=None)], load_entrypoints=False
     )
-    assert open_guard.send_otp("+1 415 555 2671").to == "+14155552671"
+    assert open_guard.send_sms("+1 415 555 2671", "x", sender="TFACTR")
     us_too = InMemoryTransport(
         plugins=[SendGuard(allowed_regions=["in", "US"])], load_entrypoints=False
     )
-    assert us_too.send_otp("+1 415 555 2671")
+    assert us_too.send_sms("+1 415 555 2671", "x", sender="TFACTR")
 
 
 def test_guard_per_number_window_with_injected_clock():
@@ -173,7 +174,7 @@ def test_guard_on_the_emulator_transport_sends_nothing_when_refusing(emulator, m
     with pytest.raises(SendRefusedError):
         transport.send_otp(A)
     with pytest.raises(SendRefusedError):
-        transport.send_otp("+1 415 555 2671")
+        transport.send_sms("+1 415 555 2671", "x", sender="TFACTR")
     assert len(emulator.messages()) == 1
 
 

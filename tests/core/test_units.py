@@ -120,13 +120,17 @@ def test_normalize_phone_digit_soup(text):
 # --------------------------------------------------------------------------- validation
 
 
-@pytest.mark.parametrize("code", ["1234", "12345", "123456", " 1234 "])
+@pytest.mark.parametrize("code", ["1234", "12345", "123456"])
 def test_valid_otps(code):
     assert validate_otp_code(code) == code.strip()
 
 
 @pytest.mark.parametrize(
-    "code", ["123", "1234567", "12a4", "", "../1", "\uff11\uff12\uff13\uff14", 1234, None, "12 34"]
+    "code",
+    [
+        *["123", "1234567", "12a4", "", "../1", "\uff11\uff12\uff13\uff14", 1234, None, "12 34"],
+        *[" 1234 ", "1234\n"],  # never trimmed
+    ],
 )
 def test_invalid_otps(code):
     with pytest.raises(OTPError):

@@ -15,7 +15,6 @@ mistake still sends once; otherwise one is generated.
 from __future__ import annotations
 
 import json
-import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -25,7 +24,7 @@ from typing import Any
 
 from ..errors import InvalidInputError
 from ..models import BulkBatch, Message, OTPMessage, SMSMessage
-from ..validation import MAX_BULK_CHUNK
+from ..validation import MAX_BULK_CHUNK, validate_metadata
 
 __all__ = [
     "ENVELOPE_VERSION",
@@ -187,30 +186,9 @@ class Envelope:
         return cls.from_dict(data)
 
 
-def _check_json_data(value: Any, where: str, depth: int = 0) -> None:
-    """Refuse what JSON would change: tuples, sets, non-string keys, NaN, objects."""
-    if depth > 32:
-        raise EnvelopeError(f"{where} is nested too deeply", field="metadata")
-    if value is None or isinstance(value, bool | int | str):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise EnvelopeError(
-                f"{where} holds {value!r}, which JSON cannot carry", field="metadata"
-            )
-        return
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_json_data(item, f"{where}[{i}]", depth + 1)
-        return
-    if isinstance(value, Mapping):
-        for k, item in value.items():
-            if not isinstance(k, str):
-                raise EnvelopeError(f"{where} has a key that is not a string", field="metadata")
-            _check_json_data(item, f"{where}[{k!r}]", depth + 1)
-        return
-    raise EnvelopeError(
-        f"{where} holds a {type(value).__name__}; queued metadata must be JSON data (dict, "
-        "list, str, int, float, bool, None)",
-        field="metadata",
-    )
+def _check_json_data(value: Any, where: str) -> None:
+    """:func:`~twofactor_notify.validation.validate_metadata`'s rule, as an envelope error."""
+    try:
+        validate_metadata(value, where=where)
+    except InvalidInputError as exc:
+        raise EnvelopeError(exc.message, field="metadata") from None
