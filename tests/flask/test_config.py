@@ -9,6 +9,7 @@ from flask import Flask
 
 from flask_twofactor import TwoFactor, TwoFactorState, get_state
 from twofactor_notify import hookimpl
+from twofactor_notify.config import BACKENDS
 from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.transport import (
     ConsoleTransport,
@@ -186,3 +187,18 @@ def test_webhooks_can_be_turned_off(make_app: AppFactory):
     app = make_app(TWOFACTOR_WEBHOOKS=False)
     assert "twofactor" not in app.blueprints
     assert app.test_client().post("/twofactor/delivery/").status_code == 404
+
+
+@pytest.mark.parametrize("backend", sorted(set(BACKENDS) - {"2factor"}))
+def test_testing_checks_the_configured_backend_as_production_does(
+    make_app: AppFactory, backend: str
+):
+    """Under TESTING every backend but 2factor (which needs only the key nothing uses) is
+    checked as configured: what init_app refuses in production it refuses under testing."""
+    for testing in (False, True):
+        with pytest.raises(ConfigurationError) as info:
+            make_app(testing=testing, TWOFACTOR_BACKEND=backend, TWOFACTOR_FILE_PATH=5)
+        assert info.value.key == "TWOFACTOR_FILE_PATH"
+    with pytest.raises(ConfigurationError) as missing:
+        make_app(testing=True, TWOFACTOR_BACKEND="file")
+    assert missing.value.key == "TWOFACTOR_FILE_PATH"
