@@ -23,14 +23,21 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest
 
-from twofactor_notify.errors import InvalidInputError, TwoFactorError
+from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
 from twofactor_notify.validation import validate_otp_phone
 
 from . import throttle
 from .backends import get_backend
 from .conf import get_settings
 
-__all__ = ["LOGIN_SESSION_KEY", "PhoneOTPBackend", "pending_login", "remember_pending_login"]
+__all__ = [
+    "LOGIN_SESSION_KEY",
+    "PhoneOTPBackend",
+    "create_user_for_phone",
+    "pending_login",
+    "phone_field",
+    "remember_pending_login",
+]
 
 logger = logging.getLogger("django_twofactor.auth")
 
@@ -138,7 +145,7 @@ class PhoneOTPBackend(BaseBackend):
 
     def _user_for(self, e164: str, *, create: bool) -> AbstractBaseUser | None:
         user_model = get_user_model()
-        field = get_settings().phone_field
+        field = phone_field()
         users = list(user_model._default_manager.filter(**{field: e164})[:2])
         if len(users) > 1:
             logger.error("phone login refused: several users share the number in %s", field)
@@ -150,12 +157,32 @@ class PhoneOTPBackend(BaseBackend):
         return create_user_for_phone(e164)
 
 
+def phone_field() -> str:
+    """``TWOFACTOR_NOTIFY['PHONE_FIELD']``, checked against the user model.
+
+    :raises ConfigurationError: naming the key when it is no field (or lookup through
+        relations) of the user model -- the system check ``django_twofactor.E007`` says so
+        at start-up.
+    """
+    from .checks import _lookup_problem
+
+    field = get_settings().phone_field
+    problem = _lookup_problem(get_user_model(), field)
+    if problem is not None:
+        raise ConfigurationError(
+            f"TWOFACTOR_NOTIFY['PHONE_FIELD'] = {field!r} is not a field of the user model: "
+            f"{problem}",
+            key="TWOFACTOR_NOTIFY['PHONE_FIELD']",
+        )
+    return field
+
+
 def create_user_for_phone(e164: str) -> AbstractBaseUser:
     """Create a user for ``e164`` (``CREATE_USERS``): the number in the phone field and, when
     the phone field is not the username field, in the username as well; no usable password.
     """
     user_model = get_user_model()
-    field = get_settings().phone_field
+    field = phone_field()
     username_field = user_model.USERNAME_FIELD
     values: dict[str, Any] = {str(username_field): e164}
     try:

@@ -30,7 +30,9 @@ import hashlib
 import secrets
 import time
 
-from django.core.cache import BaseCache, caches
+from django.core.cache import BaseCache, InvalidCacheBackendError, caches
+
+from twofactor_notify.errors import ConfigurationError
 
 from .conf import get_settings
 
@@ -52,7 +54,14 @@ _generation = ""
 
 
 def _cache() -> BaseCache:
-    return caches[get_settings().cache_alias]
+    alias = get_settings().cache_alias
+    try:
+        return caches[alias]
+    except InvalidCacheBackendError:
+        raise ConfigurationError(
+            f"TWOFACTOR_NOTIFY['CACHE_ALIAS'] = {alias!r} is not a cache in settings.CACHES",
+            key="TWOFACTOR_NOTIFY['CACHE_ALIAS']",
+        ) from None
 
 
 def _key(kind: str, phone: str) -> str:

@@ -27,7 +27,7 @@ from django.views.generic import FormView
 from twofactor_notify.errors import TwoFactorError
 
 from . import throttle
-from .auth import pending_login, remember_pending_login
+from .auth import pending_login, phone_field, remember_pending_login
 from .backends import get_backend
 from .conf import get_settings
 from .forms import CodeForm, PhoneForm
@@ -106,7 +106,7 @@ class RequestCodeView(FormView):  # type: ignore[type-arg]
         if config.create_users:
             return True
         user_model = get_user_model()
-        users = user_model._default_manager.filter(**{config.phone_field: phone})
+        users = user_model._default_manager.filter(**{phone_field(): phone})
         return any(getattr(u, "is_active", True) for u in users[:2])
 
     def get_success_url(self) -> str:

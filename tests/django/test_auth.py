@@ -261,3 +261,30 @@ def test_a_code_is_never_converted_an_int_or_padded_code_fails(user: User, setti
             continue  # credentials meant for another backend
         assert authenticate(None, phone=PHONE, token=token) is None, repr(odd)
     assert authenticate(None, phone=PHONE, token=code) == user
+
+
+def _first_use_cases() -> list[tuple[str, Any]]:
+    """The string values of CACHE_ALIAS and PHONE_FIELD the start-up tables refuse: the
+    system checks (E012, E007) say so, and the first login names the key."""
+    from tests.test_startup_config import DJANGO_BAD
+
+    return [
+        (key, value)
+        for key in ("CACHE_ALIAS", "PHONE_FIELD")
+        for value in DJANGO_BAD[key]
+        if isinstance(value, str) and value
+    ]
+
+
+@pytest.mark.parametrize(("key", "value"), _first_use_cases())
+def test_the_login_views_name_a_broken_key_on_first_use(
+    client: Client, user: User, settings: Any, key: str, value: str
+) -> None:
+    from twofactor_notify.errors import ConfigurationError
+
+    settings.TWOFACTOR_NOTIFY = base_settings(LOGIN_MAX_ATTEMPTS=3, **{key: value})
+    with pytest.raises(ConfigurationError) as info:
+        client.post(LOGIN, {"phone": PHONE})
+        client.post(VERIFY, {"token": last_code()})
+    assert info.value.key == f"TWOFACTOR_NOTIFY['{key}']"
+    assert info.value.key in str(info.value)
