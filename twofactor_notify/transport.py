@@ -445,6 +445,7 @@ class InMemoryTransport(Transport):
         self._lock = threading.Lock()
         self._sessions: dict[str, tuple[str, str, float]] = {}  # id -> (phone, otp, expiry)
         self._latest: dict[str, str] = {}  # phone -> session id
+        self._used: set[str] = set()  # session ids whose OTP matched once
         self._counter = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -455,7 +456,9 @@ class InMemoryTransport(Transport):
         e164 = self._phone(phone)
         with self._lock:
             session = self._latest.get(e164)
-            return self._sessions[session][1] if session in self._sessions else None
+            if session not in self._sessions or session in self._used:
+                return None
+            return self._sessions[session][1]
 
     def clear(self) -> None:
         """Empty the outbox and forget every OTP."""
@@ -463,6 +466,7 @@ class InMemoryTransport(Transport):
             self.outbox.clear()
             self._sessions.clear()
             self._latest.clear()
+            self._used.clear()
 
     def _deliver(self, message: Message) -> Receipt:
         with self._lock:
@@ -489,18 +493,24 @@ class InMemoryTransport(Transport):
         )
 
     def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
+        # The outcomes 2Factor (and its emulator) give: an unknown session id is "No Entry
+        # Exists", a number with no OTP is a mismatch (VERIFY3), a used or late code is
+        # "OTP Expired".
         with self._lock:
-            if session_id is None:
+            by_phone = session_id is None
+            if by_phone:
                 session_id = self._latest.get(phone or "")
             entry = self._sessions.get(session_id or "")
             if entry is None:
+                if by_phone:
+                    return Verification(VerificationOutcome.MISMATCH, "OTP Mismatch")
                 return Verification(VerificationOutcome.UNKNOWN_SESSION, "No Entry Exists")
             _, otp, expiry = entry
-            if time.monotonic() > expiry:
+            if session_id in self._used or time.monotonic() > expiry:
                 return Verification(VerificationOutcome.EXPIRED, "OTP Expired")
             if not hmac.compare_digest(otp.encode(), code.encode()):
                 return Verification(VerificationOutcome.MISMATCH, "OTP Mismatch")
-            del self._sessions[session_id or ""]
+            self._used.add(session_id or "")
             return Verification(VerificationOutcome.MATCHED, "OTP Matched")
 
 

@@ -485,3 +485,36 @@ def test_nothing_may_follow_a_number_on_any_path(number: str, tail: str) -> None
         normalize_phone(number + tail)
     with pytest.raises(InvalidPhoneNumberError):
         check_message(OTPMessage(to=number + tail))
+
+
+def _failure_outcomes(transport: Transport, last_otp: Callable[[str], str | None]) -> list[str]:
+    sent = transport.send_otp(PHONE)
+    code = last_otp(PHONE)
+    assert code is not None
+    outcomes = [transport.verify_otp(code, session_id=sent.session_id).outcome.value]
+    outcomes.append(transport.verify_otp(code, session_id=sent.session_id).outcome.value)
+    outcomes.append(transport.verify_otp(code, phone=PHONE).outcome.value)  # used, by number
+    outcomes.append(transport.verify_otp(code, phone="+919123456780").outcome.value)  # none sent
+    outcomes.append(transport.verify_otp(code, session_id="no-such-session").outcome.value)
+    return outcomes
+
+
+def _verifying_doubles() -> list[type[Transport]]:
+    """The core transports that keep the OTPs they "send" (``last_otp``) and verify them."""
+    doubles = [c for c in core_transport_classes() if hasattr(c, "last_otp")]
+    assert doubles
+    return doubles
+
+
+@pytest.mark.parametrize("cls", _verifying_doubles(), ids=lambda c: c.__name__)
+def test_every_verifying_double_fails_as_the_emulator_does(
+    make_any_transport: Callable[[type[Transport]], tuple[Transport, RecordingPlugin]],
+    emulator: Emulator,
+    cls: type[Transport],
+) -> None:
+    """Re-verifying a used code, VERIFY3 for a number sent nothing, an unknown session: a
+    test double answers what 2Factor (the emulator, which follows the spec) answers."""
+    real, _ = make_any_transport(TwoFactorTransport)
+    expected = _failure_outcomes(real, emulator.last_otp)
+    transport, _ = make_any_transport(cls)
+    assert _failure_outcomes(transport, transport.last_otp) == expected  # type: ignore[attr-defined]

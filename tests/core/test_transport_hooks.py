@@ -323,8 +323,8 @@ def test_in_memory_verify_semantics():
     )
     assert transport.verify_otp(otp, session_id=first.session_id).matched
     assert transport.verify_otp(otp, session_id=first.session_id).outcome is (
-        VerificationOutcome.UNKNOWN_SESSION
-    )  # single use
+        VerificationOutcome.EXPIRED
+    )  # single use: a used code is "OTP Expired", as 2Factor answers
     four = transport.send_otp(A, length=4)
     assert len(transport.last_otp("0919876543210")) == 4
     assert transport.verify_otp(transport.last_otp(A), phone="+919876543210")
