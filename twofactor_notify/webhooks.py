@@ -157,8 +157,9 @@ def read_chunked(stream: IO[bytes], limit: int = MAX_WEBHOOK_BYTES) -> bytes:
     """Decode a ``Transfer-Encoding: chunked`` body from the raw connection ``stream``.
 
     For servers that hand the application the connection as it is (``wsgiref``, Django's
-    ``runserver``). Stops, returning ``limit + 1`` bytes, as soon as the body is known to be
-    too large; raises :class:`WebhookError` (400) for broken framing.
+    ``runserver``). Returns ``limit + 1`` bytes as soon as the body is known to be too large,
+    having read on and dropped the rest (up to 16 times the limit, never buffered), so that
+    the client gets to read the 413; raises :class:`WebhookError` (400) for broken framing.
     """
     parts: list[bytes] = []
     size_so_far = 0
@@ -173,13 +174,39 @@ def read_chunked(stream: IO[bytes], limit: int = MAX_WEBHOOK_BYTES) -> bytes:
                 pass  # trailer fields
             return b"".join(parts)
         if size_so_far + size > limit:
+            _drain_chunks(stream, size, limit * _DRAIN_FACTOR)
             return b"".join(parts) + b"x" * (limit + 1 - size_so_far)
-        data = read_limited(stream, size - 1) if size else b""
+        data = read_limited(stream, size - 1)
         if len(data) != size:
             raise WebhookError("chunked body is truncated")
         parts.append(data)
         size_so_far += size
         stream.readline(8)  # the CRLF after the chunk
+
+
+#: An oversized chunked body is read on (and dropped) up to this many times the limit, so
+#: that a client still sending can read the 413 rather than find the connection reset.
+_DRAIN_FACTOR = 16
+
+
+def _drain_chunks(stream: IO[bytes], size: int, budget: int) -> None:
+    """Read and drop the rest of a chunked body, ``size`` bytes of the current chunk first,
+    at most ``budget`` bytes in all (never buffered: 8 KiB at a time)."""
+    while size and budget > 0:
+        while size > 0 and budget > 0:
+            dropped = len(stream.read(min(size, 8192)))
+            if not dropped:
+                return
+            size -= dropped
+            budget -= dropped
+        stream.readline(8)  # the CRLF after the chunk
+        try:
+            size = int(stream.readline(1024).split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            return
+    if not size:
+        while stream.readline(1024) not in (b"\r\n", b"\n", b""):
+            pass  # trailer fields
 
 
 def _check_size(body: bytes) -> None:
