@@ -106,6 +106,7 @@ class MessageLogPlugin:
     ) -> None:
         """Write the log rows for one send attempt."""
         from .models import OutgoingMessage
+        from .reports import apply_stored_reports
 
         rows = self.rows_for(message, receipt, error, region=transport.region)
         key = current_queue_key.get()
@@ -124,6 +125,8 @@ class MessageLogPlugin:
             # back to it instead of leaving the caller's transaction unusable.
             with transaction.atomic(using=OutgoingMessage.objects.db):
                 OutgoingMessage.objects.bulk_create(rows)
+                # a report that raced ahead of these rows is stored but moved nothing
+                apply_stored_reports([row.provider_id for row in rows])
 
     @staticmethod
     def _update_queued(key: str, rows: list[OutgoingMessage], accepted: bool) -> bool:
@@ -133,6 +136,7 @@ class MessageLogPlugin:
         from django.utils import timezone
 
         from .models import MessageStatus, OutgoingMessage
+        from .reports import apply_stored_reports
 
         manager = OutgoingMessage.objects
         if not manager.filter(queue_key=key).exists():
@@ -153,6 +157,7 @@ class MessageLogPlugin:
                 manager.filter(pk=existing.pk, status=existing.status).update(
                     status=row.status, provider_id=row.provider_id, error=row.error, updated_at=now
                 )
+            apply_stored_reports([row.provider_id for row in rows])
         return True
 
     def rows_for(

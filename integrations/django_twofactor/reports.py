@@ -244,6 +244,35 @@ def update_message_log(report: core.DeliveryReport) -> int:
         return int(cursor.rowcount)
 
 
+def apply_stored_reports(provider_ids: list[str]) -> int:
+    """Apply the delivery reports already stored for ``provider_ids`` to their log rows.
+
+    2Factor may post a report before the send that caused it has written its log rows (the
+    answer to the send and the report race). Such a report is stored, but its log update
+    finds no row; the log plugin calls this right after writing the rows, so they take the
+    report's status all the same. The update's own rules (final status wins, a later
+    instant wins) make the order the reports are applied in irrelevant.
+    """
+    ids = sorted({pid for pid in provider_ids if pid})
+    if not ids:
+        return 0
+    changed = 0
+    default_zone = timezone.get_default_timezone()
+    for row in DeliveryReport.objects.filter(message_id__in=ids).order_by("pk"):
+        try:
+            status = core.DeliveryStatus(row.status)
+        except ValueError:
+            continue  # a status this version does not know: left to the report itself
+        status_at = row.status_at
+        if status_at is not None and timezone.is_naive(status_at):
+            status_at = timezone.make_aware(status_at, default_zone)
+        report = core.DeliveryReport(
+            message_id=row.message_id, status=status, to=row.recipient, status_at=status_at
+        )
+        changed += update_message_log(report)
+    return changed
+
+
 def _instant(value: datetime) -> int:
     """Microseconds since 1970 (UTC) of an aware datetime: an order no time zone can fold."""
     delta = value - _EPOCH

@@ -12,12 +12,12 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from django_twofactor import send_mass_sms, send_sms
+from django_twofactor import send_mass_sms, send_otp, send_sms
 from django_twofactor.models import ClickReport, DeliveryReport, MessageStatus, OutgoingMessage
 from django_twofactor.signals import click_received, delivery_report_received
 from twofactor_notify import hookimpl
 from twofactor_notify.emulator import Emulator
-from twofactor_notify.models import DeliveryStatus
+from twofactor_notify.models import BulkResult, DeliveryStatus
 from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES
 
 from .conftest import OTHER_PHONE, PHONE, WEBHOOK_TOKEN, base_settings, emulator_settings
@@ -264,3 +264,46 @@ def test_emulator_delivery_reports_reach_the_live_server(
         ("sms", OTHER_PHONE): MessageStatus.UNDELIVERED,
         ("bulk", PHONE): MessageStatus.DELIVERED,
     }
+
+
+class ReportRacesAhead:
+    """An ``after_send`` plugin that runs before the message log's and posts the delivery
+    report of each recipient to the webhook: 2Factor's report beating the send's log rows."""
+
+    def __init__(self) -> None:
+        self.client = Client()
+        self.posted = 0
+
+    @hookimpl(tryfirst=True)
+    def after_send(self, message: Any, receipt: Any, error: Any, transport: Any) -> None:
+        if error is not None:
+            return
+        if isinstance(receipt, BulkResult):
+            sent = [(item.message_id, item.to) for item in receipt.accepted]
+        else:
+            provider_id = getattr(receipt, "message_id", None) or receipt.session_id
+            sent = [(provider_id, to) for to in message.recipients]
+        for provider_id, to in sent:
+            body = report(SessionId=provider_id, SmsTo=to.lstrip("+")[-10:], SmsStatus="FAILED")
+            assert post_json(self.client, body).status_code == 200
+            self.posted += 1
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        lambda: send_otp(PHONE),
+        lambda: send_sms([PHONE, OTHER_PHONE], "Your order shipped"),
+        lambda: send_mass_sms([(PHONE, "bulk one"), (OTHER_PHONE, "bulk two")]),
+    ],
+    ids=["otp", "sms", "bulk"],
+)
+def test_a_report_that_beats_the_log_rows_still_moves_them(
+    settings: Any, twofactor_emulator: Emulator, send: Any
+) -> None:
+    racer = ReportRacesAhead()
+    settings.TWOFACTOR_NOTIFY = emulator_settings(twofactor_emulator, PLUGINS=[racer])
+    send()
+    assert racer.posted == OutgoingMessage.objects.count() > 0
+    assert DeliveryReport.objects.count() == racer.posted
+    assert set(OutgoingMessage.objects.values_list("status", flat=True)) == {MessageStatus.FAILED}
