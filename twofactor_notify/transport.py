@@ -25,6 +25,7 @@ import secrets
 import sys
 import threading
 import time
+import types
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -325,16 +326,17 @@ class Transport(ErrorBoundary, ABC):
                 kwargs: dict[str, Any] = {"message": message, "transport": self}
                 result = impl.function(*(kwargs[name] for name in impl.argnames))
             if result is not None:
+                name = _plugin_label(impl.plugin, impl.plugin_name)
                 if not isinstance(result, OTPMessage | SMSMessage | BulkBatch):
                     raise ConfigurationError(
-                        f"before_send plugin {impl.plugin_name!r} returned a "
+                        f"before_send plugin {name} returned a "
                         f"{type(result).__name__}; return a message or None"
                     )
                 if type(result) is not type(message):
                     # The caller asked for one kind of send and waits for its kind of
                     # receipt (an OTP's session id): another kind cannot answer it.
                     raise ConfigurationError(
-                        f"before_send plugin {impl.plugin_name!r} turned a "
+                        f"before_send plugin {name} turned a "
                         f"{type(message).__name__} into a {type(result).__name__}; a plugin "
                         "may change a message's fields, not its kind"
                     )
@@ -344,7 +346,7 @@ class Transport(ErrorBoundary, ABC):
                     # Results are reported by position: a batch of another size would pin
                     # every later message's outcome on the wrong caller index.
                     raise ConfigurationError(
-                        f"before_send plugin {impl.plugin_name!r} changed a bulk batch's size; "
+                        f"before_send plugin {name} changed a bulk batch's size; "
                         "replace messages in place, or refuse the batch"
                     )
                 message = self._prepare(result)
@@ -370,6 +372,17 @@ class Transport(ErrorBoundary, ABC):
     @abstractmethod
     def _verify(self, code: str, *, session_id: str | None, phone: str | None) -> Verification:
         """Verify a validated code against a session id or an E.164 number."""
+
+
+def _plugin_label(plugin: object, registered_name: str) -> str:
+    """How an error names a plugin: the name it was registered under, unless that is the
+    number pluggy makes up for an unnamed object -- then its class (or module) name."""
+    if not registered_name.isdigit():
+        return repr(registered_name)
+    if isinstance(plugin, types.ModuleType):
+        return repr(plugin.__name__)
+    cls = plugin if isinstance(plugin, type) else type(plugin)
+    return repr(f"{cls.__module__}.{cls.__qualname__}")
 
 
 def _unset(value: object) -> bool:

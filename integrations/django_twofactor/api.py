@@ -162,6 +162,13 @@ def send_mass_sms(
             field="messages",
         )
 
+    if isinstance(datatuple, Mapping):
+        # a dict iterates over its keys: item 0 would be "a str", which says nothing useful
+        raise InvalidInputError(
+            f"send_mass_sms takes an iterable of messages, not a {type(datatuple).__name__}; "
+            "to send one message given as a mapping, pass [message]",
+            field="messages",
+        )
     if background:
         from .background import queue_mass_sms
 

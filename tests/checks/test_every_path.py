@@ -663,3 +663,21 @@ def test_the_emulator_refuses_exactly_what_the_otp_check_refuses(own_emulator: E
             answer = requests.get(f"{base}/{path}", timeout=5)  # the wire, no library check
             refused = "Length Mismatch(Expected: 10)" in answer.text
             assert refused is not allowed, (number, path, answer.text)
+
+
+@pytest.mark.django_db
+def test_a_mapping_given_for_the_whole_batch_is_named_as_such(world: World) -> None:
+    """A dict where an iterable of messages belongs iterates over its keys: the error says
+    a mapping was given, not that "item 0 is a str"."""
+    seen = 0
+    for entry in world.entry_points:
+        for name in inspect.signature(entry.func).parameters:
+            if name not in ("messages", "datatuple"):
+                continue
+            with pytest.raises(InvalidInputError) as info:
+                _call(entry, {name: {"to": PHONE, "text": "hello", "sender": SENDER}})()
+            assert "item 0" not in info.value.message, entry.label
+            assert "dict" in info.value.message, entry.label
+            seen += 1
+    assert seen >= 10
+    assert world.emulator.requests == []

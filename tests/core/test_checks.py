@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -367,9 +368,12 @@ def test_a_plugin_that_changes_the_kind_of_message_gets_a_clear_error() -> None:
             return None
 
     transport = InMemoryTransport(plugins=[OTPToSMS()], load_entrypoints=False)
-    with pytest.raises(ConfigurationError, match="OTPMessage into a SMSMessage"):
+    with pytest.raises(ConfigurationError, match="OTPMessage into a SMSMessage") as info:
         transport.send_otp(PHONE)
     assert transport.outbox == []
+    # named by its class, not by the number pluggy makes up for an unnamed object
+    assert "OTPToSMS" in str(info.value)
+    assert not re.search(r"plugin '\d+'", str(info.value))
 
 
 def test_what_a_plugin_returns_is_checked_again() -> None:
