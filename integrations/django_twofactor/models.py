@@ -83,7 +83,9 @@ class OutgoingMessage(models.Model):
     A message sent in the background has ``queue_key`` (its idempotency key) and rows from
     the moment it is queued: ``task_queued`` -> ``sending`` -> ``queued`` (2Factor accepted
     it; the id is set) / ``error`` (never sent) / ``unknown`` (it may have gone), then the
-    delivery report's status (``DELIVERED``, ``UNDELIVERED``…).
+    delivery report's status (``DELIVERED``, ``UNDELIVERED``…). A row written without
+    ``queue_key`` (a synchronous send, code from before the column existed, or a raw
+    ``INSERT``) gets the empty string from the database itself.
     """
 
     recipient: models.CharField[str, str] = models.CharField(
@@ -125,6 +127,8 @@ class OutgoingMessage(models.Model):
         _("idempotency key"),
         max_length=200,
         blank=True,
+        default="",
+        db_default="",
         db_index=True,
         help_text=_("Set for a message sent in the background: its key in the send ledger."),
     )
@@ -179,6 +183,7 @@ class DeliveryReport(models.Model):
     handed_over: models.BooleanField[bool, bool] = models.BooleanField(
         _("handed over"),
         default=True,
+        db_default=True,
         editable=False,
         help_text=_(
             "False while the webhook has stored the report but not yet called every plugin "
@@ -188,6 +193,7 @@ class DeliveryReport(models.Model):
     lease_until: models.FloatField[float, float] = models.FloatField(
         _("hand-over held until (POSIX time)"),
         default=0.0,
+        db_default=0.0,
         editable=False,
         help_text=_(
             "While a webhook request hands the report over, no concurrent copy does; a "
@@ -224,6 +230,7 @@ class ClickReport(models.Model):
     handed_over: models.BooleanField[bool, bool] = models.BooleanField(
         _("handed over"),
         default=True,
+        db_default=True,
         editable=False,
         help_text=_(
             "False while the webhook has stored the report but not yet called every plugin "
@@ -233,6 +240,7 @@ class ClickReport(models.Model):
     lease_until: models.FloatField[float, float] = models.FloatField(
         _("hand-over held until (POSIX time)"),
         default=0.0,
+        db_default=0.0,
         editable=False,
         help_text=_(
             "While a webhook request hands the report over, no concurrent copy does; a "

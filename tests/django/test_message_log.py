@@ -145,3 +145,55 @@ def test_a_message_refused_by_the_checks_is_not_logged_as_sent(settings: Any, ba
     assert [(r.recipient, r.status, r.provider_id) for r in OutgoingMessage.objects.all()] == [
         (PHONE, MessageStatus.REFUSED, "")
     ]
+
+
+def _columns_added_to_existing_tables() -> list[tuple[str, str]]:
+    """Every field a later migration of the app adds to a model an earlier one created."""
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import AddField, CreateModel
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    created: set[str] = set()
+    added = []
+    for key in loader.graph.forwards_plan(loader.graph.leaf_nodes("django_twofactor")[0]):
+        if key[0] != "django_twofactor":
+            continue
+        for op in loader.disk_migrations[key].operations:
+            if isinstance(op, CreateModel):
+                created.add(op.name.lower())
+            elif isinstance(op, AddField) and op.model_name.lower() in created:
+                added.append((key[1], f"{op.model_name.lower()}.{op.name}"))
+    return added
+
+
+def test_the_app_has_added_columns_to_check() -> None:
+    assert ("0003_queued_messages", "outgoingmessage.queue_key") in (
+        _columns_added_to_existing_tables()
+    )
+
+
+@pytest.mark.parametrize(("migration", "column"), _columns_added_to_existing_tables())
+def test_a_column_added_later_lets_rows_written_without_it_in(migration: str, column: str) -> None:
+    """Code from before the column (a rolling deploy) and raw INSERTs still write rows."""
+    from django.apps import apps
+    from django.db.models import NOT_PROVIDED
+
+    # A later migration may alter the field: judge it as the model has it now.
+    model_name, name = column.split(".")
+    current = apps.get_model("django_twofactor", model_name)._meta.get_field(name)
+    assert current.null or current.db_default is not NOT_PROVIDED, (
+        f"{column} (added in {migration}) is NOT NULL without a database default"
+    )
+
+
+def test_a_log_row_inserted_without_queue_key_gets_the_empty_key() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO django_twofactor_outgoingmessage (recipient, sender, kind, template, "
+            "provider_id, status, error, text, status_at, created_at, updated_at) "
+            "VALUES (%s, 'TFACTR', 'sms', '', 'raw-1', 'queued', '', '', NULL, %s, %s)",
+            [PHONE, STAMP, STAMP],
+        )
+    assert OutgoingMessage.objects.get(provider_id="raw-1").queue_key == ""
