@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import deque
 from collections.abc import Iterable
 from contextvars import ContextVar
 
@@ -26,8 +27,10 @@ __all__ = [
 
 REDACTED = "<redacted>"
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _secrets: dict[str, int] = {}
+_changes: deque[tuple[str, int]] = deque()  # registrations waiting for _rebuild
+_rebuilding = False
 _pattern: re.Pattern[str] | None = None
 
 #: Loggers whose records may contain request URLs.
@@ -74,10 +77,31 @@ def _any_encoding(secret: str) -> str:
 
 
 def _rebuild() -> None:
-    global _pattern
-    # longest first, so that a secret containing another is hidden whole
-    ordered = sorted(_secrets, key=len, reverse=True)
-    _pattern = re.compile("|".join(_any_encoding(s) for s in ordered)) if ordered else None
+    global _pattern, _rebuilding
+    # Called with _lock held. Building the pattern allocates, so a garbage collection can run
+    # inside it, and with it a finalizer closing a client, which forgets its key: that
+    # nested call (same thread, lock already held) only queues its change, and the loop
+    # here applies it before anyone else sees the registry.
+    if _rebuilding:
+        return
+    _rebuilding = True
+    try:
+        while True:
+            while _changes:
+                secret, delta = _changes.popleft()
+                count = _secrets.get(secret, 0) + delta
+                if count > 0:
+                    _secrets[secret] = count
+                else:
+                    _secrets.pop(secret, None)
+            # longest first, so that a secret containing another is hidden whole
+            ordered = sorted(_secrets, key=len, reverse=True)
+            pattern = re.compile("|".join(_any_encoding(s) for s in ordered)) if ordered else None
+            if not _changes:
+                _pattern = pattern
+                return
+    finally:
+        _rebuilding = False
 
 
 def register_secret(secret: str) -> None:
@@ -90,20 +114,19 @@ def register_secret(secret: str) -> None:
     if not secret or len(secret) < 6:
         return
     with _lock:
-        _secrets[secret] = _secrets.get(secret, 0) + 1
+        _changes.append((secret, 1))
         _rebuild()
 
 
 def forget_secret(secret: str) -> None:
-    """Undo one :func:`register_secret` (called when a client is closed)."""
+    """Undo one :func:`register_secret` (called when a client is closed, possibly by a
+    finalizer in the middle of another registration)."""
+    if not secret or len(secret) < 6:
+        return
     with _lock:
-        count = _secrets.get(secret)
-        if count is None:
+        if _secrets.get(secret) is None and all(s != secret for s, _d in _changes):
             return
-        if count <= 1:
-            del _secrets[secret]
-        else:
-            _secrets[secret] = count - 1
+        _changes.append((secret, -1))
         _rebuild()
 
 

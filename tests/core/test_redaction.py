@@ -270,3 +270,51 @@ def test_webhook_token_prefers_the_header() -> None:
     )
     assert receiver.token_from({"token": "query"}, {TOKEN_HEADER: "header"}) == "header"
     assert receiver.token_from({"token": "query"}, {}) == "query"
+
+
+def test_a_client_finalized_while_the_registry_is_rebuilt_does_not_deadlock() -> None:
+    """Building the redaction pattern allocates; a garbage collection in the middle of it may
+    run a finalizer that closes a client and forgets its key (the same thread, the registry
+    already held). That must neither hang nor leave the registry wrong."""
+    import gc
+    import sys
+    import threading
+
+    from twofactor_notify.redaction import forget_secret, redact, register_secret
+
+    outer, inner = "outer-secret-0123456789", "inner-secret-9876543210"
+    register_secret(inner)
+    fired: list[bool] = []
+
+    def inside_rebuild() -> bool:
+        frame = sys._getframe()
+        while frame is not None:
+            if frame.f_code.co_name == "_rebuild":
+                return True
+            frame = frame.f_back  # type: ignore[assignment]
+        return False
+
+    def forget_inner(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and not fired and inside_rebuild():
+            fired.append(True)
+            forget_secret(inner)
+
+    def work() -> None:
+        threshold = gc.get_threshold()
+        gc.callbacks.append(forget_inner)
+        gc.set_threshold(1)  # a collection at the next allocation: inside the rebuild
+        try:
+            register_secret(outer)
+        finally:
+            gc.set_threshold(*threshold)
+            gc.callbacks.remove(forget_inner)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "register_secret deadlocked on a nested forget_secret"
+    try:
+        assert fired
+        assert redact(f"a {outer} b {inner}") == f"a <redacted> b {inner}"
+    finally:
+        forget_secret(outer)
