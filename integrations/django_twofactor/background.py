@@ -31,7 +31,7 @@ from twofactor_notify.background import (
     SendOutcome,
     check_message,
 )
-from twofactor_notify.background.config import BackgroundOptions, build_sender
+from twofactor_notify.background.config import BackgroundOptions, build_ledger, build_sender
 from twofactor_notify.errors import ConfigurationError, TwoFactorError
 from twofactor_notify.models import BulkBatch, BulkMessage, Message, SMSMessage
 from twofactor_notify.validation import MAX_BULK_CHUNK, coerce_bulk_messages
@@ -46,6 +46,7 @@ __all__ = [
     "check_background",
     "connect_worker",
     "get_background_sender",
+    "get_ledger",
     "get_options",
     "queue_mass_sms",
     "queue_message",
@@ -132,6 +133,18 @@ def get_options() -> BackgroundOptions:
         return _options
 
 
+def _configured_ledger(options: BackgroundOptions) -> SendLedger:
+    make_ledger = LEDGERS.get(options.ledger)
+    return make_ledger(options) if make_ledger is not None else build_ledger(options)
+
+
+def get_ledger() -> SendLedger:
+    """The ledger ``BACKGROUND`` configures, built as the workers build theirs (the Redis
+    ledger at ``REDIS_URL``/``KEY_PREFIX``, or the database ledger), with the message log
+    following it as the workers' does: what ``twofactor_status`` and the admin read."""
+    return get_background_sender().ledger
+
+
 def get_background_sender() -> BackgroundSender:
     """The worker's sender: the app's transport, the Redis ledger and account throttle."""
     global _sender
@@ -140,9 +153,7 @@ def get_background_sender() -> BackgroundSender:
     options = get_options()
     with _lock:
         if _sender is None:
-            make_ledger = LEDGERS.get(options.ledger)
-            ledger = make_ledger(options) if make_ledger is not None else None
-            core = build_sender(get_transport(), options, ledger=ledger)
+            core = build_sender(get_transport(), options, ledger=_configured_ledger(options))
             shared = core.ledger
             if options.ledger != "database" and get_settings().log_messages:
                 from .ledger import MessageLogLedger

@@ -118,3 +118,54 @@ def test_purge_forgets_final_queued_messages_but_keeps_what_waits_for_a_human(
         for state in QueuedState.values
         if age == "new" or state not in ("sent", "failed")
     }
+
+
+def _shipped_ledgers() -> list[Any]:
+    """Every ledger BACKGROUND['LEDGER'] accepts: the core's Redis one and the app's own."""
+    from django_twofactor.background import LEDGERS
+
+    return ["redis", *LEDGERS]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", _shipped_ledgers())
+def test_status_reads_the_configured_ledger_whatever_its_kind(settings: Any, kind: str) -> None:
+    import uuid
+
+    from django_twofactor.background import get_ledger
+    from django_twofactor.models import MessageStatus
+    from tests.background.conftest import NEEDS_REDIS, REDIS_URL
+    from twofactor_notify.background import Envelope
+    from twofactor_notify.models import SMSMessage
+
+    background: dict[str, Any] = {"ENGINE": "django-tasks", "LEDGER": kind}
+    prefix = f"tfn-status-{uuid.uuid4().hex}:"
+    if kind == "redis":
+        if not REDIS_URL:
+            pytest.skip(NEEDS_REDIS)
+        background.update(REDIS_URL=REDIS_URL, KEY_PREFIX=prefix)
+    settings.TWOFACTOR_NOTIFY = base_settings(BACKGROUND=background)
+    ledger = get_ledger()
+    try:
+        assert "No unknown outcomes." in run("twofactor_status", "--unknown")
+        keys = [f"status-{kind}-{n}" for n in range(3)]
+        for key in keys:
+            envelope = Envelope.wrap(
+                SMSMessage(to=(PHONE,), text="hello", sender="TFACTR"), key=key
+            )
+            assert ledger.claim(envelope, token="t", lease=60).granted
+            ledger.record_unknown(key, token="t", error="TransportError: timed out")
+        listed = run("twofactor_status", "--unknown")
+        assert all(key in listed for key in keys), listed
+        assert "3 unknown" in run("twofactor_status")
+        # a log row whose task never came is listed as stuck, not before its time
+        OutgoingMessage.objects.create(
+            kind="sms", recipient=OTHER_PHONE, status=MessageStatus.TASK_QUEUED, queue_key="lost-1"
+        )
+        assert "lost-1" not in run("twofactor_status", "--stuck-minutes", "10")
+        assert "lost-1" in run("twofactor_status", "--stuck-minutes", "0")
+    finally:
+        if kind == "redis":
+            client = getattr(ledger, "inner", ledger).client
+            for name in client.scan_iter(match=prefix + "*"):
+                client.delete(name)

@@ -38,7 +38,7 @@ from .retry import RetryPolicy
 from .throttle import DEFAULT_ACCOUNT_RATE, AccountThrottle
 from .worker import DEFAULT_LEASE, BackgroundSender
 
-__all__ = ["BackgroundOptions", "build_sender"]
+__all__ = ["BackgroundOptions", "build_ledger", "build_sender"]
 
 _KNOWN = {
     "ENGINE",
@@ -157,6 +157,36 @@ def _positive(where: str, key: str, value: Any) -> float:
     return float(value)
 
 
+def _redis_client(options: BackgroundOptions) -> Any:
+    if options.redis_url is None:
+        return None
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - the extra is missing
+        raise ConfigurationError(
+            "background sending with Redis needs the redis package: "
+            'pip install "twofactor-notify[celery]"'
+        ) from None
+    return redis.Redis.from_url(options.redis_url)
+
+
+def build_ledger(options: BackgroundOptions, *, redis_client: Any = None) -> SendLedger:
+    """The Redis ledger the options describe (``REDIS_URL``, ``KEY_PREFIX``): the one every
+    worker built by :func:`build_sender` shares, for tools that read it (status, unknowns).
+    An adapter's own ledger (the Django database ledger) is built by that adapter."""
+    from .redis_ledger import RedisLedger
+
+    if options.ledger != "redis":
+        raise ConfigurationError(
+            f"the {options.ledger!r} ledger is built by the adapter that provides it",
+            key="LEDGER",
+        )
+    client = redis_client if redis_client is not None else _redis_client(options)
+    if client is None:
+        raise ConfigurationError("the Redis ledger needs REDIS_URL", key="REDIS_URL")
+    return RedisLedger(client, prefix=options.key_prefix + "ledger:")
+
+
 def build_sender(
     transport: Transport,
     options: BackgroundOptions,
@@ -170,24 +200,16 @@ def build_sender(
     else the Redis ledger. The throttle is shared through Redis when there is a Redis URL,
     else kept per process.
     """
-    from .redis_ledger import RedisLedger
     from .throttle import LocalThrottle, RedisThrottle
 
-    if redis_client is None and options.redis_url is not None:
-        try:
-            import redis
-        except ImportError:  # pragma: no cover - the extra is missing
-            raise ConfigurationError(
-                "background sending with Redis needs the redis package: "
-                'pip install "twofactor-notify[celery]"'
-            ) from None
-        redis_client = redis.Redis.from_url(options.redis_url)
+    if redis_client is None:
+        redis_client = _redis_client(options)
     if ledger is None:
         if redis_client is None:
             raise ConfigurationError(
                 f"the {options.ledger!r} ledger must be given to build_sender (no REDIS_URL)"
             )
-        ledger = RedisLedger(redis_client, prefix=options.key_prefix + "ledger:")
+        ledger = build_ledger(options, redis_client=redis_client)
     throttle: AccountThrottle | None = None
     if options.account_rate_limit:
         throttle = (

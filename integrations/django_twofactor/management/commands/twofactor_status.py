@@ -4,15 +4,22 @@ their status, and where the messages sent in the background stand.
 Statuses of a message sent in the background: ``task_queued`` -> ``sending`` -> ``queued``
 (2Factor accepted it) / ``error`` (never sent) / ``unknown`` (it may have gone; a human
 decides), then the delivery report's. Before printing, a claim whose worker died (its lease
-ran out) is recorded as ``unknown``. ``--unknown`` lists those that wait for a human."""
+ran out) is recorded as ``unknown``. ``--unknown`` lists those that wait for a human.
+
+The ledger read is the one ``BACKGROUND`` configures (Redis or database), built as the workers
+build theirs. Log rows still ``task_queued`` after ``--stuck-minutes`` (default 10) are listed:
+their task may have been lost (e.g. the broker failed as the transaction committed)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
-from twofactor_notify.errors import InvalidInputError
+from twofactor_notify.background import SendLedger
+from twofactor_notify.errors import ConfigurationError, InvalidInputError
 from twofactor_notify.phone import normalize_phone
 
 from ...conf import get_settings
@@ -33,16 +40,27 @@ class Command(BaseCommand):
             action="store_true",
             help="list the queued messages whose outcome is unknown, with what is known",
         )
+        parser.add_argument(
+            "--stuck-minutes",
+            type=float,
+            default=10.0,
+            help="list log rows still waiting for their task after this long (default 10)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Print one line per message, newest first."""
         limit: int = options["limit"]
         if limit < 1:
             raise CommandError("--limit must be at least 1")
-        queued = self._queued_summary()
+        stuck_minutes: float = options["stuck_minutes"]
+        if not stuck_minutes >= 0:
+            raise CommandError("--stuck-minutes must be 0 or more")
+        ledger = self._ledger()
+        queued = self._queued_summary(ledger)
         if options["unknown"]:
-            self._list_unknown(limit)
+            self._list_unknown(ledger, limit)
             return
+        self._list_stuck(stuck_minutes, limit)
         rows = OutgoingMessage.objects.all()
         if options["phone"]:
             try:
@@ -64,25 +82,64 @@ class Command(BaseCommand):
                 f"{status:18} {row.provider_id or '-'}"
             )
 
-    def _queued_summary(self) -> str:
-        """Record dead workers' claims as unknown; count the ledger's keys by state."""
+    def _ledger(self) -> SendLedger | None:
+        """The configured ledger; the database ledger when ``BACKGROUND`` is not set but its
+        table has rows; ``None`` when there is nothing to read."""
+        from django.conf import settings
+
+        from ...background import get_ledger
+        from ...conf import SETTING_NAME
+        from ...ledger import DatabaseLedger
+        from ...models import QueuedMessage
+
+        if (getattr(settings, SETTING_NAME, None) or {}).get("BACKGROUND") is None:
+            return DatabaseLedger() if QueuedMessage.objects.exists() else None
+        try:
+            return get_ledger()
+        except ConfigurationError as exc:
+            raise CommandError(str(exc)) from None
+
+    def _queued_summary(self, ledger: SendLedger | None) -> str:
+        """Record dead workers' claims as unknown; count the ledger's keys by state (the
+        database ledger), or its unknown outcomes (any other)."""
         from django.db.models import Count
 
         from ...ledger import DatabaseLedger
         from ...models import QueuedMessage, QueuedState
 
-        if not QueuedMessage.objects.exists():
+        if ledger is None:
             return ""
-        DatabaseLedger().sweep()
+        if not isinstance(ledger, DatabaseLedger):
+            found = len(ledger.unknown(10_000))  # sweeps dead claims first
+            return f"{found} unknown (ledger: {ledger!r})" if found else ""
+        ledger.sweep()
         counts = dict(QueuedMessage.objects.values_list("state").annotate(n=Count("id")).order_by())
         return ", ".join(
             f"{counts[state]} {state}" for state in QueuedState.values if counts.get(state)
         )
 
-    def _list_unknown(self, limit: int) -> None:
-        from ...ledger import DatabaseLedger
+    def _list_stuck(self, minutes: float, limit: int) -> None:
+        """Log rows still ``task_queued`` after ``minutes``: their task may be lost."""
+        from ...models import MessageStatus
 
-        records = DatabaseLedger().unknown(limit)
+        cutoff = timezone.now() - timedelta(minutes=minutes)
+        rows = OutgoingMessage.objects.filter(
+            status=MessageStatus.TASK_QUEUED, created_at__lte=cutoff
+        ).order_by("created_at", "id")
+        stuck = list(rows[:limit])
+        if not stuck:
+            return
+        self.stdout.write(
+            f"Waiting for their task for more than {minutes:g} minutes (the task may be lost; "
+            "the database ledger's twofactor_requeue enqueues them again):"
+        )
+        for row in stuck:
+            self.stdout.write(
+                f"{row.created_at:%Y-%m-%d %H:%M:%S} {row.queue_key} to {row.recipient}"
+            )
+
+    def _list_unknown(self, ledger: SendLedger | None, limit: int) -> None:
+        records = ledger.unknown(limit) if ledger is not None else []
         if not records:
             self.stdout.write("No unknown outcomes.")
             return
