@@ -107,8 +107,24 @@ def queue_log_rows(envelope: Envelope, *, using: str | None = None) -> None:
         row.error = ""
         row.queue_key = envelope.key
     with transaction.atomic(using=manager.db):
-        if not manager.filter(queue_key=envelope.key).exists():
+        existing = list(manager.filter(queue_key=envelope.key).order_by("id"))
+        if not existing:
             manager.bulk_create(rows)
+        elif [_describe(row) for row in existing] != [_describe(row) for row in rows]:
+            raise _key_taken(envelope.key)
+
+
+def _describe(row: Any) -> tuple[str, ...]:
+    """What a log row says was sent: kind, number, sender, template, text."""
+    return (row.kind, row.recipient, row.sender, row.template, row.text)
+
+
+def _key_taken(key: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"the key {key!r} was queued already with another message; a key names one message "
+        "(queueing the same message twice under it is fine and sends it once)",
+        field="key",
+    )
 
 
 class MessageLogLedger(SendLedger):
@@ -245,6 +261,13 @@ class DatabaseLedger(SendLedger):
 
         message = envelope.message
         with transaction.atomic(using=self._db):
+            row = self._rows().filter(key=envelope.key).first()
+            if row is not None and (
+                list(row.recipients) != list(message.recipients)
+                or row.kind != envelope.kind
+                or (row.envelope and row.envelope.get("message") != envelope.to_dict()["message"])
+            ):
+                raise _key_taken(envelope.key)
             self._rows().bulk_create(
                 [
                     QueuedMessage(

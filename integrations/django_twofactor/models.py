@@ -261,12 +261,12 @@ class ClickReport(models.Model):
 
 
 class QueuedState(models.TextChoices):
-    """Where a queued message stands in the database send ledger (see
-    :class:`twofactor_notify.background.LedgerState`; ``queued`` is a key not yet claimed)."""
+    """Where a queued message stands in the database send ledger: the states of
+    :class:`twofactor_notify.background.LedgerState` and ``queued``, a key waiting in the task
+    queue (not claimed, not sent). Not the message log's ``queued`` (2Factor accepted it)."""
 
-    TASK_QUEUED = "task_queued", _("In the task queue")
+    QUEUED = "queued", _("In the task queue (not sent yet)")
     SENDING = "sending", _("Sending")
-    QUEUED = "queued", _("Sent (2Factor queued it)")
     RETRY_WAIT = "retry_wait", _("Waiting to retry (never sent)")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed (never sent)")

@@ -328,3 +328,65 @@ def test_queue_names_the_task_frameworks_queue(settings: Any, tasks: Emulator) -
     with pytest.raises(Exception, match="other"):
         send_sms(PHONE, "on a queue the backend does not have", background=True)
     assert texts(tasks) == ["on the sms queue"]
+
+
+def test_the_admin_states_are_the_ledgers_and_a_waiting_key_never_reads_as_sent(
+    tasks: Emulator,
+) -> None:
+    from twofactor_notify.background import LedgerState
+
+    # every state the ledger moves a key through, plus "queued" (waiting, never claimed)
+    assert set(QueuedState.values) == {"queued", *(state.value for state in LedgerState)}
+    never_sent = {QueuedState.QUEUED, QueuedState.RETRY_WAIT, QueuedState.FAILED}
+    for state in never_sent:
+        assert "Sent" not in str(QueuedState(state).label), state
+    envelope = Envelope.wrap(SMSMessage(to=(PHONE,), text="waiting", sender="TFACTR"))
+    DatabaseLedger().queue(envelope)  # in the queue, its task not run yet
+    client, _ = admin_client(may_resolve=False)
+    page = client.get("/admin/django_twofactor/queuedmessage/?state__exact=queued")
+    content = page.content.decode()
+    assert page.status_code == 200 and envelope.key in content
+    assert "In the task queue (not sent yet)" in content
+    assert "Sent (2Factor queued it)" not in content
+    for state in QueuedState.values:  # each filter of the page is a state a key can be in
+        assert f"state__exact={state}" in content
+
+
+def _ledgers() -> list[str]:
+    from django_twofactor.background import LEDGERS
+
+    return ["redis", *LEDGERS]
+
+
+@pytest.mark.parametrize("ledger", _ledgers())
+def test_a_key_names_one_message_a_different_one_under_it_is_refused(
+    settings: Any, tasks: Emulator, ledger: str
+) -> None:
+    from tests.background.conftest import NEEDS_REDIS, REDIS_URL
+    from twofactor_notify.errors import InvalidInputError
+
+    key = f"sk2-{ledger}-{id(settings)}"
+    background = dict(settings.TWOFACTOR_NOTIFY["BACKGROUND"], LEDGER=ledger)
+    if ledger == "redis":
+        if not REDIS_URL:
+            pytest.skip(NEEDS_REDIS)
+        background.update(REDIS_URL=REDIS_URL, KEY_PREFIX=f"tfn-{key}:")
+    settings.TWOFACTOR_NOTIFY = dict(settings.TWOFACTOR_NOTIFY, BACKGROUND=background)
+    try:
+        with transaction.atomic():
+            send_sms(PHONE, "text A", background=True, key=key)
+            with pytest.raises(InvalidInputError) as refused:
+                send_sms(OTHER, "text B", background=True, key=key)
+            assert refused.value.field == "key" and key in str(refused.value)
+            send_sms(PHONE, "text A", background=True, key=key)  # the same message: fine
+        assert texts(tasks) == ["text A"]
+        rows = list(OutgoingMessage.objects.filter(queue_key=key))
+        assert [(r.recipient, r.status) for r in rows] == [(PHONE, MessageStatus.QUEUED)]
+        assert rows[0].provider_id == tasks.messages()[0].id
+    finally:
+        if ledger == "redis":
+            import redis
+
+            client = redis.Redis.from_url(REDIS_URL)
+            for name in client.scan_iter(match=f"tfn-{key}:*"):
+                client.delete(name)

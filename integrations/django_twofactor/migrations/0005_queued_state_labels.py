@@ -1,0 +1,31 @@
+"""The queued messages' states are the ledger's: ``queued`` reads "In the task queue (not
+sent yet)" (it read "Sent (2Factor queued it)", the message log's label), and
+``task_queued``, a state the ledger never uses, is gone."""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("django_twofactor", "0004_report_hand_over_lease_and_status_order"),
+    ]
+
+    operations = [
+        migrations.AlterField(
+            model_name="queuedmessage",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("queued", "In the task queue (not sent yet)"),
+                    ("sending", "Sending"),
+                    ("retry_wait", "Waiting to retry (never sent)"),
+                    ("sent", "Sent"),
+                    ("failed", "Failed (never sent)"),
+                    ("unknown", "Outcome unknown"),
+                ],
+                default="queued",
+                max_length=16,
+                verbose_name="state",
+            ),
+        ),
+    ]
