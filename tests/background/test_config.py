@@ -43,6 +43,11 @@ def test_defaults() -> None:
         ({"MAX_RETRY_DELAY": -1}, "MAX_RETRY_DELAY"),
         ({"LEASE_SECONDS": 0}, "LEASE_SECONDS"),
         ({"KEY_PREFIX": None}, "KEY_PREFIX"),
+        ({"KEY_PREFIX": ""}, "KEY_PREFIX"),
+        ({"REDIS_URL": "redis://:pw@127.0.0.1:6379/notadb"}, "REDIS_URL"),
+        ({"REDIS_URL": "rediss://:pw@127.0.0.1:6379/?db=x"}, "REDIS_URL"),
+        ({"REDIS_URL": "unix://:pw@/run/redis.sock?db=one"}, "REDIS_URL"),
+        ({"REDIS_URL": "redis://:pw@127.0.0.1:notaport/0"}, "REDIS_URL"),
         ({"RATE": 5}, "RATE"),
     ],
 )
@@ -78,3 +83,22 @@ def test_with_redis_the_ledger_and_throttle_are_shared(redis_client: Any) -> Non
         InMemoryTransport(load_entrypoints=False), none, redis_client=redis_client
     )
     assert not isinstance(no_limit.throttle, RedisThrottle | LocalThrottle)
+
+
+@pytest.mark.parametrize("timeout", [10.0, (3.05, 27.0)])
+def test_a_lease_not_above_the_transports_timeout_is_refused(timeout: Any) -> None:
+    from twofactor_notify.client import TwoFactorClient
+    from twofactor_notify.transport import TwoFactorTransport
+
+    client = TwoFactorClient("k" * 36, timeout=timeout)
+    transport = TwoFactorTransport(client, load_entrypoints=False)
+    total = sum(timeout) if isinstance(timeout, tuple) else timeout
+    try:
+        for lease in (1, total):
+            options = BackgroundOptions.from_mapping({**GOOD, "LEASE_SECONDS": lease})
+            with pytest.raises(ConfigurationError, match="LEASE_SECONDS"):
+                build_sender(transport, options, ledger=InMemoryLedger())
+        options = BackgroundOptions.from_mapping({**GOOD, "LEASE_SECONDS": total + 1})
+        assert build_sender(transport, options, ledger=InMemoryLedger()).lease == total + 1
+    finally:
+        transport.close()

@@ -49,6 +49,7 @@ def config_from(env: dict[str, str]) -> dict[str, Any]:
         "TWOFACTOR_BASE_URL": env["TFN_EMULATOR_URL"],
         "TWOFACTOR_SENDER_ID": "TFACTR",
         "TWOFACTOR_LOAD_ENTRYPOINTS": False,
+        "TWOFACTOR_TIMEOUT": 2,  # below the short lease of these tests
         "TWOFACTOR_BACKGROUND": {
             "ENGINE": "celery",
             "REDIS_URL": env["TFN_BROKER_URL"],

@@ -111,6 +111,8 @@ class BackgroundOptions:
                 f"{where}['REDIS_URL'] must be a redis://, rediss:// or unix:// URL",
                 key=f"{where}['REDIS_URL']",
             )
+        if url is not None:
+            _check_redis_db(where, url)
         queue = raw.get("QUEUE")
         if queue is not None and (not isinstance(queue, str) or not queue):
             raise ConfigurationError(
@@ -126,9 +128,10 @@ class BackgroundOptions:
                 key=f"{where}['MAX_ATTEMPTS']",
             )
         prefix = raw.get("KEY_PREFIX", "twofactor:")
-        if not isinstance(prefix, str):
+        if not isinstance(prefix, str) or not prefix:
+            # every Redis key would be bare ("ledger:...") and shared with anything else
             raise ConfigurationError(
-                f"{where}['KEY_PREFIX'] must be a string", key=f"{where}['KEY_PREFIX']"
+                f"{where}['KEY_PREFIX'] must be a non-empty string", key=f"{where}['KEY_PREFIX']"
             )
         return cls(
             engine=str(engine),
@@ -143,6 +146,30 @@ class BackgroundOptions:
             ),
             key_prefix=prefix,
         )
+
+
+def _check_redis_db(where: str, url: str) -> None:
+    """The database number of a Redis URL (its path, or ``?db=``) must be a whole number."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a bad port raises ValueError here
+    except ValueError:
+        raise ConfigurationError(
+            f"{where}['REDIS_URL'] is not a valid URL", key=f"{where}['REDIS_URL']"
+        ) from None
+    dbs = parse_qs(parts.query).get("db", [])
+    if parts.scheme != "unix":
+        path = parts.path.strip("/")
+        dbs = [path, *dbs] if path else dbs
+    for db in dbs:
+        if not db.isdigit():
+            raise ConfigurationError(
+                f"{where}['REDIS_URL'] names database {db!r}: a Redis database is a number "
+                "(redis://host:6379/0)",
+                key=f"{where}['REDIS_URL']",
+            )
 
 
 def _positive(where: str, key: str, value: Any) -> float:
@@ -170,6 +197,14 @@ def _redis_client(options: BackgroundOptions) -> Any:
     return redis.Redis.from_url(options.redis_url)
 
 
+def _request_seconds(transport: Transport) -> float | None:
+    """The longest one request to 2Factor may take (connect + read timeouts), if known."""
+    timeout = getattr(getattr(transport, "client", None), "timeout", None)
+    if isinstance(timeout, tuple):
+        return float(sum(timeout))
+    return float(timeout) if isinstance(timeout, int | float) else None
+
+
 def build_ledger(options: BackgroundOptions, *, redis_client: Any = None) -> SendLedger:
     """The Redis ledger the options describe (``REDIS_URL``, ``KEY_PREFIX``): the one every
     worker built by :func:`build_sender` shares, for tools that read it (status, unknowns).
@@ -178,12 +213,15 @@ def build_ledger(options: BackgroundOptions, *, redis_client: Any = None) -> Sen
 
     if options.ledger != "redis":
         raise ConfigurationError(
-            f"the {options.ledger!r} ledger is built by the adapter that provides it",
-            key="LEDGER",
+            f"the {options.ledger!r} ledger (BACKGROUND['LEDGER']) is built by the adapter "
+            "that provides it",
+            key="BACKGROUND['LEDGER']",
         )
     client = redis_client if redis_client is not None else _redis_client(options)
     if client is None:
-        raise ConfigurationError("the Redis ledger needs REDIS_URL", key="REDIS_URL")
+        raise ConfigurationError(
+            "the Redis ledger needs BACKGROUND['REDIS_URL']", key="BACKGROUND['REDIS_URL']"
+        )
     return RedisLedger(client, prefix=options.key_prefix + "ledger:")
 
 
@@ -202,6 +240,13 @@ def build_sender(
     """
     from .throttle import LocalThrottle, RedisThrottle
 
+    timeout = _request_seconds(transport)
+    if timeout is not None and options.lease_seconds <= timeout:
+        raise ConfigurationError(
+            f"BACKGROUND['LEASE_SECONDS'] ({options.lease_seconds:g}) must be above the "
+            f"transport's timeout ({timeout:g} s): a claim must outlive the request it covers",
+            key="BACKGROUND['LEASE_SECONDS']",
+        )
     if redis_client is None:
         redis_client = _redis_client(options)
     if ledger is None:

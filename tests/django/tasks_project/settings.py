@@ -42,6 +42,7 @@ TWOFACTOR_NOTIFY = {
     "BASE_URL": os.environ["TFN_EMULATOR_URL"],
     "SENDER_ID": "TFACTR",
     "LOAD_ENTRYPOINTS": False,
+    "TIMEOUT": 2,  # below the short lease of these tests
     "BACKGROUND": {
         "ENGINE": "django-tasks",
         # no REDIS_URL: the ledger is this database
