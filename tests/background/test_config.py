@@ -96,8 +96,9 @@ def test_a_lease_not_above_the_transports_timeout_is_refused(timeout: Any) -> No
     try:
         for lease in (1, total):
             options = BackgroundOptions.from_mapping({**GOOD, "LEASE_SECONDS": lease})
-            with pytest.raises(ConfigurationError, match="LEASE_SECONDS"):
+            with pytest.raises(ConfigurationError, match="LEASE_SECONDS") as info:
                 build_sender(transport, options, ledger=InMemoryLedger())
+            assert "LEASE_SECONDS" in (info.value.key or "")
         options = BackgroundOptions.from_mapping({**GOOD, "LEASE_SECONDS": total + 1})
         assert build_sender(transport, options, ledger=InMemoryLedger()).lease == total + 1
     finally:
