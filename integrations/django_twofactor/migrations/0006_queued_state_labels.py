@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_twofactor", "0004_report_hand_over_lease_and_status_order"),
+        ("django_twofactor", "0005_db_defaults_for_added_columns"),
     ]
 
     operations = [
