@@ -75,7 +75,7 @@ from .ratelimit import Limiter, RateLimiter
 from .redaction import (
     REDACTED,
     forget_secret,
-    hide_request_values,
+    hide_request_values_of,
     install_log_filter,
     redact,
     register_secret,
@@ -662,7 +662,7 @@ class TwoFactorClient(ErrorBoundary):
         idempotent = (not send) if retry_reads is None else retry_reads
         # whatever the answer echoes of this request (its numbers, its OTP) stays out of the
         # errors and logs built from it: redact() hides them from here on
-        hide_request_values(**_request_values(url, data))
+        hide_request_values_of(lambda: _request_values(url, data))
         if not self._owns_session:  # an injected session may have been re-mounted since
             install_key_placing_adapter(self._session, url)
         auth = self._credentials.auth(seal)
@@ -837,7 +837,7 @@ class TwoFactorClient(ErrorBoundary):
 _NUMBER_FIELDS = frozenset({"to", "smsto", "phone", "mobile"})
 
 
-def _request_values(url: str, data: Any) -> dict[str, list[str]]:
+def _request_values(url: str, data: Any) -> tuple[list[str], list[str]]:
     """The phone numbers and OTPs a request carries, wherever they are in it: the digit
     segments of a V1 path (a number, or a 4-6 digit OTP) and the number fields of a form
     or JSON body."""
@@ -866,7 +866,7 @@ def _request_values(url: str, data: Any) -> dict[str, list[str]]:
                     pending.append(value)
         elif isinstance(item, list):
             pending.extend(item)
-    return {"phones": phones, "otps": otps}
+    return phones, otps
 
 
 def _retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

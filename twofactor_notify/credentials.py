@@ -19,7 +19,6 @@ pickled.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +49,12 @@ SECRET_KEY_PLACEHOLDER = "twofactor-notify-secret-key-placeholder"  # noqa: S105
 _CREDENTIALS_ATTRIBUTE = "twofactor_credentials"
 _SEAL_ATTRIBUTE = "twofactor_seal"
 _REDACTED_BYTES = REDACTED.encode("ascii")
+_API_KEY_PLACEHOLDER_BYTES = API_KEY_PLACEHOLDER.encode("ascii")
+
+
+def _new_prepared_request() -> requests.PreparedRequest:
+    wire: requests.PreparedRequest = requests.PreparedRequest.__new__(requests.PreparedRequest)
+    return wire
 
 
 class Secret:
@@ -88,7 +93,7 @@ class Credentials:
     :param secret_key: the account's secret key, for the encrypted endpoints.
     """
 
-    __slots__ = ("_api_key", "_base64_tokens", "_echoes", "_secret_key")
+    __slots__ = ("_api_key", "_api_key_forms", "_echoes", "_secret_key")
 
     def __init__(self, api_key: str, secret_key: str | None = None) -> None:
         if secret_key is not None and (
@@ -100,13 +105,12 @@ class Credentials:
                 "secret_key must be printable ASCII text (it travels in an HTTP header)"
             )
         self._api_key = Secret(api_key)
+        # the key as it goes into a V1 path and into a body: encoded once, not per request
+        self._api_key_forms = Secret((quote(api_key, safe=""), api_key.encode("utf-8")))
         self._secret_key = Secret(secret_key) if secret_key else None
         values = [v for v in (api_key, secret_key) if v]
+        # One search, built once: every fixed form a key can come back in (see _echo_forms).
         self._echoes = Secret(_echo_pattern(values))
-        # Base64 runs long enough to hold the shorter key (4 characters per 3 bytes), so a
-        # session id or an ordinary word is not decoded on every answer.
-        shortest = min(len(v.encode("utf-8")) for v in values)
-        self._base64_tokens = re.compile(rb"[A-Za-z0-9+/_-]{%d,}={0,2}" % (shortest * 4 // 3))
 
     def __repr__(self) -> str:
         return f"Credentials(api_key={REDACTED}, secret_key={REDACTED})"
@@ -133,12 +137,14 @@ class Credentials:
 
     def place(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """A copy of ``request`` with the keys swapped in (and its body sealed, if asked)."""
-        api_key = str(self._api_key.reveal())
-        # Built by hand rather than with copy(): only what an adapter reads, and the
-        # headers are copied only when a value in them changes.
-        wire = requests.PreparedRequest()
+        in_path, in_body = self._api_key_forms.reveal()
+        # Built by hand rather than with copy() or PreparedRequest() (whose __init__ builds
+        # hooks and a header dict that are replaced at once): only what an adapter reads,
+        # and the headers are copied only when a value in them changes.
+        wire = _new_prepared_request()
         wire.method = request.method
-        wire.url = (request.url or "").replace(API_KEY_PLACEHOLDER, quote(api_key, safe=""))
+        url = request.url or ""
+        wire.url = url.replace(API_KEY_PLACEHOLDER, in_path) if API_KEY_PLACEHOLDER in url else url
         wire.hooks = request.hooks
         wire._cookies = request._cookies  # type: ignore[attr-defined]
         wire._body_position = request._body_position  # type: ignore[attr-defined]
@@ -147,7 +153,7 @@ class Credentials:
         if isinstance(body, str):
             body = body.encode("utf-8")
         if body is not None:
-            body = body.replace(API_KEY_PLACEHOLDER.encode("ascii"), api_key.encode("ascii"))
+            body = body.replace(_API_KEY_PLACEHOLDER_BYTES, in_body)
             seal = getattr(request, _SEAL_ATTRIBUTE, None)
             if seal is not None:
                 body = seal(body).encode("ascii")
@@ -162,18 +168,40 @@ class Credentials:
         wire.body = body
         return wire
 
+    def echoes(self, data: bytes) -> bool:
+        """True when ``data`` holds an echo of a key (as is, percent-encoded, Base64)."""
+        echoes: _Echoes | None = self._echoes.reveal()
+        return bool(data) and echoes is not None and echoes.pattern.search(data) is not None
+
     def scrub(self, data: bytes) -> bytes:
-        """``data`` with every echo of a key (as is, percent-encoded, Base64) redacted."""
-        if not data:
+        """``data`` with every echo of a key (as is, percent-encoded, Base64) redacted.
+
+        A key inside Base64 text, at any offset of the encoded bytes, is found by the part
+        of its encoding that does not depend on its neighbours; the whole Base64 run around
+        it is then redacted.
+        """
+        echoes: _Echoes | None = self._echoes.reveal()
+        if not data or echoes is None:
             return data
-        pattern: re.Pattern[bytes] | None = self._echoes.reveal()
-        if pattern is None:
-            return data
-        tokens = self._base64_tokens
-        if pattern.search(data) is None and tokens.search(data) is None:
-            return data  # the usual answer: searched twice, copied never
-        data = pattern.sub(_REDACTED_BYTES, data)
-        return tokens.sub(lambda m: self._scrub_token(m.group(0)), data)
+        match = echoes.pattern.search(data)
+        if match is None:
+            return data  # the usual answer: one search, no copy
+        out: list[bytes] = []
+        done = 0
+        while match is not None:
+            start, end = match.span()
+            if match.group(0) in echoes.cores:
+                while start > done and data[start - 1] in _BASE64_CHARS:
+                    start -= 1
+                while end < len(data) and data[end] in _BASE64_CHARS:
+                    end += 1
+                while end < len(data) and data[end] == _PAD:
+                    end += 1
+            out += (data[done:start], _REDACTED_BYTES)
+            done = end
+            match = echoes.pattern.search(data, done)
+        out.append(data[done:])
+        return b"".join(out)
 
     def scrub_text(self, text: str) -> str:
         """:meth:`scrub` for text (header values, the reason phrase)."""
@@ -181,37 +209,64 @@ class Credentials:
         clean = self.scrub(raw)
         return text if clean == raw else clean.decode("utf-8", "replace")
 
-    def _scrub_token(self, token: bytes) -> bytes:
-        """A Base64 token that decodes to text containing a key (at any offset) is redacted."""
-        values = [v for v in (self.reveal_api_key(), self.reveal_secret_key()) if v]
-        needles = [v.encode("utf-8") for v in values]
-        for decode in (base64.b64decode, base64.urlsafe_b64decode):
-            for start in range(4):
-                chunk = token[start:]
-                chunk += b"=" * (-len(chunk) % 4)
-                try:
-                    decoded = decode(chunk)
-                except (binascii.Error, ValueError):
-                    continue
-                if any(n in decoded for n in needles):
-                    return _REDACTED_BYTES
-        return token
+
+_BASE64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
+_PAD = ord("=")
+#: A Base64 core shorter than this is not searched for on its own (too likely by chance).
+_MIN_CORE = 8
 
 
-def _echo_pattern(values: list[str]) -> re.Pattern[bytes] | None:
+class _Echoes:
+    """The compiled search for a client's keys, and which of its forms are Base64 cores."""
+
+    __slots__ = ("cores", "pattern")
+
+    def __init__(self, pattern: re.Pattern[bytes], cores: frozenset[bytes]) -> None:
+        self.pattern = pattern
+        self.cores = cores
+
+
+def _base64_cores(raw: bytes) -> set[bytes]:
+    """The parts of the Base64 encodings (standard and URL-safe) of any bytes holding
+    ``raw`` that depend on ``raw`` alone: for each of the 3 offsets modulo 3 at which it can
+    start, the characters whose 6 bits all come from it. Text that Base64-encodes ``raw``
+    anywhere contains one of them."""
+    cores: set[bytes] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw)
+        first = -(-8 * offset // 6)
+        last = 8 * (offset + len(raw)) // 6
+        core = encoded[first:last]
+        if len(core) < _MIN_CORE:
+            # too short to search for alone: the whole encodings (in the forms) still are
+            continue
+        cores.add(core)
+        cores.add(core.translate(_URLSAFE))
+    return cores
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _echo_pattern(values: list[str]) -> _Echoes | None:
     forms: set[bytes] = set()
+    cores: set[bytes] = set()
     for value in values:
         raw = value.encode("utf-8")
         forms.update(f.encode("ascii") for f in (quote(value, safe=""), quote(value)))
         forms.update({raw, quote_plus(value).encode("ascii")})
         for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
             forms.update({encoded, encoded.rstrip(b"=")})
-    ordered = sorted((f for f in forms if f), key=len, reverse=True)
-    if not ordered:
+        cores.update(_base64_cores(raw))
+    forms.discard(b"")
+    if not forms:
         return None
-    # Percent-escapes may come back in either case; nothing else needs a case-blind search.
-    flags = re.IGNORECASE if any(b"%" in f for f in ordered) else 0
-    return re.compile(b"|".join(re.escape(f) for f in ordered), flags)
+    # Longest first (a form containing another is hidden whole; at one position the whole
+    # encoding wins over its core). Percent-escapes may come back in either case: only the
+    # forms holding one are searched case-blind.
+    ordered = sorted(forms | cores, key=len, reverse=True)
+    parts = [b"(?i:%s)" % re.escape(f) if b"%" in f else re.escape(f) for f in ordered]
+    return _Echoes(re.compile(b"|".join(parts)), frozenset(cores - forms))
 
 
 class _MarkForPlacing(AuthBase):
@@ -265,11 +320,13 @@ class KeyPlacingAdapter(BaseAdapter):
         del wire
         response.request = request
         response.url = request.url or ""
-        # One search over the body, the reason and every header value; rewrites on a hit only.
+        # One search over the body, one over the reason and every header value; rewrites on a
+        # hit only.
         head = "\n".join([response.reason or "", *response.headers.values()])
-        blob = (content or b"") + b"\n" + head.encode("utf-8", "surrogateescape")
         response._content = content or b""
-        if credentials.scrub(blob) != blob:
+        if credentials.echoes(response._content) or credentials.echoes(
+            head.encode("utf-8", "surrogateescape")
+        ):
             response._content = credentials.scrub(response._content)
             response.reason = credentials.scrub_text(response.reason or "")
             for name, value in list(response.headers.items()):

@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "RedactingFilter",
     "forget_secret",
     "hide_request_values",
+    "hide_request_values_of",
     "install_log_filter",
     "redact",
     "register_secret",
@@ -149,7 +150,7 @@ _QUERY_TOKEN = re.compile(
 # and its OTP. A server or a proxy may echo them back anywhere in an answer, in any form
 # (``+91…``, ``91…``, the national number, ``%2B91…``); redact() hides them until the next
 # request of the same context replaces them.
-_request_values: ContextVar[tuple[frozenset[str], frozenset[str]] | None] = ContextVar(
+_request_values: ContextVar[_RequestValues | None] = ContextVar(
     "twofactor_notify_request_values", default=None
 )
 _NATIONAL_DIGITS = 10  # India's; a longer number's extra leading digits are its country code
@@ -164,29 +165,64 @@ def _phone_mask(digits: str) -> str:
     return "*" * 6 + digits[-4:]
 
 
-def hide_request_values(*, phones: Iterable[str] = (), otps: Iterable[str] = ()) -> None:
-    """Declare the phone numbers and OTPs of the request about to be made: until the next
-    call in this context, :func:`redact` masks each number (``******3210``, with or without
-    its country code or ``+``) and replaces each OTP by ``<otp>`` wherever they appear, so
-    that an answer echoing them cannot carry them into an error, a log line or a result.
+class _RequestValues:
+    """The numbers and OTPs of one request, gathered only when a text is first redacted
+    (an answer to hide them from is rare: most requests never need them)."""
 
-    The client calls it for every request it makes (from the request itself, the last thing
-    built before the wire), so every endpoint is covered, including one added later.
-    """
+    __slots__ = ("_gather", "_values")
+
+    def __init__(self, gather: Callable[[], tuple[Iterable[str], Iterable[str]]]) -> None:
+        self._gather: Callable[[], tuple[Iterable[str], Iterable[str]]] | None = gather
+        self._values: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+
+    def get(self) -> tuple[frozenset[str], frozenset[str]]:
+        gather = self._gather
+        if gather is not None:
+            phones, otps = gather()
+            self._values = _request_value_sets(phones, otps)
+            self._gather = None
+        return self._values
+
+
+def _request_value_sets(
+    phones: Iterable[str], otps: Iterable[str]
+) -> tuple[frozenset[str], frozenset[str]]:
     nationals = frozenset(
         digits[-_NATIONAL_DIGITS:]
         for digits in (raw.strip().lstrip("+") for raw in phones)
         if len(digits) >= 7 and digits.isascii() and digits.isdigit()
     )
     codes = frozenset(o for o in otps if o.isascii() and o.isdigit() and 4 <= len(o) <= 6)
-    _request_values.set((nationals, codes) if nationals or codes else None)
+    return nationals, codes
+
+
+def hide_request_values(*, phones: Iterable[str] = (), otps: Iterable[str] = ()) -> None:
+    """Declare the phone numbers and OTPs of the request about to be made: until the next
+    call in this context, :func:`redact` masks each number (``******3210``, with or without
+    its country code or ``+``) and replaces each OTP by ``<otp>`` wherever they appear, so
+    that an answer echoing them cannot carry them into an error, a log line or a result.
+
+    The client calls it (through :func:`hide_request_values_of`) for every request it makes
+    (from the request itself, the last thing built before the wire), so every endpoint is
+    covered, including one added later.
+    """
+    values = _request_value_sets(list(phones), list(otps))
+    hide_request_values_of(lambda: values)
+
+
+def hide_request_values_of(gather: Callable[[], tuple[Iterable[str], Iterable[str]]]) -> None:
+    """:func:`hide_request_values`, with the values gathered by ``gather()`` (``(phones,
+    otps)``) the first time :func:`redact` needs them, if ever: a request whose answer is
+    never redacted (a bulk chunk of 1000 numbers that went well) does not pay for them.
+    ``gather`` must read only the request's own values, which do not change after it."""
+    _request_values.set(_RequestValues(gather))
 
 
 def _hide_request_values(text: str) -> str:
     current = _request_values.get()
     if current is None:
         return text
-    nationals, codes = current
+    nationals, codes = current.get()
     if nationals:
 
         def number(match: re.Match[str]) -> str:
