@@ -80,6 +80,12 @@ def _log_status(state: str) -> str:
     }[state]
 
 
+def resolved_as(state: str) -> str:
+    """The log rows' ``error`` once a human resolved the key (replacing the worker's error;
+    the ledger's ``note`` says who and why). 2Factor's id stays unknown: none was seen."""
+    return f"resolved as {state}"
+
+
 def move_log(using: str, key: str, state: str, *, frm: Iterable[str], **extra: Any) -> int:
     """Move the message log rows of ``key`` whose status is one of ``frm`` to the status of
     the ledger state ``state``; how many moved."""
@@ -153,6 +159,7 @@ class MessageLogLedger(SendLedger):
         extra: dict[str, Any] = {}
         if record.state is LedgerState.SENT:
             frm = [S.TASK_QUEUED, S.SENDING, S.UNKNOWN]
+            extra["error"] = ""  # a late answer or a verdict replaces the worker's error
             if len(record.provider_ids) == 1:
                 extra["provider_id"] = record.provider_ids[0][:256]
         elif record.state is LedgerState.SENDING:
@@ -162,6 +169,8 @@ class MessageLogLedger(SendLedger):
         else:  # FAILED, UNKNOWN
             frm = [S.TASK_QUEUED, S.SENDING] + ([S.UNKNOWN] if state == "failed" else [])
             extra["error"] = record.error.split(":")[0][:64]
+        if record.note and record.state in (LedgerState.SENT, LedgerState.FAILED):
+            extra["error"] = resolved_as(state)  # a human's verdict, not the last error
         move_log(self._db, record.key, state, frm=frm, **extra)
         return record
 
@@ -466,7 +475,9 @@ class DatabaseLedger(SendLedger):
             row.token = ""
             row.updated_at = timezone.now()
             row.save()
-            self._move_log(key, str(state), frm=[MessageStatus.UNKNOWN])
+            self._move_log(
+                key, str(state), frm=[MessageStatus.UNKNOWN], error=resolved_as(str(state))
+            )
             return self._record(row)
 
     def send_again(self, key: str, *, by: str, note: str = "") -> Envelope:

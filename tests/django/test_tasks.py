@@ -182,8 +182,11 @@ def test_resolving_records_the_verdict_and_sends_nothing(tasks: Emulator) -> Non
     seen, not_seen = (QueuedMessage.objects.get(key=k) for k in ("seen", "not-seen"))
     assert seen.state == QueuedState.SENT and "ops" in seen.note
     assert not_seen.state == QueuedState.FAILED and "ops" in not_seen.note
-    assert OutgoingMessage.objects.get(queue_key="seen").status == MessageStatus.QUEUED
-    assert OutgoingMessage.objects.get(queue_key="not-seen").status == MessageStatus.ERROR
+    seen_row = OutgoingMessage.objects.get(queue_key="seen")
+    not_seen_row = OutgoingMessage.objects.get(queue_key="not-seen")
+    # the row says the verdict, not the error of the worker that died
+    assert (seen_row.status, seen_row.error) == (MessageStatus.QUEUED, "resolved as sent")
+    assert (not_seen_row.status, not_seen_row.error) == (MessageStatus.ERROR, "resolved as failed")
     assert texts(tasks) == []
 
 
@@ -342,6 +345,7 @@ def test_the_admin_states_are_the_ledgers_and_a_waiting_key_never_reads_as_sent(
         assert "Sent" not in str(QueuedState(state).label), state
     envelope = Envelope.wrap(SMSMessage(to=(PHONE,), text="waiting", sender="TFACTR"))
     DatabaseLedger().queue(envelope)  # in the queue, its task not run yet
+    assert DatabaseLedger().get(envelope.key) is None  # no record until a worker claims it
     client, _ = admin_client(may_resolve=False)
     page = client.get("/admin/django_twofactor/queuedmessage/?state__exact=queued")
     content = page.content.decode()
@@ -389,4 +393,42 @@ def test_a_key_names_one_message_a_different_one_under_it_is_refused(
 
             client = redis.Redis.from_url(REDIS_URL)
             for name in client.scan_iter(match=f"tfn-{key}:*"):
+                client.delete(name)
+
+
+@pytest.mark.parametrize("ledger_kind", _ledgers())
+@pytest.mark.parametrize("verdict", ["sent", "failed"])
+def test_a_resolution_replaces_the_log_rows_error_with_the_verdict(
+    settings: Any, tasks: Emulator, ledger_kind: str, verdict: str
+) -> None:
+    from django_twofactor.background import get_ledger
+    from django_twofactor.ledger import queue_log_rows
+    from tests.background.conftest import NEEDS_REDIS, REDIS_URL
+    from twofactor_notify.background import LedgerState
+
+    key = f"resolve-{ledger_kind}-{verdict}"
+    background = dict(settings.TWOFACTOR_NOTIFY["BACKGROUND"], LEDGER=ledger_kind)
+    if ledger_kind == "redis":
+        if not REDIS_URL:
+            pytest.skip(NEEDS_REDIS)
+        background.update(REDIS_URL=REDIS_URL, KEY_PREFIX=f"tfn-{key}-{id(settings)}:")
+    settings.TWOFACTOR_NOTIFY = dict(settings.TWOFACTOR_NOTIFY, BACKGROUND=background)
+    ledger = get_ledger()
+    envelope = Envelope.wrap(SMSMessage(to=(PHONE,), text="maybe", sender="TFACTR"), key=key)
+    try:
+        if ledger_kind == "redis":
+            queue_log_rows(envelope)
+        else:
+            DatabaseLedger().queue(envelope)
+        assert ledger.claim(envelope, token="t", lease=60).granted
+        ledger.record_unknown(key, token="t", error="TransportError: read timed out")
+        assert "TransportError" in OutgoingMessage.objects.get(queue_key=key).error
+        ledger.resolve(key, state=LedgerState(verdict), note="checked the reports")
+        row = OutgoingMessage.objects.get(queue_key=key)
+        expected = MessageStatus.QUEUED if verdict == "sent" else MessageStatus.ERROR
+        assert (row.status, row.error) == (expected, f"resolved as {verdict}")
+    finally:
+        if ledger_kind == "redis":
+            client = ledger.inner.client  # type: ignore[attr-defined]
+            for name in client.scan_iter(match=background["KEY_PREFIX"] + "*"):
                 client.delete(name)
