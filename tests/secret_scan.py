@@ -115,7 +115,8 @@ class _Walk:
     def frames_of(self, tb: types.TracebackType | None, path: str) -> None:
         innermost: types.FrameType | None = None
         while tb is not None:
-            self.frame(tb.tb_frame, path)
+            if tb.tb_frame.f_code is not self.stop:  # the caller's frame: its own business
+                self.frame(tb.tb_frame, path)
             innermost = tb.tb_frame
             tb = tb.tb_next
         frame = innermost.f_back if innermost is not None else None
@@ -200,8 +201,8 @@ def find_secrets(
     """Every place ``exc`` (its chain, its frames, their locals) holds one of ``secrets``.
 
     :param secrets: name -> value, e.g. ``{"api key": key, "Secret-Key": secret}``.
-    :param stop: the code object of the caller's frame: the ``f_back`` walk ends there
-        (the caller's own locals are the caller's business).
+    :param stop: the code object of the caller's frame: the ``f_back`` walk ends there, and
+        the traceback's walk passes it over (the caller's own locals are its business).
     """
     walk = _Walk(secrets, stop)
     walk.exception(exc, "error")

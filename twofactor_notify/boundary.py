@@ -93,6 +93,16 @@ def detach(error: BaseException) -> BaseException:
     return error
 
 
+def _bare(error: BaseException) -> BaseException:
+    """``error`` detached from its chain and from the frames it was raised through.
+
+    Error reporters record the local variables of every frame of a traceback; below a
+    boundary those hold the caller's OTP, numbers and texts. The error keeps its type, its
+    text and its attributes (``field``, ``outcome_unknown``...), which say what went wrong.
+    """
+    return detach(error).with_traceback(None)
+
+
 def at_boundary(function: F, where: str | None = None) -> F:
     """Wrap ``function`` so that its failures leave as detached library errors.
 
@@ -113,11 +123,19 @@ def at_boundary(function: F, where: str | None = None) -> F:
             if not from_the_wire(exc):
                 raise  # the caller's own exception (a plugin's, an input iterable's)
             error = convert_failure(exc, name)
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: passed on as they are,
+            if not from_the_wire(exc):  # but without the wire frames below (keyed URLs)
+                raise
+            del args, kwargs
+            raise _bare(exc) from None
         else:
             if isinstance(result, Iterator) and not isinstance(result, str | bytes):
                 return _guarded(result, name)
             return result
-        raise detach(error)  # raised outside the except block: nothing is chained
+        # The arguments (an OTP, a number) are the caller's: they stay in the caller's frame
+        # and leave this one, and the error leaves without the library's frames below it.
+        del args, kwargs
+        raise _bare(error)  # raised outside the except block: nothing is chained
 
     setattr(boundary, _MARK, True)
     return boundary  # type: ignore[return-value]
@@ -138,7 +156,7 @@ def _guarded(iterator: Iterator[Any], where: str) -> Iterator[Any]:
         else:
             yield item
             continue
-        raise detach(error)
+        raise _bare(error)
 
 
 class ErrorBoundary:

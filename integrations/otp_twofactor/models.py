@@ -285,7 +285,11 @@ class TwoFactorSMSDevice(
             if mode == MODE_LOCAL and _may_have_been_sent(exc):
                 # The SMS may well arrive; its token must then work.
                 self._update(token=self._token_hash(token), valid_until=valid_until)
-            raise self._delivery_failed(exc, now, previous, mode) from exc
+            failure = self._delivery_failed(exc, now, previous, mode)
+            # The token may arrive and work: it leaves no frame an error reporter records
+            # (this one, or deliver_challenge's below it in the cause's traceback).
+            del token
+            raise failure from exc.with_traceback(None)
 
         if mode == MODE_LOCAL:
             stored = {"token": self._token_hash(token), "otp_session_id": None}

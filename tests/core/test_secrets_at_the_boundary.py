@@ -5,7 +5,8 @@ of every concrete :class:`Transport` subclass is called with arguments built fro
 :data:`VALUES` (keyed by parameter name; a parameter name the table does not know fails the
 test), first without a fault (the arguments must be valid: the call must succeed), then under
 each fault of :data:`FAULTS`. The error it raises is walked by :func:`find_secrets`: its chain,
-every frame, every local, recursively, for the API key and the Secret-Key in any encoding.
+every frame, every local, recursively, for the API key, the Secret-Key and the OTP being
+verified, in any encoding.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from twofactor_notify.transport import Transport
 from ..secret_scan import find_secrets, summarise
 
 SESSION_ID = "7d3c5f0e-2b1a-4c6d-9e8f-0a1b2c3d4e5f"
+OTP = "739184"  # the code verify_otp is called with
 _FILES = tempfile.mkdtemp(prefix="tfn-boundary-")
 atexit.register(shutil.rmtree, _FILES, True)
 
@@ -49,7 +51,7 @@ VALUES: dict[str, Any] = {
     "text": "hello",
     "sender": "TFACTR",
     "template": "LOGIN",
-    "code": "123456",
+    "code": OTP,
     "session_id": SESSION_ID,
     "message": SMSMessage(to=("9876543210",), text="hello", sender="TFACTR"),
     "messages": (BulkMessage(to="9876543210", text="hello", sender="TFACTR"),),
@@ -253,7 +255,8 @@ def test_no_frame_of_a_raised_error_holds_a_key(
     emulator.clear_faults()
     if error is None:
         return  # nothing raised (an in-memory transport, close()): nothing to examine
-    secrets = {"API key": emulator.api_key, "Secret-Key": emulator.secret_key}
+    # the code verified is the caller's: it stays in the caller's frame, in no frame below
+    secrets = {"API key": emulator.api_key, "Secret-Key": emulator.secret_key, "OTP": OTP}
     findings = find_secrets(error, secrets, stop=_invoke.__code__)
     assert not findings, f"{call} under {fault.name} ({error!r}):\n{summarise(findings)}"
     assert isinstance(error, TwoFactorError), f"{call} raised {error!r}, not a TwoFactorError"

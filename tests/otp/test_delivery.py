@@ -409,3 +409,28 @@ def test_unexpected_error_is_logged_by_type_and_place_never_its_text(
     assert "unexpected ValueError" in text and "in before_send" in text  # type and place
     assert "9876543210" not in text  # the number, in the exception's text
     assert not re.search(r"cannot send \d", text)  # the code (the stack shows source only)
+
+
+@pytest.mark.parametrize("fault", ["reset_after", "truncated"])  # processed, answer lost
+def test_a_failed_challenge_leaves_its_code_in_no_frame(
+    emulator: Emulator, device: TwoFactorSMSDevice, settings: Any, fault: str
+) -> None:
+    """An error reporter records the frames of the error and of its cause: the code that
+    may still arrive (and work) must be in none of them."""
+    from tests.secret_scan import find_secrets, summarise
+
+    settings.OTP_TWOFACTOR_MODE = "local"
+    emulator.inject(fault, match="/SMS/", times=1)
+
+    def challenge() -> ChallengeDeliveryError:
+        try:
+            device.generate_challenge()
+        except ChallengeDeliveryError as exc:
+            return exc
+        raise AssertionError("the challenge did not fail")
+
+    error = challenge()
+    code = emulator.last_otp(NUMBER)
+    assert code is not None  # the emulator processed it: the SMS may arrive
+    findings = find_secrets(error, {"code": code}, stop=challenge.__code__)
+    assert not findings, summarise(findings)
