@@ -1,0 +1,92 @@
+"""twofactor_notify.sentry, with the real sentry-sdk: default integrations (the stdlib one
+records every HTTP call's URL, and 2Factor's V1 URL carries the key), local variables and
+PII on, every transaction sampled, and a transport that keeps the envelopes in a list.
+
+Without the scrubber the key reaches Sentry (the test proves it, so it can fail); with it,
+neither the key, the secret key nor the OTP appears in anything Sentry would send."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from twofactor_notify import ServerError, TwoFactorClient
+from twofactor_notify.emulator import Emulator
+from twofactor_notify.sentry import SENTRY_OPTIONS, scrub
+
+from ..sentry_capture import capture_sentry, sentry_sdk
+
+PHONE = "9876543210"
+OTP = "482913"
+SECRET_KEY = "sk-Sentry+Secret/Key=9"
+
+
+def _exercise(emulator: Emulator) -> None:
+    client = TwoFactorClient(emulator.api_key, base_url=emulator.url, secret_key=SECRET_KEY)
+    try:
+        with sentry_sdk.start_transaction(name="otp flow", op="test"):
+            sent = client.send_otp(PHONE, otp=OTP)
+            client.verify_otp(OTP, session_id=sent.session_id)
+            client.verify_otp(OTP, phone=PHONE)
+            client.send_sms(PHONE, "hello", sender="TFACTR")
+        sentry_sdk.capture_message("after the calls")
+        emulator.inject("status", status=503, times=10)
+        try:
+            client.send_otp(PHONE, otp=OTP)
+        except ServerError:
+            sentry_sdk.capture_exception()
+        else:  # pragma: no cover - the fault makes the call fail
+            pytest.fail("the injected 503 did not fail the call")
+    finally:
+        emulator.clear_faults()
+        client.close()
+
+
+def test_without_the_scrubber_the_key_reaches_sentry(twofactor_emulator: Emulator) -> None:
+    with capture_sentry() as transport:
+        _exercise(twofactor_emulator)
+    text = transport.text()
+    assert "after the calls" in text
+    assert twofactor_emulator.api_key in text  # the stdlib integration saw the V1 URL
+    assert f"/{OTP}" in text
+
+
+def test_with_the_scrubber_no_key_token_or_otp_reaches_sentry(
+    twofactor_emulator: Emulator,
+) -> None:
+    with capture_sentry(**SENTRY_OPTIONS) as transport:
+        _exercise(twofactor_emulator)
+    text = transport.text()
+    kinds = {item.type for e in transport.envelopes for item in e.items}
+    assert {"event", "transaction"} <= kinds
+    assert "after the calls" in text and "ServerError" in text
+    assert "/SMS/" in text  # the calls were recorded, scrubbed
+    assert twofactor_emulator.api_key not in text
+    assert SECRET_KEY not in text
+    assert OTP not in text
+    assert PHONE not in text
+
+
+@pytest.mark.parametrize(
+    "name", ["X-Twofactor-Token", "x_twofactor_token", "token", "Secret-Key", "api_key"]
+)
+def test_a_value_named_like_a_secret_is_redacted_whatever_it_is(name: str) -> None:
+    event = {"request": {"headers": {name: "opaque-value"}, "env": [[name, "opaque-value"]]}}
+    assert "opaque-value" not in repr(scrub(event))
+
+
+def test_a_query_token_and_a_v1_otp_path_are_redacted_in_any_string() -> None:
+    event = {
+        "request": {"query_string": "token=abc-def-ghi&x=1"},
+        "spans": [{"description": "GET http://h/API/V1/k/SMS/+919876543210/123456"}],
+    }
+    text = repr(scrub(event))
+    assert "abc-def-ghi" not in text and "123456" not in text and "9876543210" not in text
+    assert "x=1" in text
+
+
+def test_the_module_does_not_import_sentry_sdk() -> None:
+    code = "import sys, twofactor_notify.sentry; sys.exit('sentry_sdk' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
