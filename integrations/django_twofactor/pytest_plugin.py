@@ -89,7 +89,11 @@ def sms_last_otp(sms_outbox: list[Message]) -> Callable[[str], str | None]:
 
     def last_otp(phone: str) -> str | None:
         transport = get_backend().transport
-        assert isinstance(transport, LocmemTransport)
+        if not isinstance(transport, LocmemTransport):
+            raise RuntimeError(
+                "last_otp reads the locmem backend, but this test sends through "
+                f"{type(transport).__name__} (TWOFACTOR_NOTIFY was overridden?)"
+            )
         return transport.last_otp(phone)
 
     return last_otp

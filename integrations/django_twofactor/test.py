@@ -207,5 +207,9 @@ class TwoFactorTestMixin:
     def last_otp(self, phone: str) -> str | None:
         """The OTP most recently "sent" to ``phone`` by the locmem backend."""
         transport = get_backend().transport
-        assert isinstance(transport, _locmem.LocmemTransport)
+        if not isinstance(transport, _locmem.LocmemTransport):
+            raise RuntimeError(
+                "last_otp reads the locmem backend, but this test sends through "
+                f"{type(transport).__name__} (TWOFACTOR_NOTIFY was overridden?)"
+            )
         return transport.last_otp(phone)

@@ -189,3 +189,20 @@ def test_the_test_set_up_checks_the_configured_settings(broken: dict[str, Any]) 
     finally:
         django_test_utils.setup_test_environment()
         setup_test_environment()
+
+
+@pytest.mark.django_db
+def test_last_otp_says_so_when_the_test_sends_through_another_backend(
+    sms_last_otp: Any,
+) -> None:
+    """Both test tools read the locmem backend; under another one they say which, rather
+    than failing on a bare assertion."""
+
+    class Case(TwoFactorTestMixin, SimpleTestCase):
+        pass
+
+    readers = {"sms_last_otp": sms_last_otp, "TwoFactorTestMixin.last_otp": Case().last_otp}
+    with override_settings(TWOFACTOR_NOTIFY=base_settings(BACKEND="console")):
+        for read in readers.values():
+            with pytest.raises(RuntimeError, match="ConsoleTransport"):
+                read(PHONE)
