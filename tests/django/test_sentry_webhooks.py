@@ -9,10 +9,13 @@ would record nothing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from werkzeug.test import Client
 
 from twofactor_notify.sentry import SENTRY_OPTIONS
@@ -31,6 +34,20 @@ REPORT = {
     "SentAt": "2025-01-01 10:00:00",
     "StatusAt": "2025-01-01 10:00:05",
 }
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_transaction() -> Iterator[None]:
+    """Django's real WSGI handler closes "old" database connections around each request;
+    inside a test that holds its data in an open transaction (PostgreSQL) that ends it.
+    Django's own test client disconnects the same two receivers for its requests."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def _post_both_ways(client: Client) -> None:
