@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from twofactor_notify.background import InMemoryLedger, LocalThrottle, RedisThrottle
-from twofactor_notify.background.config import BackgroundOptions, build_sender
+from twofactor_notify.background.config import OPTION_NAMES, BackgroundOptions, build_sender
 from twofactor_notify.background.redis_ledger import RedisLedger
 from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.transport import InMemoryTransport
@@ -101,5 +101,67 @@ def test_a_lease_not_above_the_transports_timeout_is_refused(timeout: Any) -> No
             assert "LEASE_SECONDS" in (info.value.key or "")
         options = BackgroundOptions.from_mapping({**GOOD, "LEASE_SECONDS": total + 1})
         assert build_sender(transport, options, ledger=InMemoryLedger()).lease == total + 1
+    finally:
+        transport.close()
+
+
+#: A refused value of every option the background setting takes (a new option must be added).
+BAD_VALUES: dict[str, Any] = {
+    "ENGINE": "rq",
+    "LEDGER": "nowhere",
+    "QUEUE": "",
+    "REDIS_URL": "localhost:6379",
+    "ACCOUNT_RATE_LIMIT": 0,
+    "MAX_ATTEMPTS": 0,
+    "MAX_RETRY_DELAY": -1,
+    "LEASE_SECONDS": 0,
+    "KEY_PREFIX": "",
+}
+
+#: How each framework's users write the setting (the core's own default first).
+WHERE = ["BACKGROUND", "TWOFACTOR_NOTIFY['BACKGROUND']", "TWOFACTOR_BACKGROUND"]
+
+
+def test_every_option_has_a_refused_value_here() -> None:
+    assert set(BAD_VALUES) == OPTION_NAMES
+
+
+def _named_as_written(exc: ConfigurationError, where: str, option: str) -> None:
+    key = f"{where}[{option!r}]"
+    assert exc.key == key
+    assert key in exc.message
+    # no other spelling of the setting: every "BACKGROUND[" is the one the user wrote
+    assert exc.message.count("BACKGROUND") == exc.message.count(where)
+
+
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("option", sorted(BAD_VALUES))
+def test_a_bad_value_of_each_option_is_named_as_the_user_wrote_it(where: str, option: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        BackgroundOptions.from_mapping({**GOOD, option: BAD_VALUES[option]}, where=where)
+    _named_as_written(info.value, where, option)
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_build_ledger_and_build_sender_name_the_setting_as_the_user_wrote_it(where: str) -> None:
+    from twofactor_notify.background.config import build_ledger
+    from twofactor_notify.client import TwoFactorClient
+    from twofactor_notify.transport import TwoFactorTransport
+
+    transport = TwoFactorTransport(TwoFactorClient("k" * 36, timeout=10), load_entrypoints=False)
+    adapter = BackgroundOptions.from_mapping(
+        {"ENGINE": "celery", "LEDGER": "database"}, where=where, ledgers=("database",)
+    )
+    short = BackgroundOptions.from_mapping({**GOOD, "LEASE_SECONDS": 5}, where=where)
+    calls = [
+        ("LEASE_SECONDS", lambda: build_sender(transport, short, ledger=InMemoryLedger())),
+        ("LEDGER", lambda: build_ledger(adapter)),
+        ("LEDGER", lambda: build_sender(transport, adapter)),
+    ]
+    try:
+        for option, call in calls:
+            with pytest.raises(ConfigurationError) as info:
+                call()
+            _named_as_written(info.value, where, option)
     finally:
         transport.close()

@@ -190,3 +190,22 @@ def test_a_good_background_setting_passes_the_checks(settings: Any) -> None:
         BACKGROUND={"ENGINE": "celery", "REDIS_URL": "redis://127.0.0.1:6379/0"}
     )
     assert [e for e in run_checks() if e.id == "django_twofactor.E020"] == []
+
+
+def test_the_workers_sender_names_a_short_lease_as_the_setting_is_written(
+    settings: Any, twofactor_emulator: Emulator
+) -> None:
+    from .conftest import emulator_settings
+
+    settings.TWOFACTOR_NOTIFY = emulator_settings(
+        twofactor_emulator,
+        BACKGROUND={
+            "ENGINE": "celery",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "LEASE_SECONDS": 2,
+        },
+    )
+    with pytest.raises(ConfigurationError) as info:
+        get_background_sender()  # the transport's TIMEOUT is 5 s
+    assert info.value.key == "TWOFACTOR_NOTIFY['BACKGROUND']['LEASE_SECONDS']"
+    assert info.value.key in str(info.value)

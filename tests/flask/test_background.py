@@ -109,3 +109,25 @@ def test_a_bad_background_setting_fails_init_app_naming_the_key(
     with pytest.raises(ConfigurationError) as info:
         make_app(TWOFACTOR_BACKEND="memory", TWOFACTOR_BACKGROUND=value)
     assert key in str(info.value)
+
+
+def test_the_workers_sender_names_a_short_lease_as_the_setting_is_written(
+    make_app: AppFactory,
+) -> None:
+    from flask_twofactor.background import current_sender
+
+    app = make_app(
+        TWOFACTOR_BACKEND="2factor",
+        TWOFACTOR_API_KEY="k" * 36,
+        TWOFACTOR_TIMEOUT=5,
+        TWOFACTOR_SUPPRESS=False,
+        TWOFACTOR_BACKGROUND={
+            "ENGINE": "celery",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "LEASE_SECONDS": 2,
+        },
+    )
+    with app.app_context(), pytest.raises(ConfigurationError) as info:
+        current_sender()
+    assert info.value.key == "TWOFACTOR_BACKGROUND['LEASE_SECONDS']"
+    assert info.value.key in str(info.value)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -38,24 +38,33 @@ from .retry import RetryPolicy
 from .throttle import DEFAULT_ACCOUNT_RATE, AccountThrottle
 from .worker import DEFAULT_LEASE, BackgroundSender
 
-__all__ = ["BackgroundOptions", "build_ledger", "build_sender"]
+__all__ = ["OPTION_NAMES", "BackgroundOptions", "build_ledger", "build_sender"]
 
-_KNOWN = {
-    "ENGINE",
-    "LEDGER",
-    "QUEUE",
-    "REDIS_URL",
-    "ACCOUNT_RATE_LIMIT",
-    "MAX_ATTEMPTS",
-    "MAX_RETRY_DELAY",
-    "LEASE_SECONDS",
-    "KEY_PREFIX",
-}
+#: Every key the background setting accepts.
+OPTION_NAMES = frozenset(
+    {
+        "ENGINE",
+        "LEDGER",
+        "QUEUE",
+        "REDIS_URL",
+        "ACCOUNT_RATE_LIMIT",
+        "MAX_ATTEMPTS",
+        "MAX_RETRY_DELAY",
+        "LEASE_SECONDS",
+        "KEY_PREFIX",
+    }
+)
+_KNOWN = OPTION_NAMES
 
 
 @dataclass(frozen=True, slots=True)
 class BackgroundOptions:
-    """The parsed options (see the module docstring). ``where`` names the setting in errors."""
+    """The parsed options (see the module docstring).
+
+    ``where`` is the setting as the user wrote it (``TWOFACTOR_NOTIFY['BACKGROUND']`` in
+    Django, ``TWOFACTOR_BACKGROUND`` in Flask): every error about these options, including
+    those :func:`build_ledger` and :func:`build_sender` raise, names the key under it.
+    """
 
     engine: str
     redis_url: str | None
@@ -66,6 +75,11 @@ class BackgroundOptions:
     max_retry_delay: float = 300.0
     lease_seconds: float = DEFAULT_LEASE
     key_prefix: str = "twofactor:"
+    where: str = field(default="BACKGROUND", compare=False)
+
+    def key(self, name: str) -> str:
+        """How the user spells option ``name``: ``TWOFACTOR_BACKGROUND['LEASE_SECONDS']``."""
+        return f"{self.where}[{name!r}]"
 
     def __repr__(self) -> str:
         # the Redis URL may carry a password
@@ -145,6 +159,7 @@ class BackgroundOptions:
                 where, "LEASE_SECONDS", raw.get("LEASE_SECONDS", DEFAULT_LEASE)
             ),
             key_prefix=prefix,
+            where=where,
         )
 
 
@@ -213,14 +228,14 @@ def build_ledger(options: BackgroundOptions, *, redis_client: Any = None) -> Sen
 
     if options.ledger != "redis":
         raise ConfigurationError(
-            f"the {options.ledger!r} ledger (BACKGROUND['LEDGER']) is built by the adapter "
+            f"the {options.ledger!r} ledger ({options.key('LEDGER')}) is built by the adapter "
             "that provides it",
-            key="BACKGROUND['LEDGER']",
+            key=options.key("LEDGER"),
         )
     client = redis_client if redis_client is not None else _redis_client(options)
     if client is None:
         raise ConfigurationError(
-            "the Redis ledger needs BACKGROUND['REDIS_URL']", key="BACKGROUND['REDIS_URL']"
+            f"the Redis ledger needs {options.key('REDIS_URL')}", key=options.key("REDIS_URL")
         )
     return RedisLedger(client, prefix=options.key_prefix + "ledger:")
 
@@ -243,16 +258,18 @@ def build_sender(
     timeout = _request_seconds(transport)
     if timeout is not None and options.lease_seconds <= timeout:
         raise ConfigurationError(
-            f"BACKGROUND['LEASE_SECONDS'] ({options.lease_seconds:g}) must be above the "
+            f"{options.key('LEASE_SECONDS')} ({options.lease_seconds:g}) must be above the "
             f"transport's timeout ({timeout:g} s): a claim must outlive the request it covers",
-            key="BACKGROUND['LEASE_SECONDS']",
+            key=options.key("LEASE_SECONDS"),
         )
     if redis_client is None:
         redis_client = _redis_client(options)
     if ledger is None:
         if redis_client is None:
             raise ConfigurationError(
-                f"the {options.ledger!r} ledger must be given to build_sender (no REDIS_URL)"
+                f"the {options.ledger!r} ledger ({options.key('LEDGER')}) must be given to "
+                f"build_sender: there is no {options.key('REDIS_URL')}",
+                key=options.key("LEDGER"),
             )
         ledger = build_ledger(options, redis_client=redis_client)
     throttle: AccountThrottle | None = None

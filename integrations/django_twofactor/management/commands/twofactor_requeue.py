@@ -49,7 +49,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if settings.ledger != "database":
             raise CommandError(
-                "twofactor_requeue works on the database ledger (BACKGROUND['LEDGER'])"
+                f"twofactor_requeue works on the database ledger ({settings.key('LEDGER')})"
             )
         ledger = DatabaseLedger()
         envelopes = ledger.queued(older_than)
