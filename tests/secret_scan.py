@@ -3,25 +3,36 @@
 Sentry, Rollbar and Django's technical 500 page record, for each frame of a traceback, the
 local variables, serialised into containers. :func:`find_secrets` walks an exception, its
 ``__cause__`` / ``__context__`` chain (and exception groups), every frame of each traceback
-(``tb_next`` down, then ``f_back`` up to the caller's frame), and recurses into the frames'
-locals: mappings, sequences, sets, and objects' ``__dict__`` / ``__slots__`` (which covers
-dataclasses). A secret counts as found in any of its encodings: as is, percent-encoded,
-form-encoded, Base64 (the text's Base64 tokens are decoded and searched too), in ``str`` or
-``bytes``. It is stricter than a reporter: a reporter stops at a few levels of depth, this
-walk does not.
+(``tb_next`` down, then ``f_back`` up to the caller's frame), any further root objects it is
+given (the object whose method failed), and from all of these every object reachable through
+mappings, sequences, sets, deques and objects' ``__dict__`` / ``__slots__`` (which covers
+dataclasses, a session's adapters, a pool's connections and what they last read), breadth
+first, cycle-safe, to :data:`MAX_DEPTH` levels: far deeper than a reporter goes.
+
+A secret counts as found in any spelling a server or a proxy may give it back in
+(:func:`find_secrets_in_text`): as is or in another case; percent-encoded, every byte or
+some, in either case of hex digits, once or twice; form-encoded; as JSON ``\\uXXXX`` or
+``\\xXX`` escapes; as HTML character references; split by line breaks (real ones or JSON's
+``\\n``); hex-encoded; in UTF-16 (either byte order, with or without a BOM); and in Base64 at
+any offset (every Base64 token is decoded and searched, after the escapes are undone too).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import collections
+import html
 import re
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
-__all__ = ["Finding", "find_secrets", "find_secrets_in_text", "secret_forms"]
+__all__ = ["MAX_DEPTH", "Finding", "find_secrets", "find_secrets_in_text", "secret_forms"]
+
+#: How many references deep the walk goes from a frame's local or a root object.
+MAX_DEPTH = 64
 
 _BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 # Values a reporter shows by repr() only; walking them would leave the frame's data.
@@ -60,17 +71,72 @@ def secret_forms(secret: str) -> set[str]:
 
 
 def find_secrets_in_text(text: str, secrets: dict[str, str]) -> list[str]:
-    """The names of the secrets present in ``text`` (in any form of :func:`secret_forms`)."""
+    """The names of the secrets present in ``text``, in any spelling (see the module
+    docstring): the fixed forms of :func:`secret_forms` first, then the text's decoded
+    views (:func:`decoded_views`) folded (case, line breaks) and searched."""
     found = []
+    views: list[str] | None = None
     for name, secret in secrets.items():
         if any(form in text for form in secret_forms(secret)):
             found.append(name)
             continue
-        for token in _BASE64_TOKEN.findall(text):
-            if _decodes_to_contain(token, secret):
-                found.append(name)
-                break
+        if views is None:
+            views = decoded_views(text)
+        if any(_holds(view, secret) for view in views):
+            found.append(name)
     return found
+
+
+_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
+_JSON_U = re.compile(r"\\u([0-9A-Fa-f]{4})")
+_JSON_X = re.compile(r"\\x([0-9A-Fa-f]{2})")
+_BREAKS = re.compile(r"\s+|\\[rnt]")
+
+
+def decoded_views(text: str) -> list[str]:
+    """``text`` and what it becomes with its escapes undone: UTF-16 (when it holds NULs),
+    percent-escapes, JSON and HTML escapes, each undone up to three times over."""
+    starts = [text]
+    if "\0" in text:
+        raw = text.encode("latin-1", "ignore")
+        for codec in ("utf-16", "utf-16-le", "utf-16-be"):
+            for skip in (0, 1):
+                starts.append(raw[skip:].decode(codec, "ignore"))
+    views: list[str] = []
+    for view in starts:
+        for _ in range(3):
+            views.append(view)
+            decoded = _undo_escapes(view)
+            if decoded == view:
+                break
+            view = decoded
+        else:
+            views.append(view)
+    return views
+
+
+def _undo_escapes(text: str) -> str:
+    raw = text.encode("utf-8", "surrogatepass")
+    text = _PERCENT.sub(lambda m: bytes.fromhex(m.group(1).decode()), raw).decode(
+        "utf-8", "replace"
+    )
+    text = _JSON_U.sub(lambda m: chr(int(m.group(1), 16)), text)
+    text = _JSON_X.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return html.unescape(text)
+
+
+def _holds(view: str, secret: str) -> bool:
+    """True when ``view`` (one decoded view of a text) holds ``secret``: in any case, split
+    by line breaks, hex-encoded, or in one of its Base64 tokens."""
+    folded = _BREAKS.sub("", view).casefold()
+    needle = _BREAKS.sub("", secret).casefold()
+    if needle and needle in folded:
+        return True
+    if secret.encode("utf-8").hex() in folded:
+        return True
+    if " " in secret and secret.replace(" ", "+").casefold() in folded:
+        return True
+    return any(_decodes_to_contain(token, secret) for token in _BASE64_TOKEN.findall(view))
 
 
 def _decodes_to_contain(token: str, secret: str) -> bool:
@@ -94,6 +160,13 @@ class _Walk:
         self.seen: set[int] = set()
         self.frames: set[int] = set()
         self.findings: list[Finding] = []
+        # values waiting to be looked at, breadth first: (value, path, depth)
+        self.pending: collections.deque[tuple[object, str, int]] = collections.deque()
+
+    def run(self) -> None:
+        while self.pending:
+            value, path, depth = self.pending.popleft()
+            self.look(value, path, depth)
 
     def exception(self, exc: BaseException, path: str) -> None:
         if id(exc) in self.seen:
@@ -135,6 +208,10 @@ class _Walk:
             self.value(value, f"{where} / local {name}", 0)
 
     def value(self, value: object, path: str, depth: int) -> None:
+        if depth <= MAX_DEPTH:
+            self.pending.append((value, path, depth))
+
+    def look(self, value: object, path: str, depth: int) -> None:
         if isinstance(value, str):
             self.text(value, path)
             return
@@ -149,24 +226,19 @@ class _Walk:
         if isinstance(value, _OPAQUE) or id(value) in self.seen:
             return
         self.seen.add(id(value))
-        if isinstance(value, dict):
-            for key, item in list(value.items()):
+        if isinstance(value, Mapping):
+            try:
+                items = list(value.items())
+            except Exception:
+                items = []
+            for key, item in items:
                 self.value(key, f"{path} / key", depth + 1)
                 self.value(item, f"{path} / [{key!r}]", depth + 1)
-            return
-        if isinstance(value, list | tuple | set | frozenset):
+        elif isinstance(value, list | tuple | set | frozenset | collections.deque):
             for index, item in enumerate(list(value)):
                 self.value(item, f"{path} / [{index}]", depth + 1)
-            return
         for name, item in _attributes(value):
             self.value(item, f"{path} / .{name}", depth + 1)
-        if _is_iterable_container(value):
-            try:
-                items = list(value)  # type: ignore[call-overload]
-            except Exception:
-                return
-            for index, item in enumerate(items):
-                self.value(item, f"{path} / [{index}]", depth + 1)
 
     def text(self, text: str, path: str) -> None:
         for name in find_secrets_in_text(text, self.secrets):
@@ -188,24 +260,26 @@ def _attributes(value: object) -> Iterator[tuple[str, object]]:
                 continue
 
 
-def _is_iterable_container(value: object) -> bool:
-    # deques, queues' storage, OrderedDict-like containers without __dict__ entries
-    import collections
-
-    return isinstance(value, collections.deque)
-
-
 def find_secrets(
-    exc: BaseException, secrets: dict[str, str], *, stop: types.CodeType | None = None
+    exc: BaseException,
+    secrets: dict[str, str],
+    *,
+    stop: types.CodeType | None = None,
+    also: Mapping[str, object] | None = None,
 ) -> list[Finding]:
     """Every place ``exc`` (its chain, its frames, their locals) holds one of ``secrets``.
 
     :param secrets: name -> value, e.g. ``{"api key": key, "Secret-Key": secret}``.
     :param stop: the code object of the caller's frame: the ``f_back`` walk ends there, and
         the traceback's walk passes it over (the caller's own locals are its business).
+    :param also: more objects to walk, by name: what the caller's frame holds that a
+        reporter records (the client or transport whose method raised).
     """
     walk = _Walk(secrets, stop)
     walk.exception(exc, "error")
+    for name, root in (also or {}).items():
+        walk.value(root, f"{name}", 0)
+    walk.run()
     return walk.findings
 
 

@@ -19,6 +19,7 @@ pickled.
 from __future__ import annotations
 
 import base64
+import http.client
 import re
 from collections.abc import Callable
 from typing import Any
@@ -309,10 +310,13 @@ class KeyPlacingAdapter(BaseAdapter):
             return self.inner.send(request, **kwargs)
         wire = credentials.place(request)
         response = self.inner.send(wire, **kwargs)
+        raw = response.raw
         try:
             content = response.content  # read now: the urllib3 response is let go below
         finally:
             response.raw = None
+            _forget_the_answer(raw)
+            del raw
         if getattr(request, _SEAL_ATTRIBUTE, None) is not None:
             # what went out, as the caller's request shows it: the ciphertext
             request.body = wire.body
@@ -338,6 +342,24 @@ class KeyPlacingAdapter(BaseAdapter):
     def close(self) -> None:
         """Close the wrapped adapter."""
         self.inner.close()
+
+
+def _forget_the_answer(raw: Any) -> None:
+    """Empty the ``http.client`` response under a urllib3 response that has been read.
+
+    A kept-alive connection goes back to the pool still pointing at the last response it
+    read (``http.client`` clears it only on the next request), and that response keeps its
+    reason phrase and raw headers: an echo of the request (``X-Echo-Path: /API/V1/<key>/…``)
+    would stay reachable from the session, the adapter and every ``response.connection``,
+    unredacted, until the connection is used again.
+    """
+    original = getattr(raw, "_original_response", None)
+    if isinstance(original, http.client.HTTPResponse):
+        original.msg = original.headers = http.client.HTTPMessage()
+        original.reason = ""
+    headers = getattr(raw, "headers", None)
+    if headers is not None and hasattr(headers, "clear"):
+        headers.clear()
 
 
 def install_key_placing_adapter(session: requests.Session, url: str) -> None:
