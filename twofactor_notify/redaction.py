@@ -235,18 +235,23 @@ def _hide_request_values(text: str) -> str:
     return text
 
 
-def redact(text: str) -> str:
+def redact(text: str, *, request_values: bool = True) -> str:
     """``text`` with every registered secret replaced by ``<redacted>``, the value of any
     ``token`` query parameter (a webhook's shared token, in any spelling) too, the OTP
     segment of any V1 OTP path (``/SMS/{phone}/{otp}``, ``/SMS/VERIFY/{id}/{otp}``) by
     ``<otp>``, and the numbers and OTP of the current request (:func:`hide_request_values`)
-    masked."""
+    masked.
+
+    :param request_values: mask the current request's numbers and OTP; ``False`` hides
+        only secrets, for output that shows numbers on purpose (the command line's
+        ``--json``)."""
     if not text:
         return text
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
-    text = _hide_request_values(text)
+    if request_values:
+        text = _hide_request_values(text)
     if "=" in text or "%3" in text.upper():
         text = _QUERY_TOKEN.sub(r"\1" + REDACTED, text)
     if "/SMS/" in text:

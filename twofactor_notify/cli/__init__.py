@@ -29,7 +29,14 @@ from ..errors import (
 )
 from ..redaction import RedactingFilter, redact
 from . import bulk, demo, otp, sandbox, sms
-from .connection import API_KEY_ENV, add_connection_options, client_made, forget_client, hide_keys
+from .connection import (
+    API_KEY_ENV,
+    SECRET_KEY_ENV,
+    add_connection_options,
+    client_made,
+    forget_client,
+    hide_keys,
+)
 from .errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -37,6 +44,7 @@ from .errors import (
     EXIT_USAGE,
     CommandError,
 )
+from .output import redacted_output
 
 __all__ = ["PROG", "build_parser", "main"]
 
@@ -159,6 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGINT/SIGTERM are ignored until the process has exited, so that a second Ctrl-C cannot
     turn the documented exit status into a death by signal.
     """
+    # In a process of its own, the streams stay redacted until the interpreter has exited.
+    with redacted_output((API_KEY_ENV, SECRET_KEY_ENV), restore=argv is not None):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     forget_client()
     parser = build_parser()
     try:

@@ -21,6 +21,7 @@ from ..transport import TwoFactorTransport
 from ..validation import validate_base_url, validate_timeout
 from .errors import EXIT_INTERRUPTED, CommandError, UsageError
 from .options import option_type
+from .output import hide_for_this_run
 
 __all__ = [
     "API_KEY_ENV",
@@ -119,6 +120,7 @@ def _api_key() -> str:
             stopped.exit_code = EXIT_INTERRUPTED
             raise stopped from None
         if key:
+            hide_for_this_run(key)
             return key
     raise UsageError(
         f"no API key: set {API_KEY_ENV} in the environment "
