@@ -21,6 +21,7 @@ __all__ = [
     "InvalidResponseError",
     "OTPError",
     "OutcomeUnknownError",
+    "QueueUnavailableError",
     "RateLimitedError",
     "RequestRejectedError",
     "RequestTimeoutError",
@@ -199,6 +200,22 @@ class StoreUnavailableError(SendRefusedError):
 
     def __init__(self, message: str, *, reason: str = "store_unavailable", **kwargs: Any) -> None:
         super().__init__(message, reason=reason, **kwargs)
+
+
+class QueueUnavailableError(TwoFactorError):
+    """The task queue (the broker, or the task backend) did not take a background message:
+    nothing was queued, so nothing was sent.
+
+    Raised where a message is handed to the queue: at once by the Flask extension's
+    ``background=True``; in the Django app only for a message the outbox could not keep (an
+    OTP with your own code), the others waiting in the outbox for the re-publisher. The
+    queue's own error (its text may name the server) is not chained; ``reason`` is its class
+    name.
+    """
+
+    def __init__(self, message: str, *, reason: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
 
 
 class BulkRequestError(TwoFactorError):

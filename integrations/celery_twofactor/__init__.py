@@ -14,6 +14,9 @@ framework. The task:
 * retries itself (``countdown``) when the outcome says so: a failure proven not sent, or a
   key another worker holds right now.
 
+A second task, ``twofactor_notify.republish`` (:func:`republish`), hands over again what
+the web processes could not queue (the Django app's outbox); run it from Celery beat.
+
 Task arguments are the envelope's JSON; Celery's logs show only ``argsrepr`` (the key), so a
 message's numbers and text stay out of the worker's log.
 
@@ -30,13 +33,16 @@ from typing import Any
 from celery import shared_task
 
 from twofactor_notify.background import BackgroundSender, Envelope, EnvelopeError
-from twofactor_notify.errors import ConfigurationError
+from twofactor_notify.errors import ConfigurationError, QueueUnavailableError
 
 __all__ = [
+    "REPUBLISH_TASK_NAME",
     "TASK_NAME",
     "enqueue",
     "get_sender",
+    "republish",
     "send_envelope",
+    "set_republisher",
     "set_sender_provider",
 ]
 
@@ -45,10 +51,14 @@ logger = logging.getLogger("twofactor_notify.background")
 #: The task's registered name (what a worker must know).
 TASK_NAME = "twofactor_notify.send_envelope"
 
+#: The re-publisher task's registered name (for a Celery beat schedule).
+REPUBLISH_TASK_NAME = "twofactor_notify.republish"
+
 #: Seconds between retries when the ledger itself (Redis) cannot be reached.
 LEDGER_RETRY_DELAY = 5.0
 
 _provider: Callable[[], BackgroundSender] | None = None
+_republisher: Callable[..., dict[str, Any]] | None = None
 _lock = threading.Lock()
 
 
@@ -62,6 +72,14 @@ def set_sender_provider(provider: Callable[[], BackgroundSender] | None) -> None
     global _provider
     with _lock:
         _provider = provider
+
+
+def set_republisher(republisher: Callable[..., dict[str, Any]] | None) -> None:
+    """Tell :func:`republish` what to run (the Django app registers its outbox's
+    re-publisher when ``BACKGROUND["ENGINE"]`` is ``"celery"``). ``None`` removes it."""
+    global _republisher
+    with _lock:
+        _republisher = republisher
 
 
 def get_sender() -> BackgroundSender:
@@ -125,14 +143,48 @@ def enqueue(
 
     Call it after the data the message describes is committed (the Django helpers do this
     with ``transaction.on_commit``).
+
+    :class:`~twofactor_notify.errors.QueueUnavailableError` when the broker does not take
+    the message (after Celery's own publish retries): nothing was queued.
     """
     options: dict[str, Any] = {"argsrepr": repr((envelope.key,)), "kwargsrepr": "{}"}
     if queue:
         options["queue"] = queue
     if countdown:
         options["countdown"] = countdown
-    if app is not None:
-        result = app.send_task(TASK_NAME, args=[envelope.to_dict()], **options)
+    try:
+        if app is not None:
+            result = app.send_task(TASK_NAME, args=[envelope.to_dict()], **options)
+        else:
+            result = send_envelope.apply_async(args=[envelope.to_dict()], **options)
+    except Exception as exc:
+        failure = type(exc).__name__
     else:
-        result = send_envelope.apply_async(args=[envelope.to_dict()], **options)
-    return str(result.id)
+        return str(result.id)
+    # raised outside the except block: the broker's error (its text and its frames may name
+    # the server and its password) is neither chained nor the context; only its class travels
+    raise QueueUnavailableError(
+        f"the Celery broker did not take queued message {envelope.key} ({failure}); "
+        "nothing was queued",
+        reason=failure,
+    )
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    name=REPUBLISH_TASK_NAME, ignore_result=True, acks_late=True
+)
+def republish(grace: float | None = None, older_than: float | None = None) -> dict[str, Any]:
+    """Hand over again what could not be queued (run it from Celery beat, e.g. every minute).
+
+    Runs the re-publisher registered with :func:`set_republisher` (the Django app's
+    outbox: messages older than ``grace`` seconds that no broker took yet, and with the
+    database ledger, keys idle for ``older_than`` seconds); its report is returned.
+    Running it twice at once is safe: the ledger sends a key once.
+    """
+    republisher = _republisher
+    if republisher is None:
+        raise ConfigurationError(
+            "no re-publisher: the Django app registers one when its BACKGROUND engine is "
+            "'celery'; the Flask extension has no outbox (a failed hand-over raises at once)"
+        )
+    return republisher(grace=grace, older_than=older_than)

@@ -8,8 +8,11 @@ and handed to the queue engine only when the surrounding database transaction co
 Engines are looked up in :data:`ENQUEUERS` by ``BACKGROUND["ENGINE"]``: ``"celery"`` and
 ``"django-tasks"`` (Django's task framework, :mod:`django_twofactor.tasks`). Ledgers by
 ``BACKGROUND["LEDGER"]``: the core's ``"redis"`` and this app's ``"database"``
-(:class:`~django_twofactor.ledger.DatabaseLedger`); with the database ledger the message log
-has a row for each recipient from the moment the message is queued.
+(:class:`~django_twofactor.ledger.DatabaseLedger`); the message log has a row for each
+recipient from the moment the message is queued.
+
+Every queued message is also written to the outbox (:mod:`django_twofactor.outbox`) in the
+caller's transaction, so a queue that fails as the transaction commits loses nothing.
 """
 
 from __future__ import annotations
@@ -174,17 +177,24 @@ def queue_message(
 
     options = get_options()
     envelope = Envelope.wrap(check_message(get_transport(), message), key=key)
-    if options.ledger == "database":
-        from .ledger import DatabaseLedger
+    from . import outbox
 
-        # in the caller's transaction: a rollback takes the row and the log rows with it
-        DatabaseLedger(using=using).queue(envelope, log=get_settings().log_messages)
-    elif get_settings().log_messages:
-        from .ledger import queue_log_rows
+    # in the caller's transaction (or one of their own outside it): a rollback takes the
+    # ledger row, the log rows and the outbox row with it
+    with transaction.atomic(using=using):
+        if options.ledger == "database":
+            from .ledger import DatabaseLedger
 
-        queue_log_rows(envelope, using=using)
-    enqueue = ENQUEUERS[options.engine]
-    transaction.on_commit(partial(enqueue, envelope, options), using=using)
+            DatabaseLedger(using=using).queue(envelope, log=get_settings().log_messages)
+        elif get_settings().log_messages:
+            from .ledger import queue_log_rows
+
+            queue_log_rows(envelope, using=using)
+        # if the queue fails after the commit, the envelope waits here for the re-publisher
+        kept = outbox.write(envelope, using=using)
+        transaction.on_commit(
+            partial(outbox.publish, envelope, options, kept=kept, using=using), using=using
+        )
     return envelope
 
 
@@ -261,6 +271,13 @@ def connect_worker() -> None:
     raw: Any = (getattr(django_settings, SETTING_NAME, None) or {}).get("BACKGROUND")
     if not isinstance(raw, dict) or raw.get("ENGINE") != "celery":
         return
-    from celery_twofactor import set_sender_provider
+    from celery_twofactor import set_republisher, set_sender_provider
 
     set_sender_provider(get_background_sender)
+    set_republisher(_republish_for_celery)
+
+
+def _republish_for_celery(**kwargs: Any) -> dict[str, Any]:
+    from .outbox import republish
+
+    return republish(**kwargs).as_dict()

@@ -17,6 +17,7 @@ __all__ = [
     "DeliveryReport",
     "MessageKind",
     "MessageStatus",
+    "OutboxMessage",
     "OutgoingMessage",
     "QueuedMessage",
     "QueuedState",
@@ -338,3 +339,42 @@ class QueuedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class OutboxMessage(models.Model):
+    """A message queued in the background that no task queue has taken yet: the outbox.
+
+    The row is written in the caller's transaction with the envelope, and deleted once the
+    queue engine took the envelope (right after the commit). A row that stays means the
+    hand-over failed (``attempts``, ``error``: the queue's error class) or the process died
+    before it: :func:`django_twofactor.outbox.republish` hands it over again. An OTP with a
+    code of its own gets no row (no model holds an OTP value).
+    """
+
+    key: models.CharField[str, str] = models.CharField(
+        _("idempotency key"), max_length=200, unique=True
+    )
+    kind: models.CharField[str, str] = models.CharField(
+        _("kind"), max_length=8, choices=MessageKind.choices
+    )
+    envelope: models.JSONField[dict[str, object], dict[str, object]] = models.JSONField(
+        _("envelope"), editable=False
+    )
+    attempts: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(
+        _("failed hand-overs"), default=0
+    )
+    error: models.CharField[str, str] = models.CharField(_("last error"), max_length=64, blank=True)
+    tried_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("last tried"), null=True, blank=True
+    )
+    created_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        _("queued"), auto_now_add=True, db_index=True
+    )
+
+    class Meta:
+        verbose_name = _("SMS waiting for the task queue")
+        verbose_name_plural = _("SMS waiting for the task queue")
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.attempts} failed hand-overs)"

@@ -24,7 +24,7 @@ from typing import Any
 from django.utils import timezone
 
 from twofactor_notify.background import Envelope, EnvelopeError
-from twofactor_notify.errors import ConfigurationError
+from twofactor_notify.errors import ConfigurationError, QueueUnavailableError
 
 try:  # Django 6+: the framework is part of Django
     from django.tasks import task  # type: ignore[import-not-found,unused-ignore]
@@ -38,7 +38,7 @@ except ImportError:  # Django 5.2: the backport
             key="TWOFACTOR_NOTIFY['BACKGROUND']",
         ) from None
 
-__all__ = ["enqueue", "send_envelope"]
+__all__ = ["enqueue", "republish", "send_envelope"]
 
 logger = logging.getLogger("django_twofactor")
 
@@ -84,7 +84,10 @@ send_envelope = task(**_task_options())(send_envelope)  # type: ignore[assignmen
 
 def enqueue(envelope: Envelope, *, queue: str | None = None, delay: float = 0.0) -> str:
     """Hand ``envelope`` to the project's task backend (on ``queue``, after ``delay``
-    seconds); the task result's id. The Django helpers call it when the transaction commits."""
+    seconds); the task result's id. The Django helpers call it when the transaction commits.
+
+    :class:`~twofactor_notify.errors.QueueUnavailableError` when the backend does not take
+    it (its database or broker failed): nothing was queued."""
     if queue is None:
         from .background import get_options
 
@@ -100,4 +103,26 @@ def enqueue(envelope: Envelope, *, queue: str | None = None, delay: float = 0.0)
             time.sleep(min(delay, MAX_INLINE_WAIT))
     if options:
         runner = runner.using(**options)
-    return str(runner.enqueue(envelope.to_dict()).id)
+    try:
+        return str(runner.enqueue(envelope.to_dict()).id)
+    except Exception as exc:
+        failure = type(exc).__name__
+    # outside the except block: the backend's error (it may name its server) is neither
+    # chained nor the context; only its class travels
+    raise QueueUnavailableError(
+        f"the task backend did not take queued message {envelope.key} ({failure}); "
+        "nothing was queued",
+        reason=failure,
+    )
+
+
+def republish(grace: float | None = None, older_than: float | None = None) -> dict[str, Any]:
+    """Hand over again what the web processes could not queue:
+    :func:`django_twofactor.outbox.republish` as a task, for a project that schedules tasks
+    (``twofactor_requeue`` does the same from cron)."""
+    from .outbox import republish as run
+
+    return run(grace=grace, older_than=older_than).as_dict()
+
+
+republish = task(**_task_options())(republish)  # type: ignore[assignment,unused-ignore]

@@ -131,3 +131,30 @@ def test_the_workers_sender_names_a_short_lease_as_the_setting_is_written(
         current_sender()
     assert info.value.key == "TWOFACTOR_BACKGROUND['LEASE_SECONDS']"
     assert info.value.key in str(info.value)
+
+
+def test_a_broker_that_does_not_take_the_message_raises_a_typed_error_at_once(
+    env: dict[str, str], redis_client: Any
+) -> None:
+    import socket
+
+    from twofactor_notify.errors import QueueUnavailableError
+
+    from .celery_app import config_from, create_app, twofactor
+
+    with socket.socket() as sock:  # a port where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = config_from(env)
+    config["CELERY"]["broker_url"] = f"redis://:broker-pw-5d1e@127.0.0.1:{port}/6"
+    app = create_app(config)
+    with app.app_context():
+        with pytest.raises(QueueUnavailableError) as info:
+            twofactor.send_sms(PHONE, "broker down", background=True, key="f-down")
+        with pytest.raises(QueueUnavailableError):
+            twofactor.send_bulk([{"to": PHONE, "text": "bulk"}], background=True, key="f-bd")
+    error = info.value
+    assert error.reason == "OperationalError" and "f-down" in str(error)
+    assert error.__cause__ is None and error.__context__ is None
+    assert "broker-pw-5d1e" not in str(error) + repr(error)
+    assert redis_client.llen(env["TFN_KEYPREFIX"] + env["TFN_QUEUE"]) == 0

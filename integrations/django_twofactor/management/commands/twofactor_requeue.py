@@ -1,12 +1,19 @@
-"""``manage.py twofactor_requeue [--older-than SECONDS] [--dry-run]``: enqueue again what a
-lost task left waiting in the database ledger.
+"""``manage.py twofactor_requeue [--grace SECONDS] [--older-than SECONDS] [--dry-run]``: hand
+over again what the task queue never took, or lost.
 
-A task backend may lose a task (``django-tasks-db`` does not run again a task whose worker
-was killed; a Celery message can be purged). Its key then waits in ``queued`` (never
-claimed) or ``retry_wait`` (proven not sent) for ever. This command hands such envelopes to
-the configured engine again. It is safe to run at any time, e.g. every few minutes from
-cron: the ledger sends a key once, so a task that was only slow, enqueued twice, still sends
-once. Keys that may have gone (``sending`` past its lease, ``unknown``) are never re-enqueued.
+* **The outbox** (every ledger): a message queued in the background keeps its envelope in
+  the outbox until the queue engine took it, right after the commit. A row older than
+  ``--grace`` seconds (default 60) means the broker refused it or the process died first:
+  it is handed over again.
+* **Idle keys** (the database ledger): a task backend may lose a task (``django-tasks-db``
+  does not run again a task whose worker was killed; a Celery message can be purged). Its
+  key then waits in ``queued`` (never claimed) or ``retry_wait`` (proven not sent) for ever;
+  keys unchanged for ``--older-than`` seconds (default 600) are enqueued again.
+
+Safe to run at any time, e.g. every minute from cron (or the Celery task
+``twofactor_notify.republish`` from beat): the ledger sends a key once, so a message handed
+over twice still sends once. Keys that may have gone (``sending`` past its lease,
+``unknown``) are never re-enqueued. Exits with an error when the queue refused a hand-over.
 """
 
 from __future__ import annotations
@@ -14,52 +21,58 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
 from twofactor_notify.errors import ConfigurationError
 
 
 class Command(BaseCommand):
-    """Enqueue again the envelopes waiting in the database ledger for longer than a while."""
+    """Hand the outbox over again; enqueue the database ledger's idle keys again."""
 
-    help = "Enqueue again queued messages whose task was lost (database ledger only)."
+    help = "Hand over again the queued messages the task queue never took, or lost."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        """--older-than and --dry-run."""
+        """--grace, --older-than and --dry-run."""
+        from ...outbox import DEFAULT_GRACE, DEFAULT_IDLE
+
+        parser.add_argument(
+            "--grace",
+            type=float,
+            default=DEFAULT_GRACE,
+            help=f"seconds an outbox row is left to its own hand-over (default {DEFAULT_GRACE:g})",
+        )
         parser.add_argument(
             "--older-than",
             type=float,
-            default=600.0,
-            help="seconds a key must have waited unchanged (default 600)",
+            default=DEFAULT_IDLE,
+            help="seconds a database-ledger key must have waited unchanged "
+            f"(default {DEFAULT_IDLE:g})",
         )
         parser.add_argument("--dry-run", action="store_true", help="only say what would go")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        """Find the waiting envelopes and enqueue each once more."""
-        from ...background import ENQUEUERS, get_options
-        from ...ledger import DatabaseLedger
-        from ...models import QueuedMessage
+        """Run :func:`django_twofactor.outbox.republish` and print its report."""
+        from ...outbox import republish
 
-        older_than: float = options["older_than"]
-        if not older_than >= 0:
-            raise CommandError("--older-than must be 0 or more")
+        for name in ("grace", "older_than"):
+            if not options[name] >= 0:
+                raise CommandError(f"--{name.replace('_', '-')} must be 0 or more")
         try:
-            settings = get_options()
+            report = republish(
+                grace=options["grace"], older_than=options["older_than"], dry_run=options["dry_run"]
+            )
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from None
-        if settings.ledger != "database":
-            raise CommandError(
-                f"twofactor_requeue works on the database ledger ({settings.key('LEDGER')})"
-            )
-        ledger = DatabaseLedger()
-        envelopes = ledger.queued(older_than)
         if options["dry_run"]:
-            for envelope in envelopes:
-                self.stdout.write(f"would enqueue {envelope.key}")
-            self.stdout.write(f"{len(envelopes)} waiting.")
+            for key in report.keys:
+                self.stdout.write(f"would enqueue {key}")
+            self.stdout.write(
+                f"would hand over {report.handed_over} from the outbox and enqueue "
+                f"{report.requeued} idle keys again."
+            )
             return
-        enqueue = ENQUEUERS[settings.engine]
-        for envelope in envelopes:
-            QueuedMessage.objects.filter(key=envelope.key).update(updated_at=timezone.now())
-            enqueue(envelope, settings)
-        self.stdout.write(f"{len(envelopes)} enqueued again.")
+        self.stdout.write(str(report))
+        if report.refused:
+            raise CommandError(
+                f"the task queue refused a hand-over: {report.waiting} messages still wait in "
+                "the outbox (run this again once the queue is back)"
+            )

@@ -7,8 +7,10 @@ decides), then the delivery report's. Before printing, a claim whose worker died
 ran out) is recorded as ``unknown``. ``--unknown`` lists those that wait for a human.
 
 The ledger read is the one ``BACKGROUND`` configures (Redis or database), built as the workers
-build theirs. Log rows still ``task_queued`` after ``--stuck-minutes`` (default 10) are listed:
-their task may have been lost (e.g. the broker failed as the transaction committed)."""
+build theirs. Messages in the outbox (not handed to the task queue yet: the broker refused
+them as the transaction committed) are listed with their failed hand-overs; so are log rows
+still ``task_queued`` after ``--stuck-minutes`` (default 10): their task may have been lost.
+``twofactor_requeue`` hands both over again."""
 
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ class Command(BaseCommand):
         if options["unknown"]:
             self._list_unknown(ledger, limit)
             return
+        self._list_outbox(limit)
         self._list_stuck(stuck_minutes, limit)
         rows = OutgoingMessage.objects.all()
         if options["phone"]:
@@ -118,6 +121,20 @@ class Command(BaseCommand):
             f"{counts[state]} {state}" for state in QueuedState.values if counts.get(state)
         )
 
+    def _list_outbox(self, limit: int) -> None:
+        """The outbox: messages no task queue has taken yet, oldest first."""
+        from ...models import OutboxMessage
+
+        count = OutboxMessage.objects.count()
+        if not count:
+            return
+        self.stdout.write(
+            f"Not handed to the task queue yet: {count} (twofactor_requeue hands them over):"
+        )
+        for row in OutboxMessage.objects.order_by("created_at", "id")[:limit]:
+            failed = f" failed {row.attempts}x ({row.error})" if row.attempts else ""
+            self.stdout.write(f"{row.created_at:%Y-%m-%d %H:%M:%S} {row.key} {row.kind}{failed}")
+
     def _list_stuck(self, minutes: float, limit: int) -> None:
         """Log rows still ``task_queued`` after ``minutes``: their task may be lost."""
         from ...models import MessageStatus
@@ -131,7 +148,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"Waiting for their task for more than {minutes:g} minutes (the task may be lost; "
-            "the database ledger's twofactor_requeue enqueues them again):"
+            "twofactor_requeue enqueues the database ledger's and the outbox's again):"
         )
         for row in stuck:
             self.stdout.write(
