@@ -13,6 +13,10 @@ Keys (under ``prefix``, default ``twofactor:ledger:``):
   to find claims whose worker died and whose task never came back.
 * ``<prefix>unknown`` — sorted set of keys whose outcome is unknown, oldest first.
 
+Every change (claim, outcome, release, resolution) is one round trip: its script answers with
+the record it leaves behind, so a send costs a worker three Redis round trips in all (the
+first look, the claim, the outcome) besides the throttle's one.
+
 Needs the ``redis`` package (``pip install "twofactor-notify[redis]"``).
 """
 
@@ -46,19 +50,19 @@ if (not state) or state == 'retry_wait' then
              'kind', ARGV[3], 'recipients', ARGV[4], 'updated_at', now)
   redis.call('PERSIST', KEYS[1])
   redis.call('ZADD', KEYS[2], lease_until, ARGV[5])
-  return {'granted', '0'}
+  return {'granted', '0', redis.call('HGETALL', KEYS[1])}
 end
 if state == 'sending' then
   local lease_until = tonumber(redis.call('HGET', KEYS[1], 'lease_until'))
   if lease_until > now then
-    return {'busy', tostring(lease_until - now)}
+    return {'busy', tostring(lease_until - now), redis.call('HGETALL', KEYS[1])}
   end
   redis.call('HSET', KEYS[1], 'state', 'unknown', 'updated_at', now,
              'error', 'the worker sending it stopped before recording an outcome')
   redis.call('ZREM', KEYS[2], ARGV[5])
   redis.call('ZADD', KEYS[3], now, ARGV[5])
 end
-return {'final', '0'}
+return {'final', '0', redis.call('HGETALL', KEYS[1])}
 """
 )
 
@@ -67,11 +71,12 @@ _FINISH = (
     _NOW
     + """
 local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 'missing' end
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 'lost' end
-if redis.call('HGET', KEYS[1], 'note') then return 'lost' end
-if state ~= 'sending' and state ~= 'unknown' then return 'lost' end
-if ARGV[2] == 'unknown' and state == 'unknown' then return 'lost' end
+if not state then return {'missing', {}} end
+local function lost() return {'lost', redis.call('HGETALL', KEYS[1])} end
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return lost() end
+if redis.call('HGET', KEYS[1], 'note') then return lost() end
+if state ~= 'sending' and state ~= 'unknown' then return lost() end
+if ARGV[2] == 'unknown' and state == 'unknown' then return lost() end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'error', ARGV[3], 'updated_at', now)
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'provider_ids', ARGV[4]) end
 redis.call('ZREM', KEYS[2], ARGV[6])
@@ -81,7 +86,7 @@ else
   redis.call('ZREM', KEYS[3], ARGV[6])
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
 end
-return 'ok'
+return {'ok', redis.call('HGETALL', KEYS[1])}
 """
 )
 
@@ -90,8 +95,10 @@ _RELEASE = (
     _NOW
     + """
 local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 'missing' end
-if state ~= 'sending' or redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 'lost' end
+if not state then return {'missing', {}} end
+if state ~= 'sending' or redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
+  return {'lost', redis.call('HGETALL', KEYS[1])}
+end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
 redis.call('ZREM', KEYS[2], ARGV[5])
 if attempts >= tonumber(ARGV[3]) then
@@ -101,7 +108,7 @@ else
   redis.call('HSET', KEYS[1], 'state', 'retry_wait', 'error', ARGV[2], 'token', '',
              'updated_at', now)
 end
-return 'ok'
+return {'ok', redis.call('HGETALL', KEYS[1])}
 """
 )
 
@@ -128,11 +135,11 @@ return #expired
 _RESOLVE = (
     _NOW
     + """
-if redis.call('HGET', KEYS[1], 'state') ~= 'unknown' then return 'not_unknown' end
+if redis.call('HGET', KEYS[1], 'state') ~= 'unknown' then return {'not_unknown', {}} end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'note', ARGV[2], 'token', '', 'updated_at', now)
 redis.call('ZREM', KEYS[3], ARGV[4])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return 'ok'
+return {'ok', redis.call('HGETALL', KEYS[1])}
 """
 )
 
@@ -167,11 +174,11 @@ class RedisLedger(SendLedger):
     def claim(self, envelope: Envelope, *, token: str, lease: float) -> ClaimResult:
         """See :meth:`SendLedger.claim`."""
         key = envelope.key
-        outcome, wait = self._claim(
+        outcome, wait, fields = self._claim(
             keys=self._keys(key),
             args=[token, float(lease), envelope.kind, json.dumps(envelope.message.recipients), key],
         )
-        record = self.get(key)
+        record = _record(key, fields)
         if record is None:  # pragma: no cover - the script just wrote it
             raise InvalidInputError(f"no ledger record for key {key!r}", field="key")
         verdict = _text(outcome)
@@ -180,14 +187,11 @@ class RedisLedger(SendLedger):
     def _finish(
         self, key: str, token: str, state: LedgerState, error: str, ids: str
     ) -> LedgerRecord:
-        answer = _text(
-            self._finish_script(
-                keys=self._keys(key),
-                args=[token, state.value, error, ids, self.retention, key],
-            )
+        answer, fields = self._finish_script(
+            keys=self._keys(key), args=[token, state.value, error, ids, self.retention, key]
         )
-        record = self.get(key)
-        if answer == "missing" or record is None:
+        record = _record(key, fields)
+        if _text(answer) == "missing" or record is None:
             raise InvalidInputError(f"no ledger record for key {key!r}", field="key")
         return record
 
@@ -205,39 +209,17 @@ class RedisLedger(SendLedger):
 
     def release(self, key: str, *, token: str, error: str, max_attempts: int) -> LedgerRecord:
         """See :meth:`SendLedger.release`."""
-        answer = _text(
-            self._release(
-                keys=self._keys(key), args=[token, error, int(max_attempts), self.retention, key]
-            )
+        answer, fields = self._release(
+            keys=self._keys(key), args=[token, error, int(max_attempts), self.retention, key]
         )
-        record = self.get(key)
-        if answer == "missing" or record is None:
+        record = _record(key, fields)
+        if _text(answer) == "missing" or record is None:
             raise InvalidInputError(f"no ledger record for key {key!r}", field="key")
         return record
 
     def get(self, key: str) -> LedgerRecord | None:
         """See :meth:`SendLedger.get`."""
-        raw = self.client.hgetall(self.prefix + "k:" + key)
-        if not raw:
-            return None
-        data = {_text(k): _text(v) for k, v in raw.items()}
-        return LedgerRecord(
-            key=key,
-            state=LedgerState(data["state"]),
-            kind=data.get("kind", ""),
-            recipients=tuple(json.loads(data.get("recipients") or "[]")),
-            attempts=int(data.get("attempts") or 0),
-            provider_ids=tuple(json.loads(data.get("provider_ids") or "[]")),
-            error=data.get("error", ""),
-            token=data.get("token", ""),
-            lease_until=float(data.get("lease_until") or 0.0),
-            updated_at=(
-                datetime.fromtimestamp(float(data["updated_at"]), UTC)
-                if data.get("updated_at")
-                else None
-            ),
-            note=data.get("note", ""),
-        )
+        return _record(key, self.client.hgetall(self.prefix + "k:" + key))
 
     def sweep(self, limit: int = 1000) -> int:
         """Turn claims whose lease ran out into ``UNKNOWN``; how many expired claims were seen.
@@ -261,15 +243,39 @@ class RedisLedger(SendLedger):
     def resolve(self, key: str, *, state: LedgerState, note: str = "") -> LedgerRecord:
         """See :meth:`SendLedger.resolve`."""
         check_resolution(state)
-        answer = _text(
-            self._resolve(
-                keys=self._keys(key), args=[state.value, note or "resolved", self.retention, key]
-            )
+        answer, fields = self._resolve(
+            keys=self._keys(key), args=[state.value, note or "resolved", self.retention, key]
         )
-        record = self.get(key)
-        if answer != "ok" or record is None:
+        record = _record(key, fields)
+        if _text(answer) != "ok" or record is None:
             raise InvalidInputError(f"key {key!r} has no unknown outcome to resolve", field="key")
         return record
+
+
+def _record(key: str, raw: Any) -> LedgerRecord | None:
+    """The record of ``key`` from a hash's fields: ``HGETALL``'s mapping, or the flat
+    ``[field, value, ...]`` list a script returns; ``None`` when there are none."""
+    if not raw:
+        return None
+    items = raw.items() if isinstance(raw, dict) else zip(raw[0::2], raw[1::2], strict=True)
+    data = {_text(k): _text(v) for k, v in items}
+    return LedgerRecord(
+        key=key,
+        state=LedgerState(data["state"]),
+        kind=data.get("kind", ""),
+        recipients=tuple(json.loads(data.get("recipients") or "[]")),
+        attempts=int(data.get("attempts") or 0),
+        provider_ids=tuple(json.loads(data.get("provider_ids") or "[]")),
+        error=data.get("error", ""),
+        token=data.get("token", ""),
+        lease_until=float(data.get("lease_until") or 0.0),
+        updated_at=(
+            datetime.fromtimestamp(float(data["updated_at"]), UTC)
+            if data.get("updated_at")
+            else None
+        ),
+        note=data.get("note", ""),
+    )
 
 
 def _text(value: Any) -> str:
