@@ -29,7 +29,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MAX_DEPTH", "Finding", "find_secrets", "find_secrets_in_text", "secret_forms"]
+__all__ = [
+    "MAX_DEPTH",
+    "Finding",
+    "find_secrets",
+    "find_secrets_in_object",
+    "find_secrets_in_text",
+    "secret_forms",
+]
 
 #: How many references deep the walk goes from a frame's local or a root object.
 MAX_DEPTH = 64
@@ -154,9 +161,18 @@ def _decodes_to_contain(token: str, secret: str) -> bool:
 
 
 class _Walk:
-    def __init__(self, secrets: dict[str, str], stop: types.CodeType | None) -> None:
+    def __init__(
+        self,
+        secrets: dict[str, str],
+        stop: types.CodeType | None,
+        *,
+        reprs: bool = False,
+        opaque: tuple[type, ...] = (),
+    ) -> None:
         self.secrets = secrets
         self.stop = stop
+        self.reprs = reprs
+        self.opaque = _OPAQUE + opaque
         self.seen: set[int] = set()
         self.frames: set[int] = set()
         self.findings: list[Finding] = []
@@ -223,9 +239,15 @@ class _Walk:
         if isinstance(value, BaseException):
             self.exception(value, path)
             return
-        if isinstance(value, _OPAQUE) or id(value) in self.seen:
+        if isinstance(value, self.opaque) or id(value) in self.seen:
             return
         self.seen.add(id(value))
+        if self.reprs:  # what a reporter shows of an object it does not walk
+            for show in (repr, str):
+                try:
+                    self.text(show(value), f"{path} {show.__name__}()")
+                except Exception as exc:  # a repr that fails shows its error instead
+                    self.text(f"{type(exc).__name__}: {exc}", f"{path} {show.__name__}()")
         if isinstance(value, Mapping):
             try:
                 items = list(value.items())
@@ -266,6 +288,7 @@ def find_secrets(
     *,
     stop: types.CodeType | None = None,
     also: Mapping[str, object] | None = None,
+    opaque: tuple[type, ...] = (),
 ) -> list[Finding]:
     """Every place ``exc`` (its chain, its frames, their locals) holds one of ``secrets``.
 
@@ -274,13 +297,53 @@ def find_secrets(
         the traceback's walk passes it over (the caller's own locals are its business).
     :param also: more objects to walk, by name: what the caller's frame holds that a
         reporter records (the client or transport whose method raised).
+    :param opaque: types not walked: the application's own objects that hold the keys as
+        the user configured them (a Flask app and its ``config``).
     """
-    walk = _Walk(secrets, stop)
+    walk = _Walk(secrets, stop, opaque=opaque)
     walk.exception(exc, "error")
     for name, root in (also or {}).items():
         walk.value(root, f"{name}", 0)
     walk.run()
     return walk.findings
+
+
+def find_secrets_in_object(
+    value: object, secrets: dict[str, str], *, opaque: tuple[type, ...] = ()
+) -> tuple[list[Finding], set[type]]:
+    """Every place ``value`` holds one of ``secrets``, and the types of the objects walked.
+
+    The walk of :func:`find_secrets` from one object (a configuration, a transport), with
+    each object's ``repr`` and ``str`` searched as well (a reporter shows those of what it
+    does not walk). ``opaque`` types are neither walked nor shown: objects of the
+    application's own (a Flask app and its ``config``) that hold the keys as the user gave
+    them.
+    """
+    walk = _Walk(secrets, None, reprs=True, opaque=opaque)
+    walk.value(value, type(value).__name__, 0)
+    walk.run()
+    return walk.findings, _types_of(value, opaque)
+
+
+def _types_of(value: object, opaque: tuple[type, ...]) -> set[type]:
+    seen: set[int] = set()
+    found: set[type] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, (str, bytes, int, float, *_OPAQUE, *opaque)):
+            continue
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        found.add(type(item))
+        if isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack += list(item)
+        else:
+            stack += [v for _, v in _attributes(item)]
+    return found
 
 
 def summarise(findings: Iterable[Finding], limit: int = 8) -> str:

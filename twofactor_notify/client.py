@@ -39,6 +39,7 @@ from .credentials import (
     SECRET_KEY_PLACEHOLDER,
     Credentials,
     KeyPlacingAdapter,
+    Secret,
     install_key_placing_adapter,
 )
 from .errors import (
@@ -123,6 +124,11 @@ _VERIFY_OUTCOMES: tuple[tuple[str, VerificationOutcome], ...] = (
 )
 
 
+def _held(api_key: object) -> Secret:
+    # a Secret as given; anything else (a str, or a wrong type refused just after) wrapped
+    return api_key if isinstance(api_key, Secret) else Secret(api_key)
+
+
 def _mask_phone(segment: str) -> str:
     return segment if len(segment) <= 4 else "*" * (len(segment) - 4) + segment[-4:]
 
@@ -155,20 +161,23 @@ class TwoFactorClient(ErrorBoundary):
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | Secret,
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float | tuple[float, float] = 10.0,
         session: requests.Session | None = None,
         pool_size: int = 32,
-        secret_key: str | None = None,
+        secret_key: str | Secret | None = None,
         codec: EncryptionCodec | None = None,
         encryption_mode: EncryptionMode = "GCM",
         region: str = DEFAULT_REGION,
         rate_limit: float | Limiter | None = None,
         connect_retries: int = 2,
     ) -> None:
-        if not isinstance(api_key, str) or not _API_KEY.fullmatch(api_key):
+        # Held as Secrets from here on: a frame of this constructor shows no key either.
+        api_key = _held(api_key)
+        secret_key = Secret.wrap(secret_key)
+        if not isinstance(api_key.reveal(), str) or not _API_KEY.fullmatch(api_key.reveal()):
             raise ConfigurationError(
                 "api_key must be the 2Factor API key (letters, digits and '-', 8 to 128)"
             )
@@ -178,16 +187,17 @@ class TwoFactorClient(ErrorBoundary):
         except InvalidInputError as exc:
             raise ConfigurationError(exc.message, key=exc.field) from None
         self._credentials = Credentials(api_key, secret_key)
-        register_secret(api_key)  # for the log filter, which also hides other clients' keys
-        if secret_key:
-            register_secret(secret_key)
+        # for the log filter, which also hides other clients' keys
+        register_secret(self._credentials.reveal_api_key())
+        if secret_key is not None:
+            register_secret(str(secret_key.reveal()))
         install_log_filter()
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.region = region
         self.connect_retries = max(0, connect_retries)
         self._codec: EncryptionCodec | None = codec
-        if codec is None and secret_key:
+        if codec is None and secret_key is not None:
             self._codec = AESCodec(secret_key, encryption_mode)
         if isinstance(rate_limit, int | float):
             self._limiter: Limiter | None = RateLimiter(rate_limit)

@@ -71,11 +71,13 @@ class AESCodec:
 
     __slots__ = ("_key", "mode")
 
-    def __init__(self, secret_key: str, mode: EncryptionMode = "GCM") -> None:
+    def __init__(self, secret_key: str | Secret, mode: EncryptionMode = "GCM") -> None:
         if mode not in ("GCM", "CBC"):
             raise ConfigurationError("encryption mode must be 'GCM' or 'CBC'")
         # Held in a Secret: error reporters walking a client's attributes must not find it.
-        self._key = Secret(derive_key(secret_key))
+        self._key = Secret(
+            derive_key(secret_key.reveal() if isinstance(secret_key, Secret) else secret_key)
+        )
         self.mode: EncryptionMode = mode
 
     def __repr__(self) -> str:

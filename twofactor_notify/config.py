@@ -53,6 +53,7 @@ from typing import Any, Literal, TypeVar
 import phonenumbers
 import pluggy
 
+from .credentials import Secret
 from .errors import ConfigurationError, InvalidInputError
 from .hooks import load_plugin, make_plugin_manager
 from .transport import (
@@ -233,14 +234,22 @@ def _backend(value: object, key: str) -> Backend:
     raise _error(key, "one of " + ", ".join(repr(b) for b in (*BACKENDS, *BACKEND_ALIASES)))
 
 
-def _api_key(value: object, key: str) -> str | None:
-    if value is None or value == "":
+def _api_key(value: object, key: str) -> Secret | None:
+    held = Secret.wrap(value)  # from here on the value is held, never a bare local
+    if held is None:
         return None
     try:
-        return validate_api_key(value)
+        return Secret(validate_api_key(held.reveal()))
     except InvalidInputError:
         # the value is a secret: name the key and the expected form only
         raise _error(key, "the 2Factor API key (letters, digits and '-', 8 to 128)") from None
+
+
+def _secret_key(value: object, key: str) -> Secret | None:
+    held = Secret.wrap(value)
+    if held is not None and not isinstance(held.reveal(), str):
+        raise _error(key, "a string")
+    return held
 
 
 def _base_url(value: object, key: str) -> str:
@@ -339,7 +348,7 @@ OPTIONS: Mapping[str, Option] = {
     for option in (
         Option("backend", "2factor", "where messages go: " + ", ".join(BACKENDS), _backend),
         Option("api_key", None, "the 2Factor API key (required by '2factor')", _api_key),
-        Option("secret_key", None, "the Secret-Key of the encrypted endpoints", parse_text),
+        Option("secret_key", None, "the Secret-Key of the encrypted endpoints", _secret_key),
         Option("base_url", "https://2factor.in", "2Factor's (or the emulator's) URL", _base_url),
         Option("timeout", 10.0, "seconds, or a (connect, read) pair", _timeout),
         Option("region", "IN", "region of numbers typed without a country code", _region),
@@ -368,14 +377,18 @@ OPTIONS: Mapping[str, Option] = {
 
 @dataclass(frozen=True, slots=True)
 class TransportOptions:
-    """Checked options (see :data:`OPTIONS`); secrets are hidden from ``repr``.
+    """Checked options (see :data:`OPTIONS`).
 
-    Build one with :func:`check_options`; pass it to :func:`build_transport`.
+    Build one with :func:`check_options`; pass it to :func:`build_transport`. ``api_key``
+    and ``secret_key`` are held in :class:`~twofactor_notify.credentials.Secret` objects
+    (a plain string given here is wrapped in one), so neither ``repr``, ``vars`` nor a
+    serialiser shows them; :meth:`~twofactor_notify.credentials.Secret.reveal` gives the
+    value.
     """
 
     backend: Backend = "2factor"
-    api_key: str | None = field(default=None, repr=False)
-    secret_key: str | None = field(default=None, repr=False)
+    api_key: Secret | None = field(default=None, repr=False)
+    secret_key: Secret | None = field(default=None, repr=False)
     base_url: str = "https://2factor.in"
     timeout: float | tuple[float, float] = 10.0
     region: str = "IN"
@@ -388,6 +401,15 @@ class TransportOptions:
     load_entrypoints: bool | None = None
     show_otp: bool = False
     file_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        # a plain string (TransportOptions(api_key="..."), dataclasses.replace) is held too
+        for name in _SECRET_OPTIONS:
+            object.__setattr__(self, name, Secret.wrap(getattr(self, name)))
+
+
+#: The options whose values are secrets: held in a :class:`Secret` once checked.
+_SECRET_OPTIONS = ("api_key", "secret_key")
 
 
 def _check(

@@ -19,6 +19,7 @@ pickled.
 from __future__ import annotations
 
 import base64
+import hmac
 import http.client
 import re
 from collections.abc import Callable
@@ -39,6 +40,7 @@ __all__ = [
     "KeyPlacingAdapter",
     "Secret",
     "install_key_placing_adapter",
+    "reveal",
 ]
 
 #: Stands for the API key in URLs and bodies until the wire layer swaps the key in. Letters,
@@ -59,13 +61,26 @@ def _new_prepared_request() -> requests.PreparedRequest:
 
 
 class Secret:
-    """A secret value (a key, its bytes), kept out of reprs, pickles and attribute walks.
+    """A secret value (a key, a token, its bytes), kept out of reprs, pickles and walks.
+
+    Configuration objects (:class:`~twofactor_notify.config.TransportOptions`, the Django
+    app's settings, the Flask extension's config, a webhook receiver) hold their API key,
+    Secret-Key and webhook token in one, so an error reporter that records a frame's locals,
+    their reprs or their ``vars()`` shows ``<redacted>``. ``repr``, ``str`` and ``format``
+    are redacted; the value is kept in a closure, not in an attribute, so serialisers walking
+    ``__dict__`` and ``__slots__`` stop here; pickling raises; a copy is the same object;
+    ``json.dumps`` refuses it. Two secrets are equal when their values are (compared in
+    constant time), so configurations holding them still compare.
 
     >>> key = Secret("abcd-1234-secret")
     >>> key
     <redacted>
+    >>> f"{key}"
+    '<redacted>'
     >>> key.reveal()
     'abcd-1234-secret'
+    >>> key == Secret("abcd-1234-secret")
+    True
     """
 
     __slots__ = ("_reveal",)
@@ -74,8 +89,17 @@ class Secret:
         # A closure, not an attribute: serialisers walking __dict__/__slots__ stop here.
         self._reveal: Callable[[], Any] = lambda: value
 
+    @classmethod
+    def wrap(cls, value: object) -> Secret | None:
+        """``value`` held in a :class:`Secret`: ``None`` and ``""`` give ``None``, a
+        :class:`Secret` is returned as is."""
+        if value is None or value == "":
+            return None
+        return value if isinstance(value, Secret) else cls(value)
+
     def reveal(self) -> Any:
-        """The value itself: call this only where it goes on the wire or into a cipher."""
+        """The value itself: call this only where it is used (the wire, a cipher, a
+        comparison)."""
         return self._reveal()
 
     def __repr__(self) -> str:
@@ -83,8 +107,39 @@ class Secret:
 
     __str__ = __repr__
 
+    def __format__(self, spec: str) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        mine, theirs = self._reveal(), other._reveal()
+        if isinstance(mine, str) and isinstance(theirs, str):
+            return hmac.compare_digest(
+                mine.encode("utf-8", "surrogatepass"), theirs.encode("utf-8", "surrogatepass")
+            )
+        if isinstance(mine, bytes) and isinstance(theirs, bytes):
+            return hmac.compare_digest(mine, theirs)
+        return bool(mine == theirs)
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._reveal()))
+
+    def __copy__(self) -> Secret:
+        return self  # immutable: a copy is the same holder, never the value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
+
     def __reduce__(self) -> Any:
         raise TypeError("a Secret cannot be pickled or copied out of the process")
+
+
+def reveal(value: Secret | str | None) -> str | None:
+    """The text a :class:`Secret` holds (a plain string or ``None`` is given back as is)."""
+    if isinstance(value, Secret):
+        return str(value.reveal())
+    return value
 
 
 class Credentials:
@@ -96,20 +151,25 @@ class Credentials:
 
     __slots__ = ("_api_key", "_api_key_forms", "_echoes", "_secret_key")
 
-    def __init__(self, api_key: str, secret_key: str | None = None) -> None:
+    def __init__(self, api_key: str | Secret, secret_key: str | Secret | None = None) -> None:
+        # revealed once, here, to build the forms the wire layer needs; never kept bare
+        api_key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        secret_key = Secret.wrap(secret_key)
         if secret_key is not None and (
-            not isinstance(secret_key, str)
-            or not secret_key.isprintable()
-            or not secret_key.isascii()
+            not isinstance(secret_key.reveal(), str)
+            or not secret_key.reveal().isprintable()
+            or not secret_key.reveal().isascii()
         ):
             raise ConfigurationError(
                 "secret_key must be printable ASCII text (it travels in an HTTP header)"
             )
-        self._api_key = Secret(api_key)
+        self._api_key = api_key
         # the key as it goes into a V1 path and into a body: encoded once, not per request
-        self._api_key_forms = Secret((quote(api_key, safe=""), api_key.encode("utf-8")))
-        self._secret_key = Secret(secret_key) if secret_key else None
-        values = [v for v in (api_key, secret_key) if v]
+        self._api_key_forms = Secret(
+            (quote(api_key.reveal(), safe=""), api_key.reveal().encode("utf-8"))
+        )
+        self._secret_key = secret_key
+        values = [s.reveal() for s in (api_key, secret_key) if s is not None and s.reveal()]
         # One search, built once: every fixed form a key can come back in (see _echo_forms).
         self._echoes = Secret(_echo_pattern(values))
 

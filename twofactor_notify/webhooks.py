@@ -29,12 +29,13 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
+from .credentials import Secret
 from .errors import WebhookError
 from .models import ClickReport, DeliveryReport, DeliveryStatus
 from .phone import report_number
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from .transport import Transport
 
 __all__ = [
+    "HIDDEN_TOKEN",
     "MAX_REPORTS_PER_BODY",
     "MAX_WEBHOOK_BYTES",
     "TOKEN_HEADER",
@@ -55,6 +57,8 @@ __all__ = [
     "IngestResult",
     "WebhookReceiver",
     "check_token",
+    "hide_token",
+    "hide_token_in_query",
     "ingest_reports",
     "parse_click_report",
     "parse_delivery_batch",
@@ -72,6 +76,10 @@ MAX_REPORTS_PER_BODY = 500
 #: query form is switched on, this query string parameter.
 TOKEN_PARAM = "token"  # noqa: S105 - a parameter name, not a secret
 TOKEN_HEADER = "X-TwoFactor-Token"  # noqa: S105 - a header name
+#: What :func:`hide_token` leaves where a token was (Django's substitute for secrets).
+HIDDEN_TOKEN = "********************"  # noqa: S105 - a placeholder
+#: The WSGI environ entries that hold the query string (WSGI; gunicorn; uWSGI).
+_URI_KEYS = ("QUERY_STRING", "RAW_URI", "REQUEST_URI")
 _MAX_REPORTS = MAX_REPORTS_PER_BODY
 _TOKEN_HEADER_LOWER = TOKEN_HEADER.lower()
 _TOKEN_HEADER_WSGI = "HTTP_" + TOKEN_HEADER.upper().replace("-", "_")
@@ -85,23 +93,62 @@ _UNSTORABLE = re.compile("[\\x00\\ud800-\\udfff]")
 logger = logging.getLogger("twofactor_notify.webhooks")
 
 
-def check_token(given: object, expected: str | None) -> None:
+def check_token(given: object, expected: str | Secret | None) -> None:
     """Raise :class:`WebhookError` (403) unless ``given`` equals ``expected``.
 
     Compared in constant time. An unset ``expected`` refuses everything: a webhook without a
     token would let anyone forge delivery reports. A ``given`` of any content (lone
     surrogates, control characters, bytes, not a string at all) is a 403, never another
-    error.
+    error. Either may be a :class:`~twofactor_notify.credentials.Secret`; it is revealed
+    only for the comparison, never bound to a name of this frame.
     """
-    if not expected:
+    if not _token_bytes(expected):
         raise WebhookError("webhook token is not configured", http_status=403)
-    if isinstance(given, str):
+    if not _token_bytes(given):
+        raise WebhookError("webhook token is missing or wrong", http_status=403)
+    if not hmac.compare_digest(_token_bytes(given), _token_bytes(expected)):
+        raise WebhookError("webhook token is missing or wrong", http_status=403)
+
+
+def _token_bytes(token: object) -> bytes:
+    """A token's bytes (empty for none, or for something that is not a token)."""
+    if isinstance(token, Secret):
+        return _token_bytes(token.reveal())
+    if isinstance(token, str):
         # surrogatepass: a lone surrogate (from a lenient decoder) encodes instead of raising
-        given = given.encode("utf-8", "surrogatepass")
-    if not given or not isinstance(given, bytes):
-        raise WebhookError("webhook token is missing or wrong", http_status=403)
-    if not hmac.compare_digest(given, expected.encode("utf-8", "surrogatepass")):
-        raise WebhookError("webhook token is missing or wrong", http_status=403)
+        return token.encode("utf-8", "surrogatepass")
+    return token if isinstance(token, bytes) else b""
+
+
+def hide_token_in_query(text: str, substitute: str = HIDDEN_TOKEN) -> str:
+    """``text`` (a query string, or a URI with one) with every ``token`` value replaced."""
+    path, mark, query = text.rpartition("?") if "?" in text else ("", "", text)
+    if TOKEN_PARAM not in query and "%" not in query:
+        return text
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(name == TOKEN_PARAM for name, _ in pairs):
+        return text
+    hidden = [(name, substitute if name == TOKEN_PARAM else value) for name, value in pairs]
+    return f"{path}{mark}{urlencode(hidden)}"
+
+
+def hide_token(environ: MutableMapping[str, Any], substitute: str = HIDDEN_TOKEN) -> None:
+    """Replace the webhook token wherever a WSGI environ (or Django's ``request.META``) holds
+    it: the ``X-TwoFactor-Token`` header, and ``?token=`` in ``QUERY_STRING``, ``RAW_URI``
+    and ``REQUEST_URI``.
+
+    A webhook view calls it once it has read the token, before anything else: from then on
+    an error report, a reporter's request data or an access log built from the environ shows
+    ``substitute``. Framework objects cached from the environ (a parsed query) are the
+    caller's to drop.
+    """
+    for name in list(environ):
+        if isinstance(name, str) and name.upper() == _TOKEN_HEADER_WSGI:
+            environ[name] = substitute
+    for key in _URI_KEYS:
+        value = environ.get(key)
+        if isinstance(value, str) and value:
+            environ[key] = hide_token_in_query(value, substitute)
 
 
 class Headers(Protocol):
@@ -482,7 +529,7 @@ def ingest_reports(
     content_type: str | None,
     *,
     token: object,
-    expected_token: str | None,
+    expected_token: str | Secret | None,
     hand_over: HandOver,
     duplicates: DuplicateFilter | None = None,
 ) -> IngestResult:
@@ -591,7 +638,8 @@ class WebhookReceiver:
     """Token check, size limit, parsing, duplicate detection and ``on_delivery``, in one place.
 
     :param transport: whose ``on_delivery`` hook fires for each new report.
-    :param token: the shared token expected with every callback.
+    :param token: the shared token expected with every callback; kept in a
+        :class:`~twofactor_notify.credentials.Secret` (:attr:`token`).
     :param duplicates: the :class:`DuplicateFilter` to use (by default a new one for this
         receiver), or ``None`` when the caller deduplicates (for example through a database
         constraint) and every report must reach ``on_delivery``.
@@ -602,13 +650,13 @@ class WebhookReceiver:
     def __init__(
         self,
         transport: Transport,
-        token: str | None,
+        token: str | Secret | None,
         *,
         duplicates: DuplicateFilter | _Default | None = _DEFAULT,
         query_token: bool = False,
     ) -> None:
         self.transport = transport
-        self.token = token
+        self.token: Secret | None = Secret.wrap(token)
         self.query_token = query_token
         self.duplicates: DuplicateFilter | None = (
             DuplicateFilter() if isinstance(duplicates, _Default) else duplicates

@@ -24,6 +24,7 @@ from twofactor_notify.config import (
     parse_whole_number,
     strip_traceback,
 )
+from twofactor_notify.credentials import Secret
 from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.redaction import register_secret
 
@@ -87,10 +88,12 @@ def option_key_name(option: str) -> str:
     return key_name(TRANSPORT_KEYS[option])
 
 
-def _webhook_token(value: object, key: str) -> str | None:
+def _webhook_token(value: object, key: str) -> Secret | None:
     # Not a string counts as unset, so the webhooks refuse every request (403) rather than
     # fail; the system checks report it (E011).
-    return value if isinstance(value, str) and value else None
+    if isinstance(value, Secret):
+        return value if isinstance(value.reveal(), str) and value.reveal() else None
+    return Secret(value) if isinstance(value, str) and value else None
 
 
 def _optional_days(value: object, key: str) -> int | None:
@@ -142,16 +145,21 @@ DEFAULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class TwoFactorSettings:
-    """The parsed ``TWOFACTOR_NOTIFY`` setting. Secrets are hidden from ``repr``.
+    """The parsed ``TWOFACTOR_NOTIFY`` setting.
 
     ``unknown_keys`` lists keys the dict holds that this app does not know (a typo, most
     likely); the system checks warn about them. ``transport`` holds the checked options of
     the core builder (:func:`twofactor_notify.config.build_transport`).
+
+    ``api_key``, ``secret_key`` and ``webhook_token`` are held in
+    :class:`~twofactor_notify.credentials.Secret` objects (a plain string given here is
+    wrapped in one): ``repr``, ``vars()``, a pickle or an error report show none of them;
+    ``.reveal()`` gives the value.
     """
 
     backend: str
-    api_key: str | None = field(repr=False)
-    secret_key: str | None = field(repr=False)
+    api_key: Secret | None = field(repr=False)
+    secret_key: Secret | None = field(repr=False)
     base_url: str
     sender_id: str | None
     otp_template: str | None
@@ -161,7 +169,7 @@ class TwoFactorSettings:
     rate_limit: float | None
     plugins: tuple[object, ...]
     load_entrypoints: bool | None
-    webhook_token: str | None = field(repr=False)
+    webhook_token: Secret | None = field(repr=False)
     webhook_query_token: bool
     file_path: str | None
     show_otp: bool
@@ -179,6 +187,10 @@ class TwoFactorSettings:
     encryption_mode: str = "GCM"
     unknown_keys: tuple[str, ...] = ()
     transport: TransportOptions = field(default_factory=TransportOptions, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("api_key", "secret_key", "webhook_token"):
+            object.__setattr__(self, name, Secret.wrap(getattr(self, name)))
 
     @property
     def backend_path(self) -> str:
@@ -327,16 +339,16 @@ def get_settings() -> TwoFactorSettings:
         return _cached
 
 
-_hidden_tokens: set[str] = set()
+_hidden_tokens: set[Secret] = set()
 
 
-def _hide_in_logs(token: str | None) -> None:
+def _hide_in_logs(token: Secret | None) -> None:
     """Have the redaction filter hide the webhook token from every log line (an access log
     prints a query string, a 404 line a path), from the moment the settings are read: the
     app reads them at start (:meth:`~django_twofactor.apps.DjangoTwoFactorConfig.ready`),
     before any request."""
-    if token and token not in _hidden_tokens:
-        register_secret(token)
+    if token is not None and token not in _hidden_tokens:
+        register_secret(str(token.reveal()))
         _hidden_tokens.add(token)
 
 

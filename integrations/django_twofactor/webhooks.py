@@ -12,16 +12,16 @@ copy that comes after its lease ran out; a marked one is a duplicate. Receivers 
 get each report *at least once*.
 
 Order of work for each request: take the token out of the request (so that it never shows
-in an error report), check it (403), the size (413) and the body (400); then each report.
+in an error report), read the settings, check the token (403), the size (413) and the body
+(400); then each report. The token, the configured one and the one given, is held in a
+:class:`~twofactor_notify.credentials.Secret` in every frame of the views.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import re
-from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode
+from typing import Any, Literal, NamedTuple
 
 from asgiref.sync import async_to_sync
 from django.core.exceptions import RequestDataTooBig
@@ -36,6 +36,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from twofactor_notify import models as core
+from twofactor_notify.credentials import Secret
 from twofactor_notify.errors import WebhookError
 from twofactor_notify.webhooks import (
     MAX_WEBHOOK_BYTES,
@@ -43,6 +44,8 @@ from twofactor_notify.webhooks import (
     HandOverInProgress,
     IngestResult,
     check_token,
+    hide_token,
+    hide_token_in_query,
     ingest_reports,
     read_chunked,
     read_limited,
@@ -77,25 +80,14 @@ _HIDDEN = SafeExceptionReporterFilter.cleansed_substitute
 _URI_META = ("QUERY_STRING", "RAW_URI", "REQUEST_URI")
 
 
-def _hide_token_in(text: str) -> str:
-    """``text`` (a query string, or a URI with one) with every ``token`` value hidden."""
-    path, mark, query = text.rpartition("?") if "?" in text else ("", "", text)
-    if TOKEN_PARAM not in query and "%" not in query:
-        return text
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(name == TOKEN_PARAM for name, _ in pairs):
-        return text
-    hidden = [(name, _HIDDEN if name == TOKEN_PARAM else value) for name, value in pairs]
-    return f"{path}{mark}{urlencode(hidden)}"
-
-
 class WebhookExceptionReporterFilter(SafeExceptionReporterFilter):
     """Keeps the webhook token out of Django's error reports (500 pages, admin e-mails).
 
     Always active (not only when ``DEBUG`` is false); on top of Django's filtering it hides
     the ``token`` query parameter wherever the request's query string shows up in
-    ``request.META``. The views also take the token out of ``request.GET`` and the query
-    string before doing anything else, which covers the report's URL and GET sections.
+    ``request.META``. The views also take the token out of the request (its query string,
+    ``request.GET`` and the ``X-TwoFactor-Token`` header) before doing anything else, which
+    covers the report's URL, GET and META sections.
     """
 
     def is_active(self, request: HttpRequest | None) -> bool:
@@ -107,47 +99,42 @@ class WebhookExceptionReporterFilter(SafeExceptionReporterFilter):
         meta: dict[str, Any] = super().get_safe_request_meta(request)
         for key in _URI_META:
             if isinstance(meta.get(key), str):
-                meta[key] = _hide_token_in(meta[key])
+                meta[key] = hide_token_in_query(meta[key], _HIDDEN)
         return meta
 
 
 _FILTER = WebhookExceptionReporterFilter()  # stateless: one for every request
-_TOKEN_IN_QUERY = re.compile(rf"(?:(?<=&)|^){TOKEN_PARAM}=[^&]*")
-_TOKEN_HIDDEN = f"{TOKEN_PARAM}={_HIDDEN}"
 
 
-@sensitive_variables("token")
-def _take_token(request: HttpRequest, *, query: bool) -> str | None:
-    """The token the request carries, then hidden from the request for the rest of its life.
+class _GivenTokens(NamedTuple):
+    header: Secret | None
+    query: Secret | None
 
-    The ``X-TwoFactor-Token`` header (matched whatever its case), else ``?token=`` when
-    ``query`` (``WEBHOOK_QUERY_TOKEN``) is on. Either way ``?token=`` is replaced by stars
-    in ``request.GET`` and in the query string entries of ``request.META`` (which
-    ``get_full_path()``, the request's ``repr`` and error reports read), and the request
-    gets :class:`WebhookExceptionReporterFilter`.
+
+def _take_token(request: HttpRequest) -> _GivenTokens:
+    """The tokens the request carries, then hidden from the request for the rest of its life.
+
+    The ``X-TwoFactor-Token`` header (matched whatever its case) and ``?token=``, each held
+    in a :class:`~twofactor_notify.credentials.Secret`; which one counts is the caller's
+    choice (``WEBHOOK_QUERY_TOKEN``). Both are replaced by stars in ``request.META`` (which
+    ``get_full_path()``, the request's ``repr``, ``request.headers`` and error reports
+    read) and in ``request.GET``, and the request gets
+    :class:`WebhookExceptionReporterFilter`. Nothing here reads the settings, so nothing
+    can fail before the token is out of the request.
     """
     request.exception_reporter_filter = _FILTER
-    token = token_from(request.headers, request.GET if query else None)
-    query_dict = request.GET
-    if TOKEN_PARAM in query_dict:
-        _hide_query_token(request, query_dict)
-    return token
-
-
-def _hide_query_token(request: HttpRequest, query: Any) -> None:
-    meta = request.META
-    raw = str(meta.get("QUERY_STRING", ""))
-    # the plain spelling cheaply; a percent-encoded one (name or value) the slow way
-    if "%" in raw:
-        meta["QUERY_STRING"] = _hide_token_in(raw)
-    else:
-        meta["QUERY_STRING"] = _TOKEN_IN_QUERY.sub(_TOKEN_HIDDEN, raw)
-    query._mutable = True  # as Django itself does
-    query.setlist(TOKEN_PARAM, [_HIDDEN])
-    query._mutable = False
-    for key in _URI_META[1:]:
-        if isinstance(meta.get(key), str):
-            meta[key] = _hide_token_in(meta[key])
+    given = _GivenTokens(
+        Secret.wrap(token_from(request.headers)),
+        Secret.wrap(token_from({}, request.GET)),
+    )
+    hide_token(request.META, _HIDDEN)
+    request.__dict__.pop("headers", None)  # cached from META before the header was hidden
+    query: Any = request.GET  # a QueryDict, made mutable for one change
+    if TOKEN_PARAM in query:
+        query._mutable = True  # as Django itself does
+        query.setlist(TOKEN_PARAM, [_HIDDEN])
+        query._mutable = False
+    return given
 
 
 def _body(request: HttpRequest) -> bytes:
@@ -291,8 +278,10 @@ def _answer(result: IngestResult) -> JsonResponse:
 
 
 def _ingest(request: HttpRequest, kind: Literal["delivery", "click"]) -> HttpResponse:
+    given = _take_token(request)  # first of all: no error below finds it in the request
     config = get_settings()  # reading the settings hid the token from the logs
-    token = _take_token(request, query=config.webhook_query_token)
+    token = given.header or (given.query if config.webhook_query_token else None)
+    del given
     try:
         check_token(token, config.webhook_token)  # before reading a body from a stranger
         body = _body(request)

@@ -26,11 +26,13 @@ from typing import Literal
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from twofactor_notify.credentials import Secret
 from twofactor_notify.errors import WebhookError
 from twofactor_notify.webhooks import (
     MAX_WEBHOOK_BYTES,
     IngestResult,
     check_token,
+    hide_token,
     read_limited,
     token_from,
 )
@@ -59,10 +61,31 @@ def _body() -> bytes:
     return read_limited(request.stream)
 
 
+def _take_token(query: bool) -> Secret | None:
+    """The token the request carries, then hidden from the request for the rest of its life.
+
+    The ``X-TwoFactor-Token`` header (any case) wins over ``?token=`` (read only when
+    ``query``); it is held in a :class:`~twofactor_notify.credentials.Secret`. Both are
+    replaced by stars in the WSGI environ (which ``request.url``, ``request.args``, error
+    reporters' request data and access logs read), and the values werkzeug parsed from it
+    before are dropped.
+    """
+    token = Secret.wrap(token_from(request.headers, request.args if query else None))
+    environ = request.environ
+    hide_token(environ)
+    request.query_string = str(environ.get("QUERY_STRING", "")).encode("latin-1")
+    for cached in _CACHED_FROM_QUERY:
+        request.__dict__.pop(cached, None)
+    return token
+
+
+#: What werkzeug caches on a request from its query string (its headers are a live view).
+_CACHED_FROM_QUERY = ("args", "url", "full_path", "values")
+
+
 def _receive(kind: Literal["delivery", "click"]) -> tuple[Response, int]:
     receiver = get_state().receiver
-    # the header (the default, any case) wins over ?token= (only when switched on)
-    token = token_from(request.headers, request.args if receiver.query_token else None)
+    token = _take_token(receiver.query_token)  # first: no error below finds it in the request
     try:
         check_token(token, receiver.token)  # before reading a body from a stranger
         body = _body()

@@ -24,9 +24,9 @@ from twofactor_notify.config import (
     TransportOptions,
     check_all_options,
     parse_bool,
-    parse_text,
 )
 from twofactor_notify.config import Backend as Backend
+from twofactor_notify.credentials import Secret
 from twofactor_notify.errors import ConfigurationError
 
 __all__ = [
@@ -72,11 +72,17 @@ def _bad(key: str, expected: str) -> ConfigurationError:
     return ConfigurationError(f"{key} must be {expected}", key=key)
 
 
-def _webhook_token(value: object, key: str) -> str | None:
-    token = parse_text(value, key)
+def _webhook_token(value: object, key: str) -> Secret | None:
+    token = Secret.wrap(value)  # held from here on, never a bare local
     if token is None:
         return None
-    if not _TOKEN_MIN <= len(token) <= _TOKEN_MAX or not token.isprintable() or " " in token:
+    if not isinstance(token.reveal(), str):
+        raise _bad(key, "a string")
+    if (
+        not _TOKEN_MIN <= len(token.reveal()) <= _TOKEN_MAX
+        or not token.reveal().isprintable()
+        or " " in token.reveal()
+    ):
         raise _bad(
             key,
             f"{_TOKEN_MIN} to {_TOKEN_MAX} printable characters without spaces "
@@ -108,22 +114,25 @@ APP_KEYS: dict[str, tuple[object, Any]] = {
 
 @dataclass(frozen=True, slots=True)
 class TwoFactorConfig:
-    """The checked configuration of one app (secrets hidden from ``repr``).
+    """The checked configuration of one app.
 
     ``transport`` holds the checked options of the core builder
     (:func:`twofactor_notify.config.build_transport`); the other fields repeat them, or are
-    the extension's own keys.
+    the extension's own keys. ``api_key``, ``secret_key`` and ``webhook_token`` are held in
+    :class:`~twofactor_notify.credentials.Secret` objects (a plain string given here is
+    wrapped in one): ``repr``, a walk of the slots, a pickle or an error report show none of
+    them; ``.reveal()`` gives the value.
     """
 
     backend: Backend
     suppress: bool
-    api_key: str | None
-    secret_key: str | None
+    api_key: Secret | None
+    secret_key: Secret | None
     sender_id: str | None
     otp_template: str | None
     plugins: tuple[object, ...]
     load_entrypoints: bool | None
-    webhook_token: str | None
+    webhook_token: Secret | None
     webhooks: bool
     webhook_query_token: bool
     url_prefix: str
@@ -135,6 +144,10 @@ class TwoFactorConfig:
     console_show_otp: bool
     otp_length: int = 6
     transport: TransportOptions = field(default_factory=TransportOptions)
+
+    def __post_init__(self) -> None:
+        for name in ("api_key", "secret_key", "webhook_token"):
+            object.__setattr__(self, name, Secret.wrap(getattr(self, name)))
 
     def __repr__(self) -> str:
         return (

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from flask import Flask, current_app
 
 from twofactor_notify.config import build_transport as build_core_transport
+from twofactor_notify.credentials import Secret
 from twofactor_notify.models import (
     BulkBatch,
     BulkMessage,
@@ -74,6 +75,10 @@ class TwoFactorState:
 
     def __repr__(self) -> str:
         return f"TwoFactorState(transport={self.transport!r}, suppressed={self.suppressed!r})"
+
+
+def _forget_token(token: Secret) -> None:
+    forget_secret(str(token.reveal()))
 
 
 def get_state(app: Flask | None = None) -> TwoFactorState:
@@ -160,10 +165,11 @@ class TwoFactor:
                 raise
         app.extensions[EXTENSION_KEY] = state
         install_log_filter()  # access logs (werkzeug's, gunicorn's) print ?token= values
-        if config.webhook_token:
+        if config.webhook_token is not None:
             # callback URLs carry the token: keep it out of urllib3's and our logs
-            register_secret(config.webhook_token)
-            weakref.finalize(app, forget_secret, config.webhook_token)
+            register_secret(str(config.webhook_token.reveal()))
+            # the finalizer keeps its arguments until the app goes: the held token, not its text
+            weakref.finalize(app, _forget_token, config.webhook_token)
         # close the connection pool when the app goes away; the finalizer holds no app
         weakref.finalize(app, transport.close)
         app.cli.add_command(twofactor_cli)

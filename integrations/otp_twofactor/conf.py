@@ -54,6 +54,7 @@ from twofactor_notify.config import (
     parse_whole_number,
     strip_traceback,
 )
+from twofactor_notify.credentials import reveal
 from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.transport import InMemoryTransport, Transport
 
@@ -243,8 +244,7 @@ class OTPTwoFactorSettings:
     @property
     def OTP_TWOFACTOR_API_KEY(self) -> str | None:
         """A 2Factor API key for a transport of this plugin's own."""
-        value = self._get("OTP_TWOFACTOR_API_KEY")
-        return str(value) if value else None
+        return reveal(self._get("OTP_TWOFACTOR_API_KEY"))
 
     @property
     def OTP_TWOFACTOR_BASE_URL(self) -> str:
@@ -319,7 +319,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 settings = OTPTwoFactorSettings()
 
 _lock = threading.Lock()
-_own_transport: tuple[str, Transport] | None = None
+#: The plugin's own transport and the options it was built from (keys held as Secrets).
+_own_transport: tuple[dict[str, object], Transport] | None = None
 _no_delivery: InMemoryTransport | None = None
 
 
@@ -399,15 +400,15 @@ def _from_setting(configured: object) -> Transport:
 
 def _own() -> Transport:
     global _own_transport
+    # compared by value (a Secret compares its key), kept without a key in plain text
     options = settings.transport_options()
-    fingerprint = repr(sorted(options.items()))
     shared = shared_plugin_manager()
     with _lock:
-        if _own_transport is not None and _own_transport[0] == fingerprint:
+        if _own_transport is not None and _own_transport[0] == options:
             return _with_plugins(_own_transport[1], shared)
         old = _own_transport
         transport = build_transport(options, key_name=_key_name, plugin_manager=shared)
-        _own_transport = (fingerprint, transport)
+        _own_transport = (options, transport)
     if old is not None:
         old[1].close()
     return transport

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..credentials import Secret
 from ..errors import WebhookError
 from ..hooks import hookimpl
 from ..models import ClickReport, DeliveryReport
@@ -111,8 +112,8 @@ class LocalDeliveryReceiver:
     """
 
     def __init__(self, transport: Transport) -> None:
-        self._token = secrets.token_urlsafe(24)
-        register_secret(self._token)  # the emulator logs callback URLs (debug)
+        self._token = Secret(secrets.token_urlsafe(24))  # held: no repr or walk shows it
+        register_secret(self._token.reveal())  # the emulator logs callback URLs (debug)
         self._server = _WebhookServer(WebhookReceiver(transport, self._token, query_token=True))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -132,7 +133,7 @@ class LocalDeliveryReceiver:
     @property
     def callback_url(self) -> str:
         """The URL to register, token included (keep it out of logs and output)."""
-        return f"http://127.0.0.1:{self.port}/delivery?{TOKEN_PARAM}={self._token}"
+        return f"http://127.0.0.1:{self.port}/delivery?{TOKEN_PARAM}={self._token.reveal()}"
 
     def start(self) -> LocalDeliveryReceiver:
         """Serve from a background thread."""
@@ -145,7 +146,7 @@ class LocalDeliveryReceiver:
             self._server.shutdown()
             self._thread.join(timeout=5.0)
         self._server.server_close()
-        forget_secret(self._token)
+        forget_secret(self._token.reveal())
 
     def __enter__(self) -> LocalDeliveryReceiver:
         return self.start()
