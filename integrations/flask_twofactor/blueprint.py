@@ -24,6 +24,7 @@ import logging
 from typing import Literal
 
 from flask import Blueprint, Flask, Response, jsonify, request
+from flask.globals import request_ctx
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from twofactor_notify.credentials import Secret
@@ -33,6 +34,7 @@ from twofactor_notify.webhooks import (
     IngestResult,
     check_token,
     hide_token,
+    hide_token_in_query,
     read_limited,
     token_from,
 )
@@ -67,8 +69,8 @@ def _take_token(query: bool) -> Secret | None:
     The ``X-TwoFactor-Token`` header (any case) wins over ``?token=`` (read only when
     ``query``); it is held in a :class:`~twofactor_notify.credentials.Secret`. Both are
     replaced by stars in the WSGI environ (which ``request.url``, ``request.args``, error
-    reporters' request data and access logs read), and the values werkzeug parsed from it
-    before are dropped.
+    reporters' request data and access logs read) and in the copies werkzeug and Flask made
+    of the query string when the request came in.
     """
     token = Secret.wrap(token_from(request.headers, request.args if query else None))
     environ = request.environ
@@ -76,6 +78,10 @@ def _take_token(query: bool) -> Secret | None:
     request.query_string = str(environ.get("QUERY_STRING", "")).encode("latin-1")
     for cached in _CACHED_FROM_QUERY:
         request.__dict__.pop(cached, None)
+    # the request context's URL adapter copied the query string when the request came in
+    adapter = getattr(request_ctx, "url_adapter", None)
+    if adapter is not None and isinstance(adapter.query_args, str):
+        adapter.query_args = hide_token_in_query(adapter.query_args)
     return token
 
 
