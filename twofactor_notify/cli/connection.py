@@ -20,6 +20,7 @@ from ..redaction import REDACTED
 from ..transport import TwoFactorTransport
 from ..validation import validate_base_url, validate_timeout
 from .errors import EXIT_INTERRUPTED, CommandError, UsageError
+from .interrupt import raise_if_interrupted
 from .options import option_type
 from .output import hide_for_this_run
 
@@ -157,6 +158,7 @@ def hide_keys(text: str) -> str:
 
 def make_client(args: argparse.Namespace) -> TwoFactorClient:
     """A client for the chosen base URL, with the keys from the environment or a prompt."""
+    raise_if_interrupted()  # a Ctrl-C Python swallowed: nothing is sent after it
     secret_key = os.environ.get(SECRET_KEY_ENV, "").strip() or None
     client = TwoFactorClient(
         _api_key(),

@@ -1,4 +1,5 @@
-"""Ctrl-C (SIGINT) and SIGTERM as an exception that never lands inside a critical section.
+"""Ctrl-C (SIGINT) and SIGTERM as an exception that never lands inside a critical section,
+and the command line's process-wide SIGINT handler.
 
 ``send-bulk`` must know, whatever instant a signal arrives, which rows went: a signal that
 arrived while a chunk's outcomes were being written would leave that chunk half recorded.
@@ -11,12 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
-__all__ = ["Interrupted", "SignalGuard"]
+__all__ = [
+    "Interrupted",
+    "SignalGuard",
+    "ignore_swallowed_interrupts",
+    "on_first_sigint",
+    "raise_if_interrupted",
+]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -90,3 +98,40 @@ class SignalGuard:
     def hold(self) -> None:
         """Raise nothing more (the command is already on its way out, writing what it knows)."""
         self._depth += 1
+
+
+class _FirstSigint:
+    seen = False
+
+
+def on_first_sigint(signum: int, frame: FrameType | None) -> None:
+    """The SIGINT handler of a process that is the command line, from its first instant:
+    remembers the signal, ignores further ones (the run is ending: a second Ctrl-C is
+    moot) and raises ``KeyboardInterrupt``."""
+    _FirstSigint.seen = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` if :func:`on_first_sigint` has run.
+
+    Python swallows an exception raised where it cannot propagate (a weakref callback of
+    the import system, a ``__del__``): a Ctrl-C landing there would be lost, and the
+    command would go on to send. The command line calls this before it makes a client.
+    """
+    if _FirstSigint.seen:
+        raise KeyboardInterrupt
+
+
+def ignore_swallowed_interrupts() -> None:
+    """Make ``sys.unraisablehook`` say nothing of a ``KeyboardInterrupt`` Python swallowed
+    (:func:`raise_if_interrupted` raises it again); other unraisable errors are reported
+    as before."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
