@@ -361,7 +361,12 @@ def test_every_class_holding_a_secret_is_built_here(tmp_path: Path) -> None:
 
 def test_a_secret_compares_copies_and_refuses_to_be_pickled_or_serialised() -> None:
     held = Secret(API_KEY)
+    assert held.reveal() == API_KEY
     assert held == Secret(API_KEY) and held != Secret(SECRET_KEY)
+    # configurations holding secrets still compare by value
+    assert check_options({"api_key": API_KEY}) == check_options({"api_key": API_KEY})
+    assert check_options({"api_key": API_KEY}) != check_options({"api_key": "another-key-123"})
+    assert TransportOptions(api_key=API_KEY).api_key == held
     assert copy.copy(held) is held and copy.deepcopy(held) is held
     assert Secret.wrap(held) is held and Secret.wrap("") is None and Secret.wrap(None) is None
     for show in (repr(held), str(held), f"{held}", f"{held:>40}", f"{held}", "%s" % (held,)):  # noqa: UP031
