@@ -141,3 +141,39 @@ def test_ctrl_c_at_any_moment_of_startup_is_one_line_and_exit_130(
         program_met[delay] = err
     # the signals met the program before it made its request: while it was importing
     assert any(NOTHING_SENT in line for line in program_met.values()), program_met
+
+
+def _start_ignoring_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_a_process_started_ignoring_sigint_keeps_ignoring_it(
+    twofactor_emulator: Emulator,
+) -> None:
+    """A background job (``cmd &`` in a script, ``nohup``) starts with SIGINT ignored, and
+    a Ctrl-C meant for its terminal's foreground must not stop it."""
+    twofactor_emulator.latency_ms = 1000.0
+    process = subprocess.Popen(
+        [*ENTRY_POINTS["script"], *ARGV],
+        env={
+            **os.environ,
+            "TWOFACTOR_API_KEY": twofactor_emulator.api_key,
+            "TWOFACTOR_BASE_URL": twofactor_emulator.url,
+        },
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_start_ignoring_sigint,
+    )
+    try:
+        for delay in (0.2, 0.3, 0.5):  # while it loads, and later
+            time.sleep(delay)
+            process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, out + err
+    assert len(twofactor_emulator.messages()) == 1

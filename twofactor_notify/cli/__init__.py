@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     itself (see :func:`_end_interrupted_process`).
     """
     own_process = argv is None and threading.current_thread() is threading.main_thread()
-    if own_process:
+    # A SIGINT the process was started ignoring (a background job, nohup) stays ignored.
+    if own_process and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, on_first_sigint)
         ignore_swallowed_interrupts()
     try:
