@@ -32,7 +32,12 @@ from typing import Any
 
 from celery import shared_task
 
-from twofactor_notify.background import BackgroundSender, Envelope, EnvelopeError
+from twofactor_notify.background import (
+    BackgroundSender,
+    Envelope,
+    EnvelopeError,
+    refuse_unreadable,
+)
 from twofactor_notify.errors import ConfigurationError, QueueUnavailableError
 
 __all__ = [
@@ -102,14 +107,15 @@ def get_sender() -> BackgroundSender:
     max_retries=None,
 )
 def send_envelope(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    """Send one queued envelope (``Envelope.to_dict()``); see the module docstring."""
+    """Send one queued envelope (``Envelope.to_dict()``); see the module docstring. An
+    envelope it cannot read is recorded ``unreadable`` in the ledger, and not sent."""
+    sender = get_sender()
     try:
         envelope = Envelope.from_dict(payload)
     except EnvelopeError as exc:
-        # Retrying cannot make it readable; the web process that queued it is out of date.
-        logger.error("queued message refused: %s (field %s)", exc.message, exc.field)
-        return {"status": "unreadable", "field": exc.field}
-    sender = get_sender()
+        # Retrying cannot make it readable (a newer web process wrote it): recorded, not sent
+        refused = refuse_unreadable(sender.ledger, payload, exc)
+        return {"key": refused.key, "status": "unreadable", "field": exc.field}
     try:
         outcome = sender.send(envelope)
     except ConfigurationError:

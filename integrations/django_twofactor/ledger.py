@@ -77,7 +77,12 @@ def _log_status(state: str) -> str:
         "sent": MessageStatus.QUEUED,
         "failed": MessageStatus.ERROR,
         "unknown": MessageStatus.UNKNOWN,
+        "unreadable": MessageStatus.TASK_QUEUED,  # never sent; a readable delivery may go
     }[state]
+
+
+#: The log rows' ``error`` while a worker could not read their message's envelope.
+UNREADABLE = "unreadable envelope"
 
 
 def resolved_as(state: str) -> str:
@@ -166,6 +171,9 @@ class MessageLogLedger(SendLedger):
             frm = [S.TASK_QUEUED]
         elif record.state is LedgerState.RETRY_WAIT:
             frm = [S.SENDING]
+        elif record.state is LedgerState.UNREADABLE:
+            frm = [S.TASK_QUEUED]
+            extra["error"] = UNREADABLE
         else:  # FAILED, UNKNOWN
             frm = [S.TASK_QUEUED, S.SENDING] + ([S.UNKNOWN] if state == "failed" else [])
             extra["error"] = record.error.split(":")[0][:64]
@@ -198,6 +206,15 @@ class MessageLogLedger(SendLedger):
         return self._follow(
             self.inner.release(key, token=token, error=error, max_attempts=max_attempts)
         )
+
+    def record_unreadable(self, key: str, *, error: str) -> LedgerRecord:
+        """See :meth:`SendLedger.record_unreadable`."""
+        record = self.inner.record_unreadable(key, error=error)
+        return self._follow(record) if record.state is LedgerState.UNREADABLE else record
+
+    def unreadable(self, limit: int = 100) -> list[LedgerRecord]:
+        """See :meth:`SendLedger.unreadable`."""
+        return self.inner.unreadable(limit)
 
     def get(self, key: str) -> LedgerRecord | None:
         """See :meth:`SendLedger.get`."""
@@ -293,19 +310,29 @@ class DatabaseLedger(SendLedger):
                 queue_log_rows(envelope, using=self._db)
 
     def queued(self, older_than: float = 0.0, limit: int = 1000) -> list[Envelope]:
-        """Envelopes still waiting (``queued`` or ``retry_wait``) whose row has not changed for
-        ``older_than`` seconds: what a lost task left behind, to enqueue again. Enqueueing
-        one twice is safe; the ledger sends a key once."""
+        """Envelopes still waiting (``queued``, ``retry_wait``, or ``unreadable``: a worker of
+        an older version could not read it) whose row has not changed for ``older_than``
+        seconds: what a lost task left behind, to enqueue again. Enqueueing one twice is
+        safe; the ledger sends a key once. An envelope this process cannot read is left."""
+        from twofactor_notify.background import EnvelopeError
+
         from .models import QueuedState
 
         cutoff = timezone.now() - timedelta(seconds=older_than)
+        waiting = [QueuedState.QUEUED, QueuedState.RETRY_WAIT, QueuedState.UNREADABLE]
         rows = (
             self._rows()
-            .filter(state__in=[QueuedState.QUEUED, QueuedState.RETRY_WAIT], updated_at__lte=cutoff)
+            .filter(state__in=waiting, updated_at__lte=cutoff)
             .exclude(envelope={})
             .order_by("updated_at")[:limit]
         )
-        return [Envelope.from_dict(row.envelope) for row in rows]
+        found = []
+        for row in rows:
+            try:
+                found.append(Envelope.from_dict(row.envelope))
+            except EnvelopeError:
+                continue  # written by a newer version: that version's processes hand it over
+        return found
 
     # -- SendLedger -------------------------------------------------------------------------
 
@@ -329,7 +356,7 @@ class DatabaseLedger(SendLedger):
                 ignore_conflicts=True,
             )
             row = self._rows().select_for_update().get(key=envelope.key)
-            if row.state in (QueuedState.QUEUED, QueuedState.RETRY_WAIT):
+            if row.state in (QueuedState.QUEUED, QueuedState.RETRY_WAIT, QueuedState.UNREADABLE):
                 row.state = QueuedState.SENDING
                 row.attempts += 1
                 row.token = token
@@ -425,6 +452,41 @@ class DatabaseLedger(SendLedger):
                 key, row.state, frm=[MessageStatus.SENDING], error=error.split(":")[0][:64]
             )
             return self._record(row)
+
+    def record_unreadable(self, key: str, *, error: str) -> LedgerRecord:
+        """See :meth:`SendLedger.record_unreadable`: a key ``queued`` here (never claimed)
+        becomes ``unreadable`` too, keeping its envelope, so that :meth:`queued` hands it over
+        again once the workers can read it. Its log rows stay ``task_queued`` with the error
+        "unreadable envelope"."""
+        from .models import MessageStatus, QueuedMessage, QueuedState
+
+        with transaction.atomic(using=self._db):
+            self._rows().bulk_create(
+                [
+                    QueuedMessage(
+                        key=key,
+                        state=QueuedState.UNREADABLE,
+                        error=error[:500],
+                        updated_at=timezone.now(),
+                    )
+                ],
+                ignore_conflicts=True,
+            )
+            row = self._locked(key)
+            if row.state in (QueuedState.QUEUED, QueuedState.UNREADABLE):
+                row.state = QueuedState.UNREADABLE
+                row.error = error[:500]
+                row.updated_at = timezone.now()
+                row.save(update_fields=["state", "error", "updated_at"])
+                self._move_log(key, "unreadable", frm=[MessageStatus.TASK_QUEUED], error=UNREADABLE)
+            return self._record(row)
+
+    def unreadable(self, limit: int = 100) -> list[LedgerRecord]:
+        """See :meth:`SendLedger.unreadable`."""
+        from .models import QueuedState
+
+        rows = self._rows().filter(state=QueuedState.UNREADABLE).order_by("updated_at", "id")
+        return [self._record(row) for row in rows[:limit]]
 
     def get(self, key: str) -> LedgerRecord | None:
         """See :meth:`SendLedger.get` (a key queued but never claimed has no record yet)."""

@@ -272,6 +272,7 @@ class QueuedState(models.TextChoices):
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed (never sent)")
     UNKNOWN = "unknown", _("Outcome unknown")
+    UNREADABLE = "unreadable", _("Unreadable by a worker (never sent)")
 
 
 class QueuedMessage(models.Model):

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from twofactor_notify.background import Envelope, EnvelopeError
+from twofactor_notify.background import Envelope, EnvelopeError, refuse_unreadable
 from twofactor_notify.errors import ConfigurationError, QueueUnavailableError
 
 try:  # Django 6+: the framework is part of Django
@@ -58,16 +58,18 @@ def _task_options() -> dict[str, Any]:
 
 
 def send_envelope(payload: dict[str, Any]) -> dict[str, Any]:
-    """Send one queued envelope (``Envelope.to_dict()``); see the module docstring."""
+    """Send one queued envelope (``Envelope.to_dict()``); see the module docstring. An
+    envelope it cannot read is recorded ``unreadable`` in the ledger, and not sent."""
     from .background import get_background_sender
 
+    sender = get_background_sender()
     try:
         envelope = Envelope.from_dict(payload)
     except EnvelopeError as exc:
-        # running it again cannot make it readable; the web process that queued it is newer
-        logger.error("queued message refused: %s (field %s)", exc.message, exc.field)
-        return {"status": "unreadable", "field": exc.field}
-    outcome = get_background_sender().send(envelope)
+        # running it again cannot make it readable (a newer web process wrote it): recorded
+        refused = refuse_unreadable(sender.ledger, payload, exc)
+        return {"key": refused.key, "status": "unreadable", "field": exc.field}
+    outcome = sender.send(envelope)
     if outcome.status.again:
         enqueue(envelope, delay=outcome.retry_after)
     record = outcome.record

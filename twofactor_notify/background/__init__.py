@@ -13,7 +13,14 @@ the ``celery_twofactor`` adapter (``integrations/``).
 
 from __future__ import annotations
 
-from .envelope import ENVELOPE_VERSION, Envelope, EnvelopeError, new_key, validate_key
+from .envelope import (
+    ENVELOPE_VERSION,
+    Envelope,
+    EnvelopeError,
+    new_key,
+    unreadable_key,
+    validate_key,
+)
 from .ledger import ClaimResult, InMemoryLedger, LedgerRecord, LedgerState, SendLedger
 from .retry import FailureKind, RetryPolicy, classify_failure, describe_failure
 from .throttle import AccountThrottle, LocalThrottle, NoThrottle, RedisThrottle
@@ -24,6 +31,7 @@ from .worker import (
     SendStatus,
     check_message,
     provider_ids,
+    refuse_unreadable,
     send_enveloped,
 )
 
@@ -51,6 +59,8 @@ __all__ = [
     "describe_failure",
     "new_key",
     "provider_ids",
+    "refuse_unreadable",
     "send_enveloped",
+    "unreadable_key",
     "validate_key",
 ]

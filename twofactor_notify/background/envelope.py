@@ -14,6 +14,7 @@ mistake still sends once; otherwise one is generated.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -31,6 +32,7 @@ __all__ = [
     "Envelope",
     "EnvelopeError",
     "new_key",
+    "unreadable_key",
     "validate_key",
 ]
 
@@ -68,6 +70,21 @@ def validate_key(key: object) -> str:
             field="key",
         )
     return key
+
+
+def unreadable_key(payload: object) -> str:
+    """The ledger key of an envelope a worker could not read: its own key when that is
+    readable, else ``unreadable:`` and the SHA-256 of the raw body (its JSON text, keys
+    sorted), so that every delivery of one body lands on one record."""
+    if isinstance(payload, Mapping):
+        key = payload.get("key")
+        if isinstance(key, str) and _KEY.fullmatch(key):
+            return key
+    if isinstance(payload, bytes | str):
+        raw = payload.encode() if isinstance(payload, str) else payload
+    else:
+        raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=repr).encode()
+    return "unreadable:" + hashlib.sha256(raw).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,16 @@ each idempotency key it holds a :class:`LedgerRecord` whose ``state`` moves like
                               |     --record_unknown---> UNKNOWN   (it may have got it)
                               |     --release----------> RETRY_WAIT --claim--> SENDING ...
                               '-- lease ran out, found by a redelivery --> UNKNOWN
+    (no record) --record_unreadable--> UNREADABLE --claim (a readable delivery)--> SENDING ...
 
 Only the worker holding a key's claim (its ``token``) may send it. A key in ``SENDING`` whose
 lease ran out means a worker died mid-send: whoever finds it records ``UNKNOWN`` and sends
 nothing. ``UNKNOWN`` is final for the machines and waits for a human (:meth:`SendLedger.resolve`);
 a late answer from the worker that held the claim still turns it into ``SENT`` or ``FAILED``.
 ``RETRY_WAIT`` is entered only after a failure proven not to have reached 2Factor, so another
-claim is safe.
+claim is safe. ``UNREADABLE`` records a delivery whose envelope a worker could not read (a
+newer envelope version, a bad field, not JSON): nothing was sent, so a readable delivery of
+the same key may still claim it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class LedgerState(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     UNKNOWN = "unknown"
+    #: a worker could not read the envelope; never sent (a readable delivery may claim it)
+    UNREADABLE = "unreadable"
 
     @property
     def final(self) -> bool:
@@ -140,6 +145,19 @@ class SendLedger(ABC):
         send it, or ``FAILED`` once ``attempts`` has reached ``max_attempts``."""
 
     @abstractmethod
+    def record_unreadable(self, key: str, *, error: str) -> LedgerRecord:
+        """A worker could not read the envelope of ``key``: ``UNREADABLE`` when the key has
+        no record yet (or is unreadable already: the error and the time are updated). A key
+        with any other record keeps it: what was claimed stays as it was.
+
+        ``key`` is the envelope's own key when it could be read, else
+        :func:`~twofactor_notify.background.envelope.unreadable_key` of the raw body."""
+
+    @abstractmethod
+    def unreadable(self, limit: int = 100) -> list[LedgerRecord]:
+        """Records in ``UNREADABLE``, oldest first: deliveries no worker could read."""
+
+    @abstractmethod
     def get(self, key: str) -> LedgerRecord | None:
         """The record of ``key``, or ``None`` if it was never claimed (or has expired)."""
 
@@ -185,7 +203,7 @@ class InMemoryLedger(SendLedger):
         now = self._clock()
         with self._lock:
             record = self._records.get(envelope.key)
-            if record is None or record.state is LedgerState.RETRY_WAIT:
+            if record is None or record.state in (LedgerState.RETRY_WAIT, LedgerState.UNREADABLE):
                 new = LedgerRecord(
                     key=envelope.key,
                     state=LedgerState.SENDING,
@@ -255,6 +273,24 @@ class InMemoryLedger(SendLedger):
             record = replace(record, state=state, error=error, token="", updated_at=self._now())
             self._records[key] = record
             return record
+
+    def record_unreadable(self, key: str, *, error: str) -> LedgerRecord:
+        """See :meth:`SendLedger.record_unreadable`."""
+        with self._lock:
+            record = self._records.get(key)
+            if record is None or record.state is LedgerState.UNREADABLE:
+                record = LedgerRecord(
+                    key=key, state=LedgerState.UNREADABLE, error=error, updated_at=self._now()
+                )
+                self._records[key] = record
+            return record
+
+    def unreadable(self, limit: int = 100) -> list[LedgerRecord]:
+        """See :meth:`SendLedger.unreadable`."""
+        with self._lock:
+            found = [r for r in self._records.values() if r.state is LedgerState.UNREADABLE]
+        found.sort(key=lambda r: r.updated_at or datetime.min.replace(tzinfo=UTC))
+        return found[:limit]
 
     def get(self, key: str) -> LedgerRecord | None:
         """See :meth:`SendLedger.get`."""

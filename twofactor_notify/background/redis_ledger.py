@@ -12,6 +12,7 @@ Keys (under ``prefix``, default ``twofactor:ledger:``):
 * ``<prefix>sending`` — sorted set of claimed keys by lease end, for :meth:`RedisLedger.unknown`
   to find claims whose worker died and whose task never came back.
 * ``<prefix>unknown`` — sorted set of keys whose outcome is unknown, oldest first.
+* ``<prefix>unreadable`` — sorted set of keys whose envelope a worker could not read.
 
 Every change (claim, outcome, release, resolution) is one round trip: its script answers with
 the record it leaves behind, so a send costs a worker three Redis round trips in all (the
@@ -33,7 +34,8 @@ from .ledger import ClaimResult, LedgerRecord, LedgerState, SendLedger, check_re
 
 __all__ = ["RedisLedger"]
 
-# Common head of every script: KEYS[1] record, KEYS[2] sending zset, KEYS[3] unknown zset.
+# Common head of every script: KEYS[1] record, KEYS[2] sending zset, KEYS[3] unknown zset,
+# KEYS[4] unreadable zset.
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -43,7 +45,8 @@ _CLAIM = (
     _NOW
     + """
 local state = redis.call('HGET', KEYS[1], 'state')
-if (not state) or state == 'retry_wait' then
+if (not state) or state == 'retry_wait' or state == 'unreadable' then
+  redis.call('ZREM', KEYS[4], ARGV[5])
   local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
   local lease_until = now + tonumber(ARGV[2])
   redis.call('HSET', KEYS[1], 'state', 'sending', 'token', ARGV[1], 'lease_until', lease_until,
@@ -131,6 +134,18 @@ return #expired
 """
 )
 
+# ARGV: error, key
+_UNREADABLE = (
+    _NOW
+    + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and state ~= 'unreadable' then return 'kept' end
+redis.call('HSET', KEYS[1], 'state', 'unreadable', 'error', ARGV[1], 'updated_at', now)
+redis.call('ZADD', KEYS[4], now, ARGV[2])
+return 'ok'
+"""
+)
+
 # ARGV: state, note, retention, key
 _RESOLVE = (
     _NOW
@@ -164,12 +179,18 @@ class RedisLedger(SendLedger):
         self._release = client.register_script(_RELEASE)
         self._sweep = client.register_script(_SWEEP)
         self._resolve = client.register_script(_RESOLVE)
+        self._unreadable = client.register_script(_UNREADABLE)
 
     def __repr__(self) -> str:
         return f"RedisLedger(prefix={self.prefix!r})"
 
     def _keys(self, key: str) -> list[str]:
-        return [self.prefix + "k:" + key, self.prefix + "sending", self.prefix + "unknown"]
+        return [
+            self.prefix + "k:" + key,
+            self.prefix + "sending",
+            self.prefix + "unknown",
+            self.prefix + "unreadable",
+        ]
 
     def claim(self, envelope: Envelope, *, token: str, lease: float) -> ClaimResult:
         """See :meth:`SendLedger.claim`."""
@@ -216,6 +237,20 @@ class RedisLedger(SendLedger):
         if _text(answer) == "missing" or record is None:
             raise InvalidInputError(f"no ledger record for key {key!r}", field="key")
         return record
+
+    def record_unreadable(self, key: str, *, error: str) -> LedgerRecord:
+        """See :meth:`SendLedger.record_unreadable`."""
+        self._unreadable(keys=self._keys(key), args=[error, key])
+        record = self.get(key)
+        if record is None:  # pragma: no cover - the script just wrote it, or it was there
+            raise InvalidInputError(f"no ledger record for key {key!r}", field="key")
+        return record
+
+    def unreadable(self, limit: int = 100) -> list[LedgerRecord]:
+        """See :meth:`SendLedger.unreadable`."""
+        keys = self.client.zrange(self.prefix + "unreadable", 0, max(0, limit - 1))
+        records = [self.get(_text(k)) for k in keys]
+        return [r for r in records if r is not None]
 
     def get(self, key: str) -> LedgerRecord | None:
         """See :meth:`SendLedger.get`."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..errors import RateLimitedError
 from ..models import BulkResult, Message, OTPSent, Receipt, SMSSent
 from ..transport import Transport
-from .envelope import Envelope
+from .envelope import Envelope, EnvelopeError, unreadable_key
 from .ledger import LedgerRecord, LedgerState, SendLedger
 from .retry import FailureKind, RetryPolicy, classify_failure, describe_failure
 from .throttle import AccountThrottle, NoThrottle
@@ -29,6 +29,7 @@ __all__ = [
     "SendStatus",
     "check_message",
     "provider_ids",
+    "refuse_unreadable",
     "send_enveloped",
 ]
 
@@ -89,6 +90,18 @@ def check_message(transport: Transport, message: Message) -> Message:
     synchronous send would, before anything is queued.
     """
     return transport.check(message)  # the one check layer every transport runs
+
+
+def refuse_unreadable(ledger: SendLedger, payload: object, error: EnvelopeError) -> LedgerRecord:
+    """What every task does with an envelope it cannot read: log it at ERROR and record it
+    ``UNREADABLE`` in the ledger, under its key (or a hash of the body,
+    :func:`~twofactor_notify.background.envelope.unreadable_key`). Nothing is sent; running
+    the same body again cannot make it readable (a newer version wrote it: upgrade the
+    workers before the web processes)."""
+    key = unreadable_key(payload)
+    text = f"EnvelopeError: {error.message} (field {error.field})"[:500]
+    logger.error("queued message %s refused: %s", key, text)
+    return ledger.record_unreadable(key, error=text)
 
 
 def send_enveloped(

@@ -1,10 +1,11 @@
-"""``manage.py twofactor_status [--limit N] [--phone PHONE] [--unknown]``: recent messages and
-their status, and where the messages sent in the background stand.
+"""``manage.py twofactor_status [--limit N] [--phone PHONE] [--unknown] [--unreadable]``:
+recent messages and their status, and where the messages sent in the background stand.
 
 Statuses of a message sent in the background: ``task_queued`` -> ``sending`` -> ``queued``
 (2Factor accepted it) / ``error`` (never sent) / ``unknown`` (it may have gone; a human
 decides), then the delivery report's. Before printing, a claim whose worker died (its lease
-ran out) is recorded as ``unknown``. ``--unknown`` lists those that wait for a human.
+ran out) is recorded as ``unknown``. ``--unknown`` lists those that wait for a human;
+``--unreadable`` the queued messages a worker could not read (a newer envelope version).
 
 The ledger read is the one ``BACKGROUND`` configures (Redis or database), built as the workers
 build theirs. Messages in the outbox (not handed to the task queue yet: the broker refused
@@ -43,6 +44,11 @@ class Command(BaseCommand):
             help="list the queued messages whose outcome is unknown, with what is known",
         )
         parser.add_argument(
+            "--unreadable",
+            action="store_true",
+            help="list the queued messages a worker could not read (never sent)",
+        )
+        parser.add_argument(
             "--stuck-minutes",
             type=float,
             default=10.0,
@@ -61,6 +67,9 @@ class Command(BaseCommand):
         queued = self._queued_summary(ledger)
         if options["unknown"]:
             self._list_unknown(ledger, limit)
+            return
+        if options["unreadable"]:
+            self._list_unreadable(ledger, limit)
             return
         self._list_outbox(limit)
         self._list_stuck(stuck_minutes, limit)
@@ -114,7 +123,10 @@ class Command(BaseCommand):
             return ""
         if not isinstance(ledger, DatabaseLedger):
             found = len(ledger.unknown(10_000))  # sweeps dead claims first
-            return f"{found} unknown (ledger: {ledger!r})" if found else ""
+            unreadable = len(ledger.unreadable(10_000))
+            parts = [f"{found} unknown"] if found else []
+            parts += [f"{unreadable} unreadable"] if unreadable else []
+            return f"{', '.join(parts)} (ledger: {ledger!r})" if parts else ""
         ledger.sweep()
         counts = dict(QueuedMessage.objects.values_list("state").annotate(n=Count("id")).order_by())
         return ", ".join(
@@ -170,3 +182,17 @@ class Command(BaseCommand):
                 f"{when} {record.key} {record.kind} to {', '.join(record.recipients)} "
                 f"attempts={record.attempts} {record.error}"
             )
+
+    def _list_unreadable(self, ledger: SendLedger | None, limit: int) -> None:
+        records = ledger.unreadable(limit) if ledger is not None else []
+        if not records:
+            self.stdout.write("No unreadable messages.")
+            return
+        self.stdout.write(
+            "Unreadable by a worker, never sent: a newer version queued them. Upgrade the "
+            "workers, then queue them again under the same key (twofactor_requeue does it for "
+            "the database ledger's)."
+        )
+        for record in records:
+            when = f"{record.updated_at:%Y-%m-%d %H:%M:%S}" if record.updated_at else "-"
+            self.stdout.write(f"{when} {record.key} {record.error}")
