@@ -17,8 +17,10 @@ class DjangoTwoFactorConfig(AppConfig):
 
     def ready(self) -> None:
         """Register checks; drop cached settings and transport when the setting changes;
-        keep webhook tokens out of the access logs (runserver's, gunicorn's); make Django's
-        test environment switch the SMS backend to locmem (:mod:`django_twofactor.testenv`)."""
+        keep webhook tokens out of the access logs (runserver's, gunicorn's) and, if sentry-sdk
+        is installed, out of what Sentry sends (:func:`twofactor_notify.sentry.install`);
+        make Django's test environment switch the SMS backend to locmem
+        (:mod:`django_twofactor.testenv`)."""
         from twofactor_notify.redaction import install_log_filter
 
         from . import (
@@ -32,6 +34,10 @@ class DjangoTwoFactorConfig(AppConfig):
         # Django's test set-up switches e-mail to locmem; make it switch SMS too
         testenv.install()
         install_log_filter()
+        # Sentry records frames, requests and URLs: scrub them, whatever init() was given
+        from twofactor_notify.sentry import install as install_sentry_scrubber
+
+        install_sentry_scrubber()
         from twofactor_notify.errors import ConfigurationError
 
         from .conf import get_settings

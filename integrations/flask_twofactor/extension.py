@@ -31,6 +31,7 @@ from twofactor_notify.models import (
     Verification,
 )
 from twofactor_notify.redaction import forget_secret, install_log_filter, register_secret
+from twofactor_notify.sentry import install as install_sentry_scrubber
 from twofactor_notify.transport import Transport
 from twofactor_notify.validation import MAX_BULK_CHUNK
 from twofactor_notify.webhooks import WebhookReceiver
@@ -137,7 +138,8 @@ class TwoFactor:
         """Check ``app``'s ``TWOFACTOR_*`` config, build its transport, register the rest.
 
         Registers the webhook blueprint (unless ``TWOFACTOR_WEBHOOKS`` is false) and the
-        ``flask twofactor`` CLI group.
+        ``flask twofactor`` CLI group, and makes Sentry scrub keys and tokens from what it
+        sends, if sentry-sdk is installed (:func:`twofactor_notify.sentry.install`).
 
         :raises ConfigurationError: naming the key that is missing or malformed.
         """
@@ -165,6 +167,7 @@ class TwoFactor:
                 raise
         app.extensions[EXTENSION_KEY] = state
         install_log_filter()  # access logs (werkzeug's, gunicorn's) print ?token= values
+        install_sentry_scrubber()  # Sentry records frames, requests and URLs: scrub them
         if config.webhook_token is not None:
             # callback URLs carry the token: keep it out of urllib3's and our logs
             register_secret(str(config.webhook_token.reveal()))

@@ -18,5 +18,10 @@ class OTPTwoFactorConfig(AppConfig):
     path = str(Path(__file__).resolve().parent)
 
     def ready(self) -> None:
-        """Register the system checks."""
+        """Register the system checks; if sentry-sdk is installed, make Sentry scrub keys
+        and codes from what it sends (:func:`twofactor_notify.sentry.install`)."""
+        from twofactor_notify.sentry import install as install_sentry_scrubber
+
         from . import checks  # noqa: F401 - registers them
+
+        install_sentry_scrubber()

@@ -14,9 +14,15 @@ import pytest
 
 from twofactor_notify import ServerError, TwoFactorClient
 from twofactor_notify.emulator import Emulator
-from twofactor_notify.sentry import SENTRY_OPTIONS, scrub
+from twofactor_notify.sentry import SENTRY_OPTIONS, install, scrub
 
-from ..sentry_capture import capture_sentry, sentry_sdk
+from ..sentry_capture import (
+    capture_sentry,
+    scrubbing_hooks,
+    sentry_sdk,
+    without_the_global_processor,
+    without_twofactor_scrubber,
+)
 
 PHONE = "9876543210"
 OTP = "482913"
@@ -45,7 +51,7 @@ def _exercise(emulator: Emulator) -> None:
 
 
 def test_without_the_scrubber_the_key_reaches_sentry(twofactor_emulator: Emulator) -> None:
-    with capture_sentry() as transport:
+    with without_twofactor_scrubber(), capture_sentry() as transport:
         _exercise(twofactor_emulator)
     text = transport.text()
     assert "after the calls" in text
@@ -85,6 +91,73 @@ def test_a_query_token_and_a_v1_otp_path_are_redacted_in_any_string() -> None:
     text = repr(scrub(event))
     assert "abc-def-ghi" not in text and "123456" not in text and "9876543210" not in text
     assert "x=1" in text
+
+
+def _assert_clean(transport: object, emulator: Emulator) -> None:
+    text = transport.text()  # type: ignore[attr-defined]
+    assert "after the calls" in text and "ServerError" in text and "/SMS/" in text
+    for secret in (emulator.api_key, SECRET_KEY, OTP, PHONE):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("order", ["init, then install", "install, then init"])
+def test_install_scrubs_whatever_init_was_given_and_keeps_the_users_hooks(
+    twofactor_emulator: Emulator, order: str
+) -> None:
+    seen: list[str] = []
+
+    def users_before_send(event: dict[str, object], hint: object) -> dict[str, object]:
+        seen.append(repr(event))
+        event.setdefault("tags", {})["seen_by_the_user"] = "yes"  # type: ignore[union-attr]
+        return event
+
+    with without_the_global_processor():
+        if order == "install, then init":
+            install()
+        with capture_sentry(before_send=users_before_send) as transport:
+            if order == "init, then install":
+                install()
+            _exercise(twofactor_emulator)
+            assert scrubbing_hooks(sentry_sdk.get_client()) == dict.fromkeys(
+                ("before_send", "before_send_transaction", "before_breadcrumb"), 1
+            )
+    _assert_clean(transport, twofactor_emulator)
+    assert seen and "seen_by_the_user" in transport.text()  # the user's hook still ran
+    assert not any(twofactor_emulator.api_key in event or OTP in event for event in seen)
+
+
+def test_install_again_changes_nothing(twofactor_emulator: Emulator) -> None:
+    from sentry_sdk.scope import global_event_processors
+
+    with without_the_global_processor(), capture_sentry() as transport:
+        for _ in range(3):
+            assert install() is True
+        _exercise(twofactor_emulator)
+        assert scrubbing_hooks(sentry_sdk.get_client()) == dict.fromkeys(
+            ("before_send", "before_send_transaction", "before_breadcrumb"), 1
+        )
+        assert (
+            sum(1 for p in global_event_processors if p.__module__ == "twofactor_notify.sentry")
+            == 1
+        )
+    _assert_clean(transport, twofactor_emulator)
+
+
+def test_options_given_to_init_are_not_wrapped_again(twofactor_emulator: Emulator) -> None:
+    with capture_sentry(**SENTRY_OPTIONS) as transport:
+        install()
+        _exercise(twofactor_emulator)
+        assert sentry_sdk.get_client().options["before_send"] is SENTRY_OPTIONS["before_send"]
+    _assert_clean(transport, twofactor_emulator)
+
+
+def test_install_without_sentry_sdk_says_so() -> None:
+    code = (
+        "import sys; sys.modules['sentry_sdk'] = None\n"
+        "from twofactor_notify.sentry import install\n"
+        "sys.exit(0 if install() is False else 1)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_the_module_does_not_import_sentry_sdk() -> None:
