@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import multiprocessing
+import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from twofactor_notify.background import LocalThrottle, NoThrottle, RedisThrottle
 from twofactor_notify.errors import ConfigurationError, RateLimitedError
 
-from .conftest import REDIS_URL
+from .conftest import NEEDS_REDIS, REDIS_URL
 
 
 def _reserve_many(url: str, key: str, rate: float, count: int) -> list[float]:
@@ -35,6 +41,74 @@ def test_processes_share_one_schedule_of_evenly_spaced_slots(
     assert len(set(slots)) == 3 * per_process
     gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert all(abs(gap - 1 / rate) < 1e-5 for gap in gaps), gaps[:5]
+
+
+def _go_times_after_pauses(
+    url: str, key: str, rate: float, burst: int, pauses: list[float]
+) -> list[int]:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    throttle = RedisThrottle(client, rate=rate, burst=burst, key=key)
+    times = []
+    for pause in pauses:
+        time.sleep(pause)
+        times.append(round(throttle.reserve()[1] * 1_000_000))
+    client.close()
+    return times
+
+
+@pytest.fixture(scope="module")
+def three_processes() -> Iterator[Any]:
+    if not REDIS_URL:
+        pytest.skip(NEEDS_REDIS)
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        yield pool
+
+
+#: a caller's pause before each reservation: none, a short one, or a quiet spell that lets
+#: the burst build up again
+PAUSE = st.one_of(
+    st.just(0.0), st.just(0.0), st.just(0.0), st.floats(0.0, 0.01), st.floats(0.1, 0.4)
+)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    burst=st.integers(1, 20),
+    pauses=st.lists(st.lists(PAUSE, min_size=25, max_size=50), min_size=3, max_size=3),
+)
+def test_no_second_holds_more_than_the_rate_plus_the_burst_across_processes(
+    three_processes: Any, burst: int, pauses: list[list[float]]
+) -> None:
+    # Three processes reserve from one key, each with its own rhythm of pauses (quiet spells
+    # refill the burst). Whenever the requests may go, no one-second window holds more than
+    # rate + burst - 1 of them: the limit plus the documented burst is never passed.
+    rate = 50
+    key = f"tfn-test-{uuid.uuid4().hex}:throttle"
+    results = three_processes.starmap(
+        _go_times_after_pauses, [(REDIS_URL, key, rate, burst, p) for p in pauses]
+    )
+    go = sorted(t for result in results for t in result)
+    busiest = max(bisect.bisect_left(go, t + 1_000_000) - i for i, t in enumerate(go))
+    assert busiest <= rate + burst - 1
+
+
+@pytest.mark.parametrize("burst", [1, 2, 10])
+def test_a_full_burst_then_a_full_second_is_the_most_any_second_holds(
+    three_processes: Any, burst: int
+) -> None:
+    # From a quiet start, three processes asking back to back fill the burst and then the
+    # schedule: the busiest second holds exactly rate + burst - 1, the bound and no more.
+    rate = 50
+    key = f"tfn-test-{uuid.uuid4().hex}:throttle"
+    each = [0.0] * ((rate + 2 * burst) // 3 + 1)
+    results = three_processes.starmap(
+        _go_times_after_pauses, [(REDIS_URL, key, rate, burst, each)] * 3
+    )
+    go = sorted(t for result in results for t in result)
+    busiest = max(bisect.bisect_left(go, t + 1_000_000) - i for i, t in enumerate(go))
+    assert busiest == rate + burst - 1
 
 
 def test_wait_sleeps_until_the_reserved_slot(redis_client: Any, redis_prefix: str) -> None:

@@ -68,8 +68,11 @@ class LocalThrottle:
 
 
 # KEYS[1]: the schedule key. ARGV: interval (microseconds), burst, max wait (microseconds, or
-# -1 for none). Returns {granted (1/0), wait, slot} in microseconds, as strings (Redis truncates
-# numbers returned from Lua to integers).
+# -1 for none). Returns {granted (1/0), wait, go} in microseconds, as strings (Redis truncates
+# numbers returned from Lua to integers). GCRA: ``slot`` is the request's place on the
+# evenly spaced schedule, at most (burst - 1) intervals behind now after a quiet spell; the
+# request goes at ``go = max(slot, now)``, so any span of T seconds holds at most
+# T * rate + burst - 1 of them.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -86,7 +89,7 @@ local later = slot + interval
 local keep = later - now + (tonumber(ARGV[2]) - 1) * interval
 redis.call('SET', KEYS[1], string.format('%.3f', later),
            'PX', math.floor(math.max(keep, 0) / 1000) + 1000)
-return {'1', string.format('%.0f', wait), string.format('%.0f', slot)}
+return {'1', string.format('%.0f', math.max(wait, 0)), string.format('%.0f', math.max(slot, now))}
 """
 
 
@@ -128,8 +131,9 @@ class RedisThrottle:
         return f"RedisThrottle(rate={self.rate:g}, burst={self.burst}, key={self.key!r})"
 
     def reserve(self) -> tuple[float, float]:
-        """Reserve the account's next slot without sleeping: ``(seconds to wait, slot)``,
-        the slot as POSIX seconds on the Redis server's clock.
+        """Reserve the account's next slot without sleeping: ``(seconds to wait, go)``,
+        ``go`` being when the request may go, as POSIX seconds on the Redis server's clock.
+        In any span of ``T`` seconds, at most ``T * rate + burst - 1`` requests may go.
 
         Raises :class:`RateLimitedError` (reserving nothing) when the wait would pass
         ``max_wait``.
