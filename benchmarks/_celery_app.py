@@ -1,8 +1,9 @@
 """The Celery app of the background benchmark's worker processes.
 
 ``python -m celery -A benchmarks._celery_app worker`` with ``TFN_BROKER_URL``,
-``TFN_KEYPREFIX``, ``TFN_QUEUE``, ``TFN_EMULATOR_URL``, ``TFN_API_KEY``, ``TFN_LEDGER_PREFIX``
-and ``TFN_RATE`` (account rate per second, 0 for none) in the environment.
+``TFN_KEYPREFIX``, ``TFN_QUEUE``, ``TFN_EMULATOR_URL``, ``TFN_API_KEY``, ``TFN_LEDGER_PREFIX``,
+``TFN_RATE`` (account rate per second, 0 for none) and ``TFN_BURST`` (the throttle's burst) in
+the environment.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def make_app(broker: str, keyprefix: str, queue: str) -> Celery:
         broker_transport_options={"global_keyprefix": keyprefix},
         broker_connection_retry_on_startup=True,
         task_default_queue=queue,
-        worker_prefetch_multiplier=2,
+        worker_prefetch_multiplier=1,  # as docs/background.md advises with acks_late
         task_ignore_result=True,
     )
     return app
@@ -50,7 +51,12 @@ def _sender() -> BackgroundSender:
                 ),
                 load_entrypoints=False,
             )
-            throttle = RedisThrottle(client, rate=rate, key=prefix + "throttle") if rate else None
+            burst = int(os.environ.get("TFN_BURST", "1"))
+            throttle = (
+                RedisThrottle(client, rate=rate, burst=burst, key=prefix + "throttle")
+                if rate
+                else None
+            )
             _built.append(BackgroundSender(transport, RedisLedger(client, prefix=prefix), throttle))
         return _built[0]
 
