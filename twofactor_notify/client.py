@@ -91,6 +91,7 @@ from .validation import (
     validate_otp_code,
     validate_otp_phone,
     validate_session_id,
+    validate_sms_date,
     validate_template,
     validate_timeout,
 )
@@ -487,15 +488,18 @@ class TwoFactorClient(ErrorBoundary):
         answer = self._encrypted(payload, send=True)
         return SMSSent(message_id=self._details(answer), to=tuple("+" + n for n in numbers))
 
-    def lookup_delivery(self, session_id: str, sms_date: date) -> DeliveryLookup:
-        """Delivery status of a message (encrypted ``TRANS_SMS_DLR``) sent on ``sms_date``."""
-        if not isinstance(sms_date, date):
-            raise InvalidInputError("sms_date must be a date", field="sms_date")
+    def lookup_delivery(self, session_id: str, sms_date: date | None = None) -> DeliveryLookup:
+        """Delivery status of a message (encrypted ``TRANS_SMS_DLR``) sent on ``sms_date``.
+
+        2Factor files messages by their day in India Standard Time. ``sms_date`` defaults to
+        today in IST; an aware ``datetime`` (such as a message's ``sent_at``) is converted to
+        IST; a plain ``date`` or a naive ``datetime`` is read as IST (as ``schedule_at`` is).
+        """
         payload = {
             "module": "TRANS_SMS_DLR",
             "apikey": API_KEY_PLACEHOLDER,
             "sessionid": validate_session_id(session_id),
-            "smsdate": sms_date.strftime("%Y-%m-%d"),
+            "smsdate": validate_sms_date(sms_date),
         }
         answer = self._encrypted(payload, send=False)
         details = str(answer.get("Details", ""))

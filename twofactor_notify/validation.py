@@ -24,7 +24,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,6 +56,7 @@ __all__ = [
     "validate_otp_phone",
     "validate_sender",
     "validate_session_id",
+    "validate_sms_date",
     "validate_template",
     "validate_text",
     "validate_timeout",
@@ -174,6 +175,26 @@ def validate_otp_code(code: object, *, field: str = "otp") -> str:
     if not _OTP.fullmatch(code):
         raise OTPError("OTP must be 4 to 6 digits, with nothing around them", field=field)
     return code
+
+
+def validate_sms_date(value: object) -> str:
+    """The ``smsdate`` of a delivery lookup: the day the message was sent, in IST.
+
+    2Factor counts days in India Standard Time, so a server elsewhere that asks for its own
+    ``date.today()`` in the evening (UTC) asks for the wrong day. ``None`` is today in IST; an
+    aware ``datetime`` is converted to IST first; a plain ``date``, like a naive ``datetime``
+    (as for ``schedule_at``), is read as IST.
+    """
+    if value is None:
+        return datetime.now(IST).strftime("%Y-%m-%d")
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return value.astimezone(IST).strftime("%Y-%m-%d")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    raise InvalidInputError(
+        f"sms_date must be a date, a datetime or None, not {_type_name(value)}",
+        field="sms_date",
+    )
 
 
 def validate_session_id(session_id: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -19,6 +19,7 @@ from twofactor_notify import (
     InvalidInputError,
     RequestRejectedError,
 )
+from twofactor_notify.validation import IST
 
 from .conftest import wait_for_requests
 
@@ -52,11 +53,11 @@ def test_lookup_delivery_found_pending_then_delivered(emulator, make_client, mod
     emulator.delivery_delay = 0.2
     client = make_client(encryption_mode=mode)
     sent = client.send_sms(A, "hello", sender="TFACTR")
-    early = client.lookup_delivery(sent.message_id, date.today())
+    early = client.lookup_delivery(sent.message_id)
     assert early.found and early.status is DeliveryStatus.PENDING
     assert early.details == "1 record found for the specified filters"
     time.sleep(0.25)
-    late = client.lookup_delivery(sent.message_id, date.today())
+    late = client.lookup_delivery(sent.message_id)
     assert late.found and late.status is DeliveryStatus.DELIVERED
     assert late.sent_at is not None and late.delivered_at is not None
     assert late.delivered_at >= late.sent_at
@@ -68,7 +69,7 @@ def test_lookup_outcome_set_by_the_emulator(emulator, make_client, mode):
     emulator.set_outcome(A, "DLT-CNT-REJECT")
     client = make_client(encryption_mode=mode)
     sent = client.send_sms_encrypted(A, "hello", sender="TFACTR")
-    found = client.lookup_delivery(sent.message_id, date.today())
+    found = client.lookup_delivery(sent.message_id)
     assert found.status is DeliveryStatus.DLT_CNT_REJECT
     assert found.status.final and not found.status.delivered
 
@@ -172,3 +173,44 @@ def test_encrypted_answer_with_encrypted_details(emulator, client):
     sent = client.send_sms_encrypted(A, "x", sender="TFACTR")
     assert sent.message_id == "09cfe5b29d000018a3acb36000000001"
     assert len(wait_for_requests(emulator, 1)) == 1
+
+
+def _asked_day(emulator, wire) -> str:
+    _, path, body = wire.calls[-1]
+    assert "module=ENC" in path
+    plain = json.loads(AESCodec(emulator.secret_key, "GCM").decrypt(body.decode()))
+    assert plain["module"] == "TRANS_SMS_DLR"
+    return str(plain["smsdate"])
+
+
+@pytest.mark.parametrize(
+    ("given", "asked"),
+    [
+        # 20:00 UTC is already the next day in India, where 2Factor files the message
+        (datetime(2026, 12, 1, 20, 0, tzinfo=UTC), "2026-12-02"),
+        (datetime(2026, 12, 1, 18, 29, 59, tzinfo=UTC), "2026-12-01"),
+        (datetime(2026, 12, 1, 18, 30, tzinfo=UTC), "2026-12-02"),
+        (datetime(2026, 12, 2, 1, 0, tzinfo=IST), "2026-12-02"),
+        (date(2026, 12, 1), "2026-12-01"),
+        (datetime(2026, 12, 1, 18, 0, tzinfo=timezone(timedelta(hours=-8))), "2026-12-02"),
+    ],
+)
+def test_lookup_asks_for_the_day_in_ist(emulator, make_client, wire, given, asked):
+    client = make_client(encryption_mode="GCM")
+    client.lookup_delivery("abc", given)
+    assert _asked_day(emulator, wire) == asked
+
+
+def test_lookup_defaults_to_today_in_ist(emulator, make_client, wire):
+    client = make_client(encryption_mode="GCM")
+    sent = client.send_sms(A, "hello", sender="TFACTR")
+    before = datetime.now(IST).strftime("%Y-%m-%d")
+    assert client.lookup_delivery(sent.message_id).found
+    after = datetime.now(IST).strftime("%Y-%m-%d")
+    assert _asked_day(emulator, wire) in {before, after}
+
+
+def test_lookup_reads_a_naive_datetime_as_ist(emulator, make_client, wire):
+    client = make_client(encryption_mode="GCM")
+    client.lookup_delivery("abc", datetime(2026, 12, 1, 23, 0))
+    assert _asked_day(emulator, wire) == "2026-12-01"

@@ -92,7 +92,7 @@ def test_lookup_is_retried_after_a_reset(emulator, make_client):
     client = make_client(connect_retries=2)
     sent = client.send_sms(A, "hello", sender="TFACTR")
     emulator.inject("reset_after", times=1, match="/API/R1/")
-    found = client.lookup_delivery(sent.message_id, date.today())
+    found = client.lookup_delivery(sent.message_id)
     assert found.found
     entries = wait_for_requests(emulator, 3, grace=0.05)
     assert [e.fault for e in entries] == [None, "reset_after", None]

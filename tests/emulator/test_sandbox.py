@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -210,10 +209,10 @@ def test_encrypted_send_delivers_nothing(
     delivery lookup finds no record of it."""
     sent = twofactor_client.send_sms_encrypted("+919920123456", "Hello", sender="TFACTR")
     assert sent.message_id and sandbox.messages() == []
-    assert not twofactor_client.lookup_delivery(sent.message_id, date.today()).found
+    assert not twofactor_client.lookup_delivery(sent.message_id).found
     sandbox.sandbox = False
     real = twofactor_client.send_sms_encrypted("+919920123456", "Hello", sender="TFACTR")
-    assert twofactor_client.lookup_delivery(real.message_id, date.today()).found
+    assert twofactor_client.lookup_delivery(real.message_id).found
 
 
 def test_the_client_in_sandbox_mode(sandbox: Emulator, twofactor_client: TwoFactorClient) -> None:
