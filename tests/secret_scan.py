@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
-import html
 import re
 import types
 from collections.abc import Iterable, Iterator, Mapping
@@ -38,6 +37,8 @@ __all__ = [
     "secret_forms",
 ]
 
+#: How many times over escapes are undone (escapes of escapes...).
+_ROUNDS = 8
 #: How many references deep the walk goes from a frame's local or a root object.
 MAX_DEPTH = 64
 
@@ -94,15 +95,19 @@ def find_secrets_in_text(text: str, secrets: dict[str, str]) -> list[str]:
     return found
 
 
-_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
-_JSON_U = re.compile(r"\\u([0-9A-Fa-f]{4})")
-_JSON_X = re.compile(r"\\x([0-9A-Fa-f]{2})")
+#: One escape of any kind, undone in one pass (so that an escape's result is not read as
+#: the start of another): percent, JSON's \\uXXXX, \\xXX and \\" \\\\ \\/, HTML's &#N; and &#xH;.
+_ESCAPE = re.compile(
+    rb"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|\\([\"\\/])"
+    rb"|&#[xX]([0-9A-Fa-f]{1,6});|&#([0-9]{1,7});"
+)
 _BREAKS = re.compile(r"\s+|\\[rnt]")
 
 
 def decoded_views(text: str) -> list[str]:
     """``text`` and what it becomes with its escapes undone: UTF-16 (when it holds NULs),
-    percent-escapes, JSON and HTML escapes, each undone up to three times over."""
+    percent-escapes, JSON escapes and HTML character references, undone again and again (an
+    escape of an escape...)."""
     starts = [text]
     if "\0" in text:
         raw = text.encode("latin-1", "ignore")
@@ -111,25 +116,28 @@ def decoded_views(text: str) -> list[str]:
                 starts.append(raw[skip:].decode(codec, "ignore"))
     views: list[str] = []
     for view in starts:
-        for _ in range(3):
-            views.append(view)
+        views.append(view)
+        for _ in range(_ROUNDS):  # each round shortens the text: it ends by itself
             decoded = _undo_escapes(view)
             if decoded == view:
                 break
             view = decoded
-        else:
             views.append(view)
     return views
 
 
 def _undo_escapes(text: str) -> str:
-    raw = text.encode("utf-8", "surrogatepass")
-    text = _PERCENT.sub(lambda m: bytes.fromhex(m.group(1).decode()), raw).decode(
-        "utf-8", "replace"
-    )
-    text = _JSON_U.sub(lambda m: chr(int(m.group(1), 16)), text)
-    text = _JSON_X.sub(lambda m: chr(int(m.group(1), 16)), text)
-    return html.unescape(text)
+    def undo(match: re.Match[bytes]) -> bytes:
+        percent, json_u, json_x, quoted, html_hex, html_dec = match.groups()
+        if percent is not None:
+            return bytes.fromhex(percent.decode())
+        if quoted is not None:
+            return quoted
+        code = int(json_u or json_x or html_hex, 16) if html_dec is None else int(html_dec)
+        return chr(min(code, 0x10FFFF)).encode("utf-8", "surrogatepass")
+
+    raw = _ESCAPE.sub(undo, text.encode("utf-8", "surrogatepass"))
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _holds(view: str, secret: str) -> bool:

@@ -554,9 +554,11 @@ class TwoFactorClient(ErrorBoundary):
                 self._raise_for_status(response, None, label)
             try:
                 body = json.loads(codec.decrypt(text))
-            except (DecryptionError, ValueError, RecursionError) as exc:
+            except Exception as exc:  # a codec of the caller's may raise anything
+                # its text scrubbed: a codec may quote its key or what it decrypted
+                shown = self._credentials.describe_failure(exc)
                 raise DecryptionError(
-                    f"2Factor's encrypted answer could not be read: {exc}",
+                    f"2Factor's encrypted answer could not be read: {shown}",
                     status=response.status_code,
                     request=label,
                 ) from None
@@ -576,7 +578,8 @@ class TwoFactorClient(ErrorBoundary):
             and details
             and not details.startswith(("1 record", "No record"))
         ):
-            with contextlib.suppress(DecryptionError, UnicodeDecodeError):
+            # not encrypted after all, or a codec of the caller's that fails on it: kept as is
+            with contextlib.suppress(Exception):
                 body["Details"] = codec.decrypt(details).decode("utf-8")
         return body
 

@@ -22,7 +22,7 @@ import base64
 import hmac
 import http.client
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -30,8 +30,8 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.auth import AuthBase
 
-from .errors import ConfigurationError
-from .redaction import REDACTED
+from .errors import ConfigurationError, TwoFactorError
+from .redaction import REDACTED, redact
 
 __all__ = [
     "API_KEY_PLACEHOLDER",
@@ -217,7 +217,12 @@ class Credentials:
             body = body.replace(_API_KEY_PLACEHOLDER_BYTES, in_body)
             seal = getattr(request, _SEAL_ATTRIBUTE, None)
             if seal is not None:
-                body = seal(body).encode("ascii")
+                sealed = self._seal(seal, body)
+                if isinstance(sealed, TwoFactorError):
+                    # leave with no local holding a key: reporters record this frame too
+                    del in_path, in_body, body, url, wire
+                    raise sealed
+                body = sealed
             headers = headers.copy()
             headers["Content-Length"] = str(len(body))
         if headers.get("Secret-Key") == SECRET_KEY_PLACEHOLDER:
@@ -229,40 +234,54 @@ class Credentials:
         wire.body = body
         return wire
 
+    def _seal(self, seal: Callable[[bytes], str], body: bytes) -> bytes | TwoFactorError:
+        """The sealed body, or the error to raise when the codec failed: a new
+        :class:`TwoFactorError` naming the codec's exception, its text scrubbed (a codec may
+        quote the plaintext it was given, which holds the key), nothing chained to it."""
+        try:
+            return seal(body).encode("ascii")
+        except Exception as exc:
+            shown = self.describe_failure(exc)
+        del body
+        return TwoFactorError(f"the codec could not encrypt the request: {shown}")
+
+    def describe_failure(self, exc: BaseException) -> str:
+        """``"TypeName: text"`` for an exception raised by code that saw a key (a codec):
+        every echo of a key scrubbed (:meth:`scrub`), registered secrets and the request's
+        numbers redacted, at most 200 characters."""
+        text = redact(self.scrub_text(str(exc))).strip()
+        if len(text) > 200:
+            text = text[:199] + "…"
+        return type(exc).__name__ + (f": {text}" if text else "")
+
     def echoes(self, data: bytes) -> bool:
-        """True when ``data`` holds an echo of a key (as is, percent-encoded, Base64)."""
+        """True when ``data`` holds an echo of a key, in any spelling :meth:`scrub` knows."""
         echoes: _Echoes | None = self._echoes.reveal()
-        return bool(data) and echoes is not None and echoes.pattern.search(data) is not None
+        return bool(data) and echoes is not None and echoes.found_in(data)
 
     def scrub(self, data: bytes) -> bytes:
-        """``data`` with every echo of a key (as is, percent-encoded, Base64) redacted.
+        """``data`` with every echo of a key redacted, whatever its spelling.
 
-        A key inside Base64 text, at any offset of the encoded bytes, is found by the part
-        of its encoding that does not depend on its neighbours; the whole Base64 run around
-        it is then redacted.
+        The spellings: the key as is or in another case; percent-encoded (every byte or
+        some, hex digits in either case, once or twice); form-encoded; as JSON ``\\uXXXX``
+        or ``\\xXX`` escapes or HTML character references; split by line breaks (real
+        ones, JSON's ``\\n`` or ``%0A``); hex-encoded; in Base64 at any offset of the
+        encoded bytes (the whole Base64 run around it is redacted); and any of these in a
+        UTF-16 text (which comes back as UTF-8). Text that still shows a key after that (a
+        spelling mixed beyond these rules) is not kept at all: the whole of ``data`` becomes
+        ``<redacted>``.
         """
         echoes: _Echoes | None = self._echoes.reveal()
-        if not data or echoes is None:
-            return data
-        match = echoes.pattern.search(data)
-        if match is None:
-            return data  # the usual answer: one search, no copy
-        out: list[bytes] = []
-        done = 0
-        while match is not None:
-            start, end = match.span()
-            if match.group(0) in echoes.cores:
-                while start > done and data[start - 1] in _BASE64_CHARS:
-                    start -= 1
-                while end < len(data) and data[end] in _BASE64_CHARS:
-                    end += 1
-                while end < len(data) and data[end] == _PAD:
-                    end += 1
-            out += (data[done:start], _REDACTED_BYTES)
-            done = end
-            match = echoes.pattern.search(data, done)
-        out.append(data[done:])
-        return b"".join(out)
+        if not data or echoes is None or not echoes.found_in(data):
+            return data  # the usual answer: a few searches, no copy
+        if b"\0" in data:
+            data = echoes.as_utf8(data)
+        data = echoes.scrub_fixed(data)
+        if echoes.found_in(data):
+            data = echoes.spelled().sub(_REDACTED_BYTES, data)
+        if echoes.found_in(data):
+            return _REDACTED_BYTES  # nothing of an answer that still echoes a key is kept
+        return data
 
     def scrub_text(self, text: str) -> str:
         """:meth:`scrub` for text (header values, the reason phrase)."""
@@ -278,13 +297,206 @@ _MIN_CORE = 8
 
 
 class _Echoes:
-    """The compiled search for a client's keys, and which of its forms are Base64 cores."""
+    """The searches for a client's keys: fixed forms, then the answer's decoded views."""
 
-    __slots__ = ("cores", "pattern")
+    __slots__ = (
+        "_spelled",
+        "cores",
+        "encoded",
+        "encoded_search",
+        "folded",
+        "folded_search",
+        "pattern",
+        "values",
+    )
 
-    def __init__(self, pattern: re.Pattern[bytes], cores: frozenset[bytes]) -> None:
+    def __init__(
+        self,
+        pattern: re.Pattern[bytes],
+        cores: frozenset[bytes],
+        values: tuple[str, ...],
+        *,
+        folded: tuple[bytes, ...],
+        encoded: tuple[bytes, ...],
+    ) -> None:
+        #: every fixed form, for :meth:`scrub_fixed` (which needs their places)
         self.pattern = pattern
+        #: which alternatives of ``pattern`` are Base64 cores (their whole run is redacted)
         self.cores = cores
+        self.values = values
+        #: the forms compared case-blind, as they look in a folded view (see :func:`_fold`)
+        self.folded = folded
+        #: the Base64 forms and cores, compared as they are
+        self.encoded = encoded
+        self.encoded_search = _any_of(encoded)
+        self.folded_search = _any_of(folded)
+        self._spelled: re.Pattern[bytes] | None = None
+
+    def found_in(self, data: bytes) -> bool:
+        """True when ``data`` holds a key: a fixed form, or a key in a decoded view.
+
+        This runs on every answer, so the usual one (nothing to decode) costs two searches.
+        """
+        if self._holds(data):
+            return True
+        if b"%" not in data and b"\\" not in data and b"&#" not in data and b"\0" not in data:
+            return False  # nothing to decode: the usual answer ends here
+        return any(self._holds(view) for view in _views(data) if view is not data)
+
+    def _holds(self, view: bytes) -> bool:
+        folded = _fold(view)
+        if len(view) <= _SHORT:
+            # one regular expression per kind: fewer steps than a loop over the forms
+            return bool(self.encoded_search(view) or self.folded_search(folded))
+        # a long answer (a bulk chunk's): substring searches, each far faster than a
+        # regular expression of alternatives over the whole text
+        return any(form in view for form in self.encoded) or any(
+            form in folded for form in self.folded
+        )
+
+    def as_utf8(self, data: bytes) -> bytes:
+        """``data`` (which holds NULs) decoded from the UTF-16 reading that shows a key."""
+        for codec in _UTF16:
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            view = text.encode("utf-8", "surrogatepass")
+            if self.found_in(view):
+                return view
+        return data
+
+    def scrub_fixed(self, data: bytes) -> bytes:
+        """``data`` with every match of the fixed forms redacted."""
+        match = self.pattern.search(data)
+        if match is None:
+            return data
+        out: list[bytes] = []
+        done = 0
+        while match is not None:
+            start, end = match.span()
+            if match.group(0) in self.cores:
+                while start > done and data[start - 1] in _BASE64_CHARS:
+                    start -= 1
+                while end < len(data) and data[end] in _BASE64_CHARS:
+                    end += 1
+                while end < len(data) and data[end] == _PAD:
+                    end += 1
+            out += (data[done:start], _REDACTED_BYTES)
+            done = end
+            match = self.pattern.search(data, done)
+        out.append(data[done:])
+        return b"".join(out)
+
+    def spelled(self) -> re.Pattern[bytes]:
+        """One search for every key with each character in any of its spellings and line
+        breaks between them (built on first use: only an answer that echoes needs it)."""
+        if self._spelled is None:
+            keys = sorted(self.values, key=len, reverse=True)
+            self._spelled = re.compile(
+                b"|".join(_spelled(v) for v in keys), re.IGNORECASE | re.DOTALL
+            )
+        return self._spelled
+
+
+#: Undone in an answer's decoded view: percent-escapes, JSON's \uXXXX, \xXX, \", \\ and
+#: \/, HTML character references, and JSON's line-break escapes (dropped).
+_ESCAPE = re.compile(
+    rb"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})"
+    rb"|&#(?:[xX]([0-9A-Fa-f]{1,6})|([0-9]{1,7}));|\\([\"\\/])|\\[rnt]"
+)
+_WHITESPACE = b" \t\r\n\x0b\x0c"
+_UTF16 = ("utf-16", "utf-16-le", "utf-16-be")
+#: Escapes undone over and over at most this many times (each round shortens the text).
+_ROUNDS = 8
+#: Between two characters of a key split across lines.
+_BREAK = rb"(?:\s|\\[rnt]|%(?:25)?0[ad]|\\u000[ad]|&#(?:x0*[ad]|0*1[03]);)*"
+
+
+#: Up to this many bytes, an answer is searched with one regular expression per kind of form.
+_SHORT = 4096
+
+
+def _any_of(forms: tuple[bytes, ...]) -> Callable[[bytes], re.Match[bytes] | None]:
+    """The ``search`` of a pattern matching any of ``forms`` (nothing, when there are none)."""
+    if not forms:
+        return lambda data: None
+    return re.compile(b"|".join(re.escape(f) for f in forms)).search
+
+
+def _fold(data: bytes) -> bytes:
+    return data.translate(None, _WHITESPACE).lower()
+
+
+def _plus(value: str) -> bytes:
+    """``value`` as a form writes it when it holds spaces (``+``); else ``value``."""
+    return value.replace(" ", "+").encode("utf-8")
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    percent, json_u, json_x, html_hex, html_dec, quoted = match.groups()
+    if percent is not None:
+        return bytes.fromhex(percent.decode("ascii"))
+    if quoted is not None:
+        return quoted
+    number = None
+    if json_u is not None or json_x is not None or html_hex is not None:
+        number = int(json_u or json_x or html_hex, 16)
+    elif html_dec is not None:
+        number = int(html_dec)
+    if number is None:
+        return b""  # a JSON line-break escape
+    if number > 0x10FFFF:
+        return match.group(0)
+    return chr(number).encode("utf-8", "surrogatepass")
+
+
+def _views(data: bytes) -> Iterator[bytes]:
+    """``data``'s readings a key may hide in: as is, then with its escapes undone again and
+    again (an escape of an escape...), from ``data`` and from its UTF-16 readings when it has
+    NULs."""
+    starts = [data]
+    if b"\0" in data:
+        for codec in _UTF16:
+            try:
+                starts.append(data.decode(codec).encode("utf-8", "surrogatepass"))
+            except UnicodeDecodeError:
+                continue
+    for view in starts:
+        yield view
+        for _ in range(_ROUNDS):
+            if b"%" not in view and b"\\" not in view and b"&#" not in view:
+                break
+            undone = _ESCAPE.sub(_unescape, view)
+            if undone == view:
+                break
+            view = undone
+            yield view
+
+
+def _spelled(value: str) -> bytes:
+    """A pattern for ``value`` with each character in any spelling (case-blind) and line
+    breaks between characters."""
+    parts = []
+    for char in value:
+        forms: set[bytes] = set()
+        for variant in {char, char.lower(), char.upper()}:
+            if len(variant) != 1:
+                continue
+            code = ord(variant)
+            raw = variant.encode("utf-8", "surrogatepass")
+            forms.add(re.escape(raw))
+            if variant in '"\\/':
+                forms.add(b"\\\\" + re.escape(raw))  # JSON's \" \\ \/
+            forms.add(b"".join(b"%%(?:25)?%02x" % byte for byte in raw))
+            forms.add(b"&#(?:x0*%x|0*%d);" % (code, code))
+            if code <= 0xFFFF:
+                forms.add(b"\\\\u%04x" % code)
+            if code <= 0xFF:
+                forms.add(b"\\\\x%02x" % code)
+        longest_first: list[bytes] = sorted(forms, key=len, reverse=True)
+        parts.append(b"(?:" + b"|".join(longest_first) + b")")
+    return _BREAK.join(parts)
 
 
 def _base64_cores(raw: bytes) -> set[bytes]:
@@ -310,24 +522,38 @@ _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def _echo_pattern(values: list[str]) -> _Echoes | None:
-    forms: set[bytes] = set()
+    spelled: set[bytes] = set()  # compared case-blind: a proxy may change the case
+    encoded: set[bytes] = set()  # Base64: case is meaning
     cores: set[bytes] = set()
     for value in values:
         raw = value.encode("utf-8")
-        forms.update(f.encode("ascii") for f in (quote(value, safe=""), quote(value)))
-        forms.update({raw, quote_plus(value).encode("ascii")})
-        for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
-            forms.update({encoded, encoded.rstrip(b"=")})
+        spelled.update(f.encode("ascii") for f in (quote(value, safe=""), quote(value)))
+        spelled.update({raw, quote_plus(value).encode("ascii"), raw.hex().encode("ascii")})
+        for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+            encoded.update({b64, b64.rstrip(b"=")})
         cores.update(_base64_cores(raw))
-    forms.discard(b"")
-    if not forms:
+    spelled.discard(b"")
+    encoded.discard(b"")
+    if not spelled:
         return None
     # Longest first (a form containing another is hidden whole; at one position the whole
-    # encoding wins over its core). Percent-escapes may come back in either case: only the
-    # forms holding one are searched case-blind.
-    ordered = sorted(forms | cores, key=len, reverse=True)
-    parts = [b"(?i:%s)" % re.escape(f) if b"%" in f else re.escape(f) for f in ordered]
-    return _Echoes(re.compile(b"|".join(parts)), frozenset(cores - forms))
+    # encoding wins over its core).
+    ordered = sorted(spelled | encoded | cores, key=len, reverse=True)
+    parts = [b"(?i:%s)" % re.escape(f) if f in spelled else re.escape(f) for f in ordered]
+    folded = {_fold(f) for f in spelled} | {_fold(_plus(v)) for v in values}
+    return _Echoes(
+        re.compile(b"|".join(parts)),
+        frozenset(cores - spelled - encoded),
+        tuple(v for v in values if v),
+        folded=_shortest_cover(folded - {b""}),
+        encoded=_shortest_cover(encoded | cores),
+    )
+
+
+def _shortest_cover(forms: set[bytes]) -> tuple[bytes, ...]:
+    """``forms`` without those that contain another (found whenever that one is)."""
+    kept = sorted(forms, key=len)
+    return tuple(f for i, f in enumerate(kept) if not any(k in f for k in kept[:i]))
 
 
 class _MarkForPlacing(AuthBase):

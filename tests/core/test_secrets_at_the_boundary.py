@@ -34,7 +34,9 @@ from twofactor_notify import (
     TwoFactorClient,
     TwoFactorError,
 )
+from twofactor_notify.codec import AESCodec
 from twofactor_notify.emulator import Emulator
+from twofactor_notify.errors import ConfigurationError, DecryptionError
 from twofactor_notify.transport import Transport
 
 from ..secret_scan import find_secrets, summarise
@@ -355,3 +357,139 @@ def test_a_codec_that_fails_inside_the_wire_layer_leaves_no_trace(emulator: Emul
     secrets = {"API key": emulator.api_key, "Secret-Key": emulator.secret_key}
     assert find_secrets(error, secrets, stop=_invoke.__code__) == []
     assert emulator.requests == []
+
+
+# ------------------------------------------------------------------ a codec of the caller's
+
+
+class _HostileCodec:
+    """A codec of the caller's that fails the way a careless one does: quoting what it was
+    given (the plaintext holds the API key) or its own key, in a library error, in another
+    exception, or in an error raised while handling one."""
+
+    mode = "GCM"
+
+    def __init__(self, how: str, secret_key: str) -> None:
+        self.how = how
+        inner = AESCodec(secret_key)
+        # the key kept the way the default codec keeps it: not in an attribute
+        self.inner = inner
+        self.quote_key = lambda: secret_key.encode().hex()
+
+    def __repr__(self) -> str:
+        return f"_HostileCodec({self.how})"
+
+    def encrypt(self, plaintext: bytes) -> str:
+        if self.how == "seal: library error quoting the plaintext":
+            raise DecryptionError(f"cannot seal {plaintext!r}")
+        if self.how == "seal: library error raised while handling one":
+            try:
+                raise ValueError(plaintext.decode())
+            except ValueError:
+                raise ConfigurationError("sealing failed")  # noqa: B904 - the point
+        if self.how == "seal: other error quoting the plaintext in hex":
+            raise ValueError(plaintext.hex())
+        return self.inner.encrypt(plaintext)
+
+    def decrypt(self, token: str) -> bytes:
+        if self.how == "open: library error quoting the key":
+            raise DecryptionError(f"wrong key {self.quote_key()}")
+        if self.how == "open: other error quoting the key":
+            raise TypeError(f"wrong key {self.quote_key().upper()}")
+        return self.inner.decrypt(token)
+
+
+HOSTILE_CODECS = (
+    "seal: library error quoting the plaintext",
+    "seal: library error raised while handling one",
+    "seal: other error quoting the plaintext in hex",
+    "open: library error quoting the key",
+    "open: other error quoting the key",
+)
+
+
+@pytest.mark.parametrize("how", HOSTILE_CODECS)
+@pytest.mark.parametrize("call", CALLS, ids=str)
+def test_a_failing_codec_of_the_callers_leaves_no_key(
+    emulator: Emulator, call: Call, how: str
+) -> None:
+    secrets = {"API key": emulator.api_key, "Secret-Key": emulator.secret_key}
+    codec = _HostileCodec(how, emulator.secret_key)
+    client = TwoFactorClient(
+        emulator.api_key,
+        base_url=emulator.url,
+        secret_key=emulator.secret_key,
+        codec=codec,
+        timeout=10.0,
+    )
+    with client:
+        target = _target(call, client)
+        error = _invoke(target, call)
+        findings = (
+            []
+            if error is None
+            else find_secrets(error, secrets, stop=_invoke.__code__, also={"target": target})
+        )
+    if error is None:
+        return  # the call does not use the codec
+    assert not findings, f"{call} with {how} ({error!r}):\n{summarise(findings)}"
+    assert isinstance(error, TwoFactorError), f"{call} raised {error!r}"
+    assert error.__cause__ is None and error.__context__ is None
+
+
+def test_a_failing_codec_is_named_in_the_error(emulator: Emulator) -> None:
+    """A guard on the guard: the hostile codecs do fail the encrypted calls, and the error
+    says which exception the codec raised."""
+    for how, kind, cls in (
+        ("seal: other error quoting the plaintext in hex", "ValueError", TwoFactorError),
+        ("seal: library error quoting the plaintext", "DecryptionError", TwoFactorError),
+        ("open: other error quoting the key", "TypeError", DecryptionError),
+    ):
+        codec = _HostileCodec(how, emulator.secret_key)
+        with TwoFactorClient(
+            emulator.api_key,
+            base_url=emulator.url,
+            secret_key=emulator.secret_key,
+            codec=codec,
+        ) as client:
+            error = _invoke(client, Call(TwoFactorClient, "send_sms_encrypted"))
+        assert type(error) is cls and f"{kind}: " in str(error), error
+        # the plaintext the codec quoted is shown, its number masked, its key redacted
+        if "quoting the plaintext" in how and kind != "ValueError":
+            assert "******3210" in str(error) and "<redacted>" in str(error), error
+        assert VALUES["phone"] not in str(error)
+
+
+def test_a_failing_seal_leaves_no_key_in_the_wire_layers_frames() -> None:
+    """Below every boundary: the error out of Credentials.place, with its traceback."""
+    import requests
+
+    from twofactor_notify.credentials import API_KEY_PLACEHOLDER, Credentials
+
+    api_key, secret_key = "place-test-key-0123456789", "place-test-secret-0123456789"
+    credentials = Credentials(api_key, secret_key)
+
+    def seal(plaintext: bytes) -> str:
+        raise DecryptionError(f"cannot seal {plaintext!r}")
+
+    request = requests.Request(
+        "POST",
+        f"http://127.0.0.1:9/API/V1/{API_KEY_PLACEHOLDER}/",
+        data=f'{{"apikey":"{API_KEY_PLACEHOLDER}"}}',
+        headers={"Secret-Key": "twofactor-notify-secret-key-placeholder"},
+        auth=credentials.auth(seal),
+    ).prepare()
+    with pytest.raises(TwoFactorError) as raised:
+        credentials.place(request)
+    error = raised.value
+    assert "cannot seal" in str(error) and "<redacted>" in str(error)
+    assert error.__context__ is None and error.__cause__ is None
+    secrets = {"API key": api_key, "Secret-Key": secret_key}
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert "place" in frames  # the walk below does look at the wire layer's frame
+    stop = test_a_failing_seal_leaves_no_key_in_the_wire_layers_frames.__code__
+    assert find_secrets(error, secrets, stop=stop) == []
