@@ -521,25 +521,28 @@ class DatabaseLedger(SendLedger):
 
     def resolve(self, key: str, *, state: LedgerState, note: str = "") -> LedgerRecord:
         """See :meth:`SendLedger.resolve`."""
-        from twofactor_notify.background.ledger import check_resolution
+        from twofactor_notify.background.ledger import check_resolution, resolvable
 
-        from .models import MessageStatus, QueuedState
+        from .models import MessageStatus
 
         check_resolution(state)
         with transaction.atomic(using=self._db):
             row = self._rows().select_for_update().filter(key=key).first()
-            if row is None or row.state != QueuedState.UNKNOWN:
+            current = next((s for s in LedgerState if s.value == getattr(row, "state", "")), None)
+            if row is None or current is None or not resolvable(current, state):
                 raise InvalidInputError(
                     f"key {key!r} has no unknown outcome to resolve", field="key"
                 )
+            was_unreadable = current is LedgerState.UNREADABLE
+            if was_unreadable:
+                row.envelope = {}  # dropped for good: nothing to hand over again
             row.state = str(state)
             row.note = (note or "resolved")[:500]
             row.token = ""
             row.updated_at = timezone.now()
             row.save()
-            self._move_log(
-                key, str(state), frm=[MessageStatus.UNKNOWN], error=resolved_as(str(state))
-            )
+            frm = [MessageStatus.TASK_QUEUED] if was_unreadable else [MessageStatus.UNKNOWN]
+            self._move_log(key, str(state), frm=frm, error=resolved_as(str(state)))
             return self._record(row)
 
     def send_again(self, key: str, *, by: str, note: str = "") -> Envelope:

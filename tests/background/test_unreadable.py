@@ -280,3 +280,17 @@ def test_a_real_worker_records_a_newer_envelope_and_sends_a_readable_one_once(
     wait_until(lambda: not redis_client.llen(env["TFN_KEYPREFIX"] + env["TFN_QUEUE"]), 30, "drain")
     assert [m.text for m in redis_worker.emulator.messages()] == ["hello"]
     assert [r.key for r in ledger.unreadable()] == [unreadable_key("not json at all")]
+
+
+def test_an_unreadable_message_dropped_for_good_is_resolved_as_failed(ledger: SendLedger) -> None:
+    from twofactor_notify.errors import InvalidInputError
+
+    key = unreadable_key("a body nobody can read")
+    ledger.record_unreadable(key, error="EnvelopeError: an envelope is a JSON object")
+    with pytest.raises(InvalidInputError):
+        ledger.resolve(key, state=LedgerState.SENT, note="it was never sent")
+    record = ledger.resolve(key, state=LedgerState.FAILED, note="dropped: a hand-made test task")
+    assert record.state is LedgerState.FAILED and record.note.startswith("dropped")
+    assert ledger.unreadable() == []
+    # final now: a delivery of the key is not sent
+    assert not ledger.claim(Envelope.from_dict(good(key)), token="t", lease=60).granted

@@ -169,7 +169,17 @@ class SendLedger(ABC):
     def resolve(self, key: str, *, state: LedgerState, note: str = "") -> LedgerRecord:
         """A human's verdict on an ``UNKNOWN`` key after checking 2Factor's delivery reports:
         ``SENT`` (it went) or ``FAILED`` (it did not; queue a new message with a new key to
-        send it again). Refused, with :class:`InvalidInputError`, for other states."""
+        send it again). An ``UNREADABLE`` key may be resolved as ``FAILED``: it was never
+        sent, and will not be (a message dropped for good). Refused, with
+        :class:`InvalidInputError`, for other states."""
+
+
+def resolvable(current: LedgerState, state: LedgerState) -> bool:
+    """True when a key in ``current`` may be resolved as ``state``: an unknown outcome as
+    sent or failed, an unreadable message as failed."""
+    return current is LedgerState.UNKNOWN or (
+        current is LedgerState.UNREADABLE and state is LedgerState.FAILED
+    )
 
 
 def check_resolution(state: LedgerState) -> None:
@@ -318,7 +328,7 @@ class InMemoryLedger(SendLedger):
         check_resolution(state)
         with self._lock:
             record = self._records.get(key)
-            if record is None or record.state is not LedgerState.UNKNOWN:
+            if record is None or not resolvable(record.state, state):
                 raise InvalidInputError(
                     f"key {key!r} has no unknown outcome to resolve", field="key"
                 )

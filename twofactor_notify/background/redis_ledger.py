@@ -150,9 +150,13 @@ return 'ok'
 _RESOLVE = (
     _NOW
     + """
-if redis.call('HGET', KEYS[1], 'state') ~= 'unknown' then return {'not_unknown', {}} end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'unknown' and not (state == 'unreadable' and ARGV[1] == 'failed') then
+  return {'not_unknown', {}}
+end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'note', ARGV[2], 'token', '', 'updated_at', now)
 redis.call('ZREM', KEYS[3], ARGV[4])
+redis.call('ZREM', KEYS[4], ARGV[4])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return {'ok', redis.call('HGETALL', KEYS[1])}
 """
