@@ -62,19 +62,41 @@ _LOGGERS = (
 )
 
 
+#: Between two characters of a secret split across lines: real line breaks, JSON's, or
+#: percent-encoded ones.
+_BREAK = r"(?:\s|\\[rnt]|%(?:25)?0[ad])*"
+
+
 def _any_encoding(secret: str) -> str:
-    """A pattern for ``secret`` with each character as is or percent-encoded (its UTF-8
-    bytes, hex digits in either case): ``tok-SECRET``, ``tok%2DSECRET``, ``%74ok%2dSECRET``
-    and every other spelling a client may send and a server may log."""
+    """A pattern (to compile case-blind) for ``secret`` in any spelling a client may send and
+    a server or a proxy may log or echo: each character as is or in another case,
+    percent-encoded (its UTF-8 bytes, hex digits in either case, once or twice over), as a
+    JSON ``\\uXXXX`` / ``\\xXX`` escape or an HTML character reference; line breaks between
+    the characters; or the whole secret hex-encoded. ``tok-SECRET``, ``tok%2DSECRET``,
+    ``%74ok%2dsecret``, ``tok-SE\\nCRET``, ``&#116;ok-SECRET`` all match."""
     parts = []
     for char in secret:
-        encoded = "".join(
-            "%" + "".join(f"[{d}{d.lower()}]" if d.isalpha() else d for d in f"{byte:02X}")
-            for byte in char.encode("utf-8", "surrogatepass")
-        )
-        plus = "|\\+" if char == " " else ""  # a form body writes a space as "+"
-        parts.append(f"(?:{re.escape(char)}|{encoded}{plus})")
-    return "".join(parts)
+        forms = set()
+        for variant in {char, char.lower(), char.upper()}:
+            if len(variant) != 1:
+                continue
+            code = ord(variant)
+            forms.add(re.escape(variant))
+            forms.add(
+                "".join(f"%(?:25)?{byte:02x}" for byte in variant.encode("utf-8", "surrogatepass"))
+            )
+            forms.add(f"&#(?:x0*{code:x}|0*{code});")
+            if code <= 0xFFFF:
+                forms.add(f"\\\\u{code:04x}")
+            if code <= 0xFF:
+                forms.add(f"\\\\x{code:02x}")
+            if variant in '"\\/':
+                forms.add("\\\\" + re.escape(variant))  # JSON's \" \\ \/
+        if char == " ":
+            forms.add("\\+")  # a form body writes a space as "+"
+        parts.append("(?:" + "|".join(sorted(forms, key=len, reverse=True)) + ")")
+    hexed = secret.encode("utf-8", "surrogatepass").hex()
+    return f"(?:{_BREAK.join(parts)}|{hexed})"
 
 
 def _rebuild() -> None:
@@ -97,7 +119,11 @@ def _rebuild() -> None:
                     _secrets.pop(secret, None)
             # longest first, so that a secret containing another is hidden whole
             ordered = sorted(_secrets, key=len, reverse=True)
-            pattern = re.compile("|".join(_any_encoding(s) for s in ordered)) if ordered else None
+            pattern = (
+                re.compile("|".join(_any_encoding(s) for s in ordered), re.IGNORECASE)
+                if ordered
+                else None
+            )
             if not _changes:
                 _pattern = pattern
                 return
@@ -107,7 +133,9 @@ def _rebuild() -> None:
 
 def register_secret(secret: str) -> None:
     """Remember ``secret`` so that :func:`redact` and the log filter hide it, in any
-    spelling: as is, or with any of its characters percent-encoded.
+    spelling: as is or in another case, with any of its characters percent-encoded (once or
+    twice), JSON-escaped or written as HTML character references, split by line breaks, or
+    hex-encoded.
 
     Short values (under 6 characters) are not registered: replacing them everywhere would
     mangle ordinary text. OTPs are kept out of texts by construction instead.

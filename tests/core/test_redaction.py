@@ -23,7 +23,10 @@ from twofactor_notify import (
     TwoFactorTransport,
 )
 from twofactor_notify.plugins import LoggingPlugin
-from twofactor_notify.redaction import REDACTED, redact
+from twofactor_notify.redaction import REDACTED, forget_secret, redact, register_secret
+
+from ..secret_scan import find_secrets_in_text
+from .test_scrub import SPELLINGS
 
 A = "9876543210"
 OTP6, OTP4 = "482913", "7351"
@@ -318,3 +321,20 @@ def test_a_client_finalized_while_the_registry_is_rebuilt_does_not_deadlock() ->
         assert redact(f"a {outer} b {inner}") == f"a <redacted> b {inner}"
     finally:
         forget_secret(outer)
+
+
+@pytest.mark.parametrize("spelling", sorted(set(SPELLINGS) - {"an escape inside another"}))
+def test_redact_hides_a_registered_secret_in_every_placeable_spelling(spelling: str) -> None:
+    """The spellings the key-placing layer knows (tests/core/test_scrub.py), for the log
+    filter and the Sentry scrubber: a log line can quote an echo the layer never saw (urllib3
+    logs the raw header lines it could not parse)."""
+    secret = 'Reg1stered-Secret/"x"-0123456789'
+    register_secret(secret)
+    try:
+        spelled = SPELLINGS[spelling](secret)
+        assert find_secrets_in_text(f"x {spelled} y", {"secret": secret}), "the scan sees it"
+        cleaned = redact(f"said: {spelled} (end)")
+        assert find_secrets_in_text(cleaned, {"secret": secret}) == [], cleaned
+        assert cleaned == f"said: {REDACTED} (end)"
+    finally:
+        forget_secret(secret)
