@@ -14,6 +14,7 @@ import argparse
 import io
 import logging
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,16 @@ import pytest
 from twofactor_notify.cli import build_parser, main
 from twofactor_notify.emulator import Emulator
 
+from ..core.test_echo_spellings import (
+    Answer,
+    EchoServer,
+    _case,
+    _hex,
+    _html,
+    _percent,
+    _same,
+    _split,
+)
 from ..core.test_secrets_at_the_boundary import FAULTS, Fault
 from ..secret_scan import find_secrets, find_secrets_in_text, summarise
 
@@ -184,3 +195,57 @@ def test_a_failed_command_logs_the_error_it_reports(
     assert _run(["send-otp", "9876543210"]) == 1
     assert [type(e).__name__ for e in reported.errors] == ["ServerError"]
     assert reported.errors[0].__context__ is None and reported.errors[0].__cause__ is None
+
+
+#: A few spellings of an echo (see tests/core/test_echo_spellings.py, which draws them all
+#: for the library's calls): each command meets each one.
+ECHOES = {
+    "lower case": Answer(_case("lower")),
+    "percent, every byte": Answer(_percent(1.0, False, 0, False)),
+    "percent twice, some bytes": Answer(_percent(0.5, True, 1, True)),
+    "HTML references, JSON escapes": Answer(_html(0.5, 2), json_escapes=0.3, seed=3),
+    "hex": Answer(_hex(True)),
+    "split lines": Answer(_split(7, "\n")),
+    "UTF-16, plain text": Answer(_same, shape="text", encoding="utf-16"),
+}
+
+
+@pytest.fixture(scope="module")
+def echo_server() -> Iterator[EchoServer]:
+    server = EchoServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("echo", sorted(ECHOES))
+@pytest.mark.parametrize("name", COMMANDS)
+def test_a_command_shows_no_spelling_of_an_echoed_key(
+    env: Emulator,
+    echo_server: EchoServer,
+    csv_file: Path,
+    reported: _Errors,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    echo: str,
+) -> None:
+    echo_server.answer = ECHOES[echo]
+    with echo_server.lock:
+        echo_server.sent.clear()
+    base = ["--base-url", echo_server.url, "--timeout", "10", "-v"]
+    _run([*base, *_argv(name, csv_file)])
+    out = capsys.readouterr()
+    secrets = {"API key": env.api_key, "Secret-Key": env.secret_key}
+    with echo_server.lock:
+        sent = b"".join(echo_server.sent).decode("latin-1")
+    assert find_secrets_in_text(sent, secrets), "the answers must echo a key: nothing was tested"
+    assert find_secrets_in_text(out.out + out.err, secrets) == []
+    written = "".join(
+        p.read_text("utf-8", "replace") for p in csv_file.parent.iterdir() if p.is_file()
+    )
+    assert find_secrets_in_text(written, secrets) == []  # a result file, say
+    for error in reported.errors:
+        findings = find_secrets(error, secrets, stop=_run.__code__)
+        assert not findings, f"{name} with {echo} ({error!r}):\n{summarise(findings)}"
