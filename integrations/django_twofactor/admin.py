@@ -19,9 +19,22 @@ from django.http import HttpRequest
 from twofactor_notify.background import LedgerState
 from twofactor_notify.errors import TwoFactorError
 
-from .models import ClickReport, DeliveryReport, OutgoingMessage, QueuedMessage, QueuedState
+from .models import (
+    ClickReport,
+    DeliveryReport,
+    OutboxMessage,
+    OutgoingMessage,
+    QueuedMessage,
+    QueuedState,
+)
 
-__all__ = ["ClickReportAdmin", "DeliveryReportAdmin", "OutgoingMessageAdmin", "QueuedMessageAdmin"]
+__all__ = [
+    "ClickReportAdmin",
+    "DeliveryReportAdmin",
+    "OutboxMessageAdmin",
+    "OutgoingMessageAdmin",
+    "QueuedMessageAdmin",
+]
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -61,6 +74,17 @@ class ClickReportAdmin(_ReadOnlyAdmin):
     list_display = ("received_at", "campaign_name", "phone", "accessed_at")
     list_filter = ("campaign_name",)
     search_fields = ("phone", "campaign_name")
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(_ReadOnlyAdmin):
+    """Messages queued in the background that no task queue has taken yet (the outbox):
+    ``twofactor_requeue`` hands them over. The envelope (the message's text) is not shown."""
+
+    list_display = ("created_at", "key", "kind", "attempts", "error", "tried_at")
+    list_filter = ("kind", "error")
+    search_fields = ("key",)
+    exclude = ("envelope",)
 
 
 def _who(request: HttpRequest) -> str:

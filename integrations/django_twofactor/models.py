@@ -1,7 +1,9 @@
 """The outgoing message log and the delivery and click reports received by the webhooks.
 
-No model ever holds an OTP value, and message text is stored only when
-``TWOFACTOR_NOTIFY['STORE_MESSAGE_TEXT']`` is true.
+No model ever holds an OTP value, and the message log stores text only when
+``TWOFACTOR_NOTIFY['STORE_MESSAGE_TEXT']`` is true. A message sent in the background is the
+exception, for as long as it must be sent: its envelope (with the text) stays in the outbox
+until a task queue takes it, and in the database ledger until its key is final.
 """
 
 from __future__ import annotations

@@ -156,6 +156,14 @@ def test_a_broker_down_at_commit_loses_nothing_and_the_message_goes_once_it_is_b
         assert QueuedMessage.objects.get(key="down-1").state == "queued"
     assert any("down-1" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
     assert "down-1" in status() and "failed 1x (OperationalError)" in status()
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("ops", password="pw"))
+    page = admin.get("/admin/django_twofactor/outboxmessage/")
+    assert page.status_code == 200 and b"down-1" in page.content
+    assert b"broker was down" not in page.content  # the envelope is not shown
     # the re-publisher leaves a row alone during its grace period, and says so when the
     # broker refuses again
     assert "0 handed over" in requeue()  # the default grace: 60 s
