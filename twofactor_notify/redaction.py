@@ -53,6 +53,10 @@ _LOGGERS = (
     # a 404 or 400 line quotes the request's path ("Not Found: /twofactor/delivery/<token>/")
     "django.request",
     "django.security.DisallowedHost",
+    # Sentry's own (debug=True): "[Tracing] Adding `sentry-trace` header ... to outgoing
+    # request to <the URL>", and the envelopes it would send
+    "sentry_sdk.errors",
+    "sentry_sdk.envelopes",
     "twofactor_notify",
     "twofactor_notify.client",
     "twofactor_notify.transport",
@@ -312,7 +316,8 @@ _installed = False
 
 
 def install_log_filter() -> None:
-    """Install :class:`RedactingFilter` on urllib3's, requests' and this library's loggers."""
+    """Install :class:`RedactingFilter` on urllib3's, requests', Sentry's, the web servers'
+    access loggers and this library's loggers."""
     global _installed
     with _lock:
         if _installed:

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, MutableMapping
 from typing import Any, TypeVar
 
-from .redaction import REDACTED, redact
+from .redaction import REDACTED, install_log_filter, redact
 
 __all__ = [
     "SENTRY_OPTIONS",
@@ -200,9 +200,14 @@ def install() -> bool:
     scrubbed item: its own hooks are kept, not replaced. A global event processor does the
     same for a client made later, before its first event. Calling it again changes
     nothing.
+
+    It also installs :class:`~twofactor_notify.redaction.RedactingFilter` on Sentry's own
+    loggers (``sentry_sdk.errors``, where ``debug=True`` logs each outgoing request's URL),
+    as on every logger :func:`~twofactor_notify.redaction.install_log_filter` covers.
     """
     if importlib.util.find_spec("sentry_sdk") is None:
         return False
+    install_log_filter()
     import sentry_sdk.scope
 
     with _lock:
