@@ -26,19 +26,23 @@ from django.utils import timezone
 from twofactor_notify.background import Envelope, EnvelopeError, refuse_unreadable
 from twofactor_notify.errors import ConfigurationError, QueueUnavailableError
 
+# Importing this module never fails: Celery's ``autodiscover_tasks()`` imports the ``tasks``
+# module of every installed app, so an error here would stop a Celery-only project's worker.
+# Without a task framework the functions stay plain, and :func:`enqueue` says what is missing.
+_task: Any
 try:  # Django 6+: the framework is part of Django
-    from django.tasks import task  # type: ignore[import-not-found,unused-ignore]
+    from django.tasks import task as _task  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # Django 5.2: the backport
     try:
-        from django_tasks import task  # type: ignore[import-not-found,no-redef,unused-ignore]
+        from django_tasks import task as _task  # type: ignore[import-not-found,no-redef,unused-ignore]
     except ImportError:
-        raise ConfigurationError(
-            "TWOFACTOR_NOTIFY['BACKGROUND']['ENGINE'] 'django-tasks' needs Django 6 or the "
-            'django-tasks backport: pip install "twofactor-notify[django-tasks]"',
-            key="TWOFACTOR_NOTIFY['BACKGROUND']",
-        ) from None
+        _task = None
 
-__all__ = ["enqueue", "republish", "send_envelope"]
+#: Why the tasks could not be defined (no framework, or the backend refused them); ``None``
+#: when they were.
+UNAVAILABLE: str | None = None
+
+__all__ = ["UNAVAILABLE", "enqueue", "republish", "send_envelope"]
 
 logger = logging.getLogger("django_twofactor")
 
@@ -47,14 +51,38 @@ MAX_INLINE_WAIT = 5.0
 
 
 def _task_options() -> dict[str, Any]:
-    """The task's defaults: ``BACKGROUND["QUEUE"]`` as its queue (a backend checks the queue
-    name when the task is defined, and may not have a ``"default"`` queue)."""
+    """The task's defaults: ``BACKGROUND["QUEUE"]`` as its queue when the engine is
+    ``"django-tasks"`` (a backend checks the queue name when the task is defined, and may not
+    have a ``"default"`` queue). With another engine the queue is that engine's, not the task
+    backend's: it is not passed."""
     from django.conf import settings
 
     raw = getattr(settings, "TWOFACTOR_NOTIFY", None)
     background = raw.get("BACKGROUND") if isinstance(raw, dict) else None
-    queue = background.get("QUEUE") if isinstance(background, dict) else None
+    if not isinstance(background, dict) or background.get("ENGINE") != "django-tasks":
+        return {}
+    queue = background.get("QUEUE")
     return {"queue_name": queue} if isinstance(queue, str) and queue else {}
+
+
+def _define(function: Any) -> Any:
+    """``function`` as a task of the project's task backend; the plain function (and the
+    reason in :data:`UNAVAILABLE`) when there is no framework or the backend refuses it."""
+    global UNAVAILABLE
+    if _task is None:
+        UNAVAILABLE = (
+            "TWOFACTOR_NOTIFY['BACKGROUND']['ENGINE'] 'django-tasks' needs Django 6 or the "
+            'django-tasks backport: pip install "twofactor-notify[django-tasks]"'
+        )
+        return function
+    try:
+        return _task(**_task_options())(function)
+    except Exception as exc:  # the backend's own check (InvalidTask: a queue it lacks)
+        UNAVAILABLE = (
+            f"the task backend refused django_twofactor's task ({type(exc).__name__}: {exc}); "
+            "check TWOFACTOR_NOTIFY['BACKGROUND']['QUEUE'] against TASKS"
+        )
+        return function
 
 
 def send_envelope(payload: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +109,7 @@ def send_envelope(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 # the worker finds the task by this module's name for it: the Task replaces the function
-send_envelope = task(**_task_options())(send_envelope)  # type: ignore[assignment,unused-ignore]
+send_envelope = _define(send_envelope)
 
 
 def enqueue(envelope: Envelope, *, queue: str | None = None, delay: float = 0.0) -> str:
@@ -90,6 +118,8 @@ def enqueue(envelope: Envelope, *, queue: str | None = None, delay: float = 0.0)
 
     :class:`~twofactor_notify.errors.QueueUnavailableError` when the backend does not take
     it (its database or broker failed): nothing was queued."""
+    if UNAVAILABLE is not None:
+        raise ConfigurationError(UNAVAILABLE, key="TWOFACTOR_NOTIFY['BACKGROUND']")
     if queue is None:
         from .background import get_options
 
@@ -127,4 +157,4 @@ def republish(grace: float | None = None, older_than: float | None = None) -> di
     return run(grace=grace, older_than=older_than).as_dict()
 
 
-republish = task(**_task_options())(republish)  # type: ignore[assignment,unused-ignore]
+republish = _define(republish)
