@@ -172,9 +172,16 @@ class Command(BaseCommand):
         if not records:
             self.stdout.write("No unknown outcomes.")
             return
+        from ...ledger import DatabaseLedger
+
+        where = (
+            'then resolve or send again in the admin\'s "Queued SMS" page.'
+            if isinstance(ledger, DatabaseLedger)
+            else "then record the verdict with the ledger's resolve(key, state=LedgerState.SENT "
+            "or LedgerState.FAILED); this ledger has no admin page."
+        )
         self.stdout.write(
-            "Outcome unknown: 2Factor may have received these. Check its delivery reports, "
-            "then resolve or send again in the admin."
+            f"Outcome unknown: 2Factor may have received these. Check its delivery reports, {where}"
         )
         for record in records:
             when = f"{record.updated_at:%Y-%m-%d %H:%M:%S}" if record.updated_at else "-"
@@ -189,9 +196,10 @@ class Command(BaseCommand):
             self.stdout.write("No unreadable messages.")
             return
         self.stdout.write(
-            "Unreadable by a worker, never sent: a newer version queued them. Upgrade the "
-            "workers, then queue them again under the same key (twofactor_requeue does it for "
-            "the database ledger's)."
+            "Unreadable by a worker, never sent: a newer version queued them, or they were "
+            "published with a field the worker refuses (the reason follows each key). Upgrade "
+            "the workers or fix the publisher, then queue them again under the same key "
+            "(twofactor_requeue does it for the database ledger's)."
         )
         for record in records:
             when = f"{record.updated_at:%Y-%m-%d %H:%M:%S}" if record.updated_at else "-"
