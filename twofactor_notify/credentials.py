@@ -22,7 +22,7 @@ import base64
 import hmac
 import http.client
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -272,16 +272,9 @@ class Credentials:
         ``<redacted>``.
         """
         echoes: _Echoes | None = self._echoes.reveal()
-        if not data or echoes is None or not echoes.found_in(data):
-            return data  # the usual answer: a few searches, no copy
-        if b"\0" in data:
-            data = echoes.as_utf8(data)
-        data = echoes.scrub_fixed(data)
-        if echoes.found_in(data):
-            data = echoes.spelled().sub(_REDACTED_BYTES, data)
-        if echoes.found_in(data):
-            return _REDACTED_BYTES  # nothing of an answer that still echoes a key is kept
-        return data
+        if not data or echoes is None:
+            return data
+        return echoes.scrub(data)
 
     def scrub_text(self, text: str) -> str:
         """:meth:`scrub` for text (header values, the reason phrase)."""
@@ -353,6 +346,20 @@ class _Echoes:
         return any(form in view for form in self.encoded) or any(
             form in folded for form in self.folded
         )
+
+    def scrub(self, data: bytes) -> bytes:
+        """``data`` with every value found redacted where it is located; ``<redacted>``
+        alone when a value is found but cannot be located (see :meth:`Credentials.scrub`)."""
+        if not self.found_in(data):
+            return data  # the usual answer: a few searches, no copy
+        if b"\0" in data:
+            data = self.as_utf8(data)
+        data = self.scrub_fixed(data)
+        if self.found_in(data):
+            data = self.spelled().sub(_REDACTED_BYTES, data)
+        if self.found_in(data):
+            return _REDACTED_BYTES  # nothing of a text that still shows a value is kept
+        return data
 
     def as_utf8(self, data: bytes) -> bytes:
         """``data`` (which holds NULs) decoded from the UTF-16 reading that shows a key."""
@@ -499,7 +506,7 @@ def _spelled(value: str) -> bytes:
     return _BREAK.join(parts)
 
 
-def _base64_cores(raw: bytes) -> set[bytes]:
+def _base64_cores(raw: bytes, min_core: int = _MIN_CORE) -> set[bytes]:
     """The parts of the Base64 encodings (standard and URL-safe) of any bytes holding
     ``raw`` that depend on ``raw`` alone: for each of the 3 offsets modulo 3 at which it can
     start, the characters whose 6 bits all come from it. Text that Base64-encodes ``raw``
@@ -510,7 +517,7 @@ def _base64_cores(raw: bytes) -> set[bytes]:
         first = -(-8 * offset // 6)
         last = 8 * (offset + len(raw)) // 6
         core = encoded[first:last]
-        if len(core) < _MIN_CORE:
+        if len(core) < min_core:
             # too short to search for alone: the whole encodings (in the forms) still are
             continue
         cores.add(core)
@@ -521,7 +528,7 @@ def _base64_cores(raw: bytes) -> set[bytes]:
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
-def _echo_pattern(values: list[str]) -> _Echoes | None:
+def _echo_pattern(values: list[str], min_core: int = _MIN_CORE) -> _Echoes | None:
     spelled: set[bytes] = set()  # compared case-blind: a proxy may change the case
     encoded: set[bytes] = set()  # Base64: case is meaning
     cores: set[bytes] = set()
@@ -531,7 +538,7 @@ def _echo_pattern(values: list[str]) -> _Echoes | None:
         spelled.update({raw, quote_plus(value).encode("ascii"), raw.hex().encode("ascii")})
         for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
             encoded.update({b64, b64.rstrip(b"=")})
-        cores.update(_base64_cores(raw))
+        cores.update(_base64_cores(raw, min_core))
     spelled.discard(b"")
     encoded.discard(b"")
     if not spelled:
@@ -548,6 +555,29 @@ def _echo_pattern(values: list[str]) -> _Echoes | None:
         folded=_shortest_cover(folded - {b""}),
         encoded=_shortest_cover(encoded | cores),
     )
+
+
+#: The shortest Base64 core searched for a per-call value (an OTP of 4 digits at the offset
+#: that leaves it fewest characters of its own has 4).
+_MIN_CALL_CORE = 4
+
+
+def echo_scrubber(values: Iterable[str]) -> Callable[[str], str] | None:
+    """A function giving text back with every echo of ``values`` (a call's own values: the
+    OTP it verifies or sends) redacted, in every spelling :meth:`Credentials.scrub` finds a
+    key in, Base64 at each of its 3 alignments included; the whole text becomes
+    ``<redacted>`` when a value is found but cannot be located. ``None`` when there are no
+    values."""
+    echoes = _echo_pattern([v for v in values if v], _MIN_CALL_CORE)
+    if echoes is None:
+        return None
+
+    def scrub_text(text: str) -> str:
+        raw = text.encode("utf-8", "surrogateescape")
+        clean = echoes.scrub(raw)
+        return text if clean is raw else clean.decode("utf-8", "replace")
+
+    return scrub_text
 
 
 def _shortest_cover(forms: set[bytes]) -> tuple[bytes, ...]:

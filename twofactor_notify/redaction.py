@@ -201,11 +201,21 @@ class _RequestValues:
     """The numbers and OTPs of one request, gathered only when a text is first redacted
     (an answer to hide them from is rare: most requests never need them)."""
 
-    __slots__ = ("_gather", "_values")
+    __slots__ = ("_echoes", "_gather", "_values")
 
     def __init__(self, gather: Callable[[], tuple[Iterable[str], Iterable[str]]]) -> None:
         self._gather: Callable[[], tuple[Iterable[str], Iterable[str]]] | None = gather
         self._values: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        self._echoes: Callable[[str], str] | bool | None = False  # False: not built yet
+
+    def code_echoes(self) -> Callable[[str], str] | None:
+        """The scrubber of this request's OTPs in every spelling (built on first use)."""
+        if self._echoes is False:
+            # imported here: the wire layer imports this module
+            from .credentials import echo_scrubber
+
+            self._echoes = echo_scrubber(self.get()[1])
+        return self._echoes  # type: ignore[return-value]
 
     def get(self) -> tuple[frozenset[str], frozenset[str]]:
         gather = self._gather
@@ -264,6 +274,11 @@ def _hide_request_values(text: str) -> str:
         text = _NUMBER_RUN.sub(number, text)
     if codes:
         text = _CODE_RUN.sub(lambda m: _OTP_MASK if m.group() in codes else m.group(), text)
+        # an echo may spell the OTP otherwise (hex, Base64, escaped, split): the same search
+        # the wire layer runs for the keys
+        scrub = current.code_echoes()
+        if scrub is not None:
+            text = scrub(text)
     return text
 
 

@@ -4,10 +4,12 @@ A small HTTP/1.1 server (kept-alive connections, as 2Factor's are) answers every
 repeating it back: the request line, headers and body, in the JSON ``Details`` or as plain
 text, and the request line in an ``X-Echo-Path`` header. Hypothesis chooses how the echo is
 spelled: the case changed, percent-escapes (every byte or some, hex digits in either case,
-once or twice), JSON ``\\uXXXX`` escapes, HTML character references, hex, line breaks inside
-it, and the whole body in UTF-8 or UTF-16 (either byte order, with or without a BOM); and
-which public method runs (every method of the client and the transports that makes a
-request, found by running each once), with which keys.
+once or twice), JSON ``\\uXXXX`` escapes, HTML character references, hex, Base64, line breaks
+inside it (not inside Base64), and the whole body in UTF-8 or UTF-16 (either byte order, with
+or without a BOM); and which public method runs (every method of the client and the
+transports that makes a request, found by running each once), with which keys. The calls
+that carry an OTP of the caller's (every verification, every send given an ``otp``) are
+run again with the OTP searched for as well.
 
 The raw answer is first searched by :mod:`tests.secret_scan` (it must hold a key: a guard on
 the guard); then the raised error (its text, attributes, chain and frames), the result of
@@ -17,7 +19,9 @@ must hold none.
 
 from __future__ import annotations
 
+import base64
 import functools
+import inspect
 import json
 import random
 import threading
@@ -33,7 +37,7 @@ from hypothesis import strategies as st
 from twofactor_notify import TwoFactorClient, TwoFactorError
 
 from ..secret_scan import find_secrets, find_secrets_in_text, summarise
-from .test_secrets_at_the_boundary import CALLS, VALUES, Call, _arguments, _target
+from .test_secrets_at_the_boundary import CALLS, OTP, VALUES, Call, _arguments, _target
 
 #: How a spelling rewrites the echoed text.
 Spell = Callable[[str], str]
@@ -166,6 +170,16 @@ def _hex(upper: bool) -> Spell:
     return spell
 
 
+def _base64(alphabet: str, padded: bool) -> Spell:
+    def spell(text: str) -> str:
+        raw = text.encode("utf-8", "surrogatepass")
+        encoded = (base64.urlsafe_b64encode if alphabet == "url" else base64.b64encode)(raw)
+        out = encoded.decode("ascii")
+        return out if padded else out.rstrip("=")
+
+    return spell
+
+
 def _split(every: int, breaker: str) -> Spell:
     def spell(text: str) -> str:
         return breaker.join(text[i : i + every] for i in range(0, len(text), every))
@@ -187,6 +201,10 @@ INNER: st.SearchStrategy[Spell] = st.one_of(
     st.builds(_case, st.sampled_from(["lower", "upper", "swap"])),
     st.builds(_hex, st.booleans()),
 )
+#: Or Base64-encode it, either alphabet, padded or not (the offsets of the keys and of the
+#: OTP in the echoed text vary with the call and the keys' lengths, so every alignment comes
+#: up). Not split into lines: a Base64 run broken by line breaks is not searched.
+BASE64 = st.builds(_base64, st.sampled_from(["standard", "url"]), st.booleans())
 #: Where it may break it into lines.
 BREAKS: st.SearchStrategy[Spell] = st.one_of(
     st.just(_same),
@@ -204,8 +222,9 @@ ESCAPES: st.SearchStrategy[Spell] = st.one_of(
     ),
     st.builds(_html, st.sampled_from([1.0, 0.3]), st.integers(0, 2**16)),
 )
-SPELLINGS = st.builds(
-    lambda *spells: functools.reduce(_then, spells), INNER, BREAKS, ESCAPES, ESCAPES
+SPELLINGS = st.one_of(
+    st.builds(lambda *spells: functools.reduce(_then, spells), INNER, BREAKS, ESCAPES, ESCAPES),
+    st.builds(lambda *spells: functools.reduce(_then, spells), BASE64, ESCAPES, ESCAPES),
 )
 ENCODINGS = st.sampled_from(["utf-8", "utf-16", "utf-16-le", "utf-16-be"])
 API_KEYS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{15,39}", fullmatch=True)
@@ -237,7 +256,8 @@ def _invoke(target: Any, call: Call) -> tuple[Any, BaseException | None]:
     """Run the call (consuming an iterator it returns): its result, or the error it raised."""
     method = getattr(target, call.method)
     chosen = call.chosen or None
-    args, kwargs = _arguments(method.__func__, chosen, str(call), VALUES)
+    values = {**VALUES, "otp": OTP} if "otp" in call.chosen else VALUES
+    args, kwargs = _arguments(method.__func__, chosen, str(call), values)
     try:
         result = method(*args, **kwargs)
         if isinstance(result, Iterator):
@@ -258,6 +278,34 @@ def network_calls(server: EchoServer) -> list[Call]:
         if server.requests > before:
             found.append(call)
     return found
+
+
+def _parameters(call: Call) -> set[str]:
+    return set(inspect.signature(getattr(call.owner, call.method)).parameters)
+
+
+@pytest.fixture(scope="module")
+def otp_calls(network_calls: list[Call]) -> list[Call]:
+    """The calls that put an OTP of the caller's on the wire: every verification (its
+    ``code``), and every send that takes an ``otp`` of its own, made with one."""
+    found = [c for c in network_calls if "code" in _parameters(c)]
+    found += [
+        Call(c.owner, c.method, c.chosen | {"otp"})
+        for c in network_calls
+        if "otp" in _parameters(c)
+    ]
+    return found
+
+
+def test_the_calls_that_carry_an_otp_are_found(otp_calls: list[Call]) -> None:
+    names = {str(c) for c in otp_calls}
+    assert {
+        "TwoFactorClient.verify_otp[phone]",
+        "TwoFactorClient.verify_otp[session_id]",
+        "TwoFactorClient.verify_otp_sandbox",
+        "TwoFactorClient.send_otp[otp]",
+        "TwoFactorTransport.send_otp[otp]",
+    } <= names, names
 
 
 def test_the_calls_that_make_a_request_are_found(network_calls: list[Call]) -> None:
@@ -297,8 +345,55 @@ def test_an_echo_in_any_spelling_reaches_nothing_the_caller_holds(
     secret_key: str,
 ) -> None:
     call = data.draw(st.sampled_from(network_calls), label="call")
-    server.answer = Answer(spell, status, shape, encoding, json_escapes, seed)
-    secrets = {"API key": api_key, "Secret-Key": secret_key}
+    answer = Answer(spell, status, shape, encoding, json_escapes, seed)
+    _check_the_echo(server, call, answer, {"API key": api_key, "Secret-Key": secret_key})
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    data=st.data(),
+    spell=SPELLINGS,
+    status=st.sampled_from([400, 502, 200]),
+    shape=st.sampled_from(["json", "text"]),
+    encoding=ENCODINGS,
+    json_escapes=st.sampled_from([0.0, 0.2, 1.0]),
+    seed=st.integers(0, 2**16),
+    api_key=API_KEYS,
+)
+def test_an_echoed_otp_in_any_spelling_reaches_nothing_the_caller_holds(
+    server: EchoServer,
+    otp_calls: list[Call],
+    data: st.DataObject,
+    spell: Spell,
+    status: int,
+    shape: str,
+    encoding: str,
+    json_escapes: float,
+    seed: int,
+    api_key: str,
+) -> None:
+    """The OTP a call verifies or sends is searched for too, in every spelling the keys are
+    (the server echoes the path it sits in)."""
+    call = data.draw(st.sampled_from(otp_calls), label="call")
+    answer = Answer(spell, status, shape, encoding, json_escapes, seed)
+    secrets = {"API key": api_key, "Secret-Key": "otp-test-secret-key", "OTP": OTP}
+    _check_the_echo(server, call, answer, secrets, must_echo="OTP")
+
+
+def _check_the_echo(
+    server: EchoServer,
+    call: Call,
+    answer: Answer,
+    secrets: dict[str, str],
+    must_echo: str | None = None,
+) -> None:
+    """Make ``call`` against the echo answering ``answer``: nothing reached holds a secret."""
+    server.answer = answer
+    api_key, secret_key = secrets["API key"], secrets["Secret-Key"]
     with server.lock:
         server.sent.clear()
     with _client(server.url, api_key, secret_key) as client:
@@ -308,6 +403,9 @@ def test_an_echo_in_any_spelling_reaches_nothing_the_caller_holds(
             sent = b"".join(server.sent)
         # the guard on the guard: the answer did carry a key, in a spelling the scan knows
         assert find_secrets_in_text(sent.decode("latin-1"), secrets), sent[:300]
+        if must_echo is not None:
+            shown = {must_echo: secrets[must_echo]}
+            assert find_secrets_in_text(sent.decode("latin-1"), shown), sent[:300]
         findings = find_secrets(
             error or RuntimeError("no error"),
             secrets,
