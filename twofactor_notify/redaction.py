@@ -168,12 +168,22 @@ def forget_secret(secret: str) -> None:
 # OTPs are too short to register as secrets, so they are recognised by position instead.
 _V1_OTP = re.compile(r"(/SMS/(?:VERIFY[23]?/)?[^/\s\"?]+/)[0-9]{4,6}(?=$|[/\s\"?])")
 _OTP_MASK = "<otp>"
+
+
 # A ``token`` query parameter, its name spelled plainly or percent-encoded in part (servers
 # decode the name before looking it up), up to the next separator: its value, in whatever
 # form, is hidden. The name must not follow another name character (``csrftoken=`` is kept).
+def _secret_value(bare: str) -> str:
+    """A pattern for the value after a secret's ``name=``: a quoted string (to its closing
+    quote, or to the end of the text when it has none), an authorization scheme and its
+    credentials (``Bearer abc``), or a bare value made of ``bare`` (a character class)."""
+    schemes = r"(?:Bearer|Basic|Digest|Token|Bot|Negotiate|NTLM|Hawk|AWS4-HMAC-SHA256)"
+    return rf"""(?:"[^"]*"?|'[^']*'?|{schemes}\s+{bare}|{bare})"""
+
+
 _QUERY_TOKEN = re.compile(
     r"(?<![A-Za-z0-9_.~%-])((?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)(?:=|%3d))"
-    r"[^&\s\"';#]*",
+    + _secret_value(r"[^&\s\"';#]*"),
     re.IGNORECASE,
 )
 

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, MutableMapping
 from typing import Any, TypeVar
 
-from .redaction import REDACTED, install_log_filter, redact
+from .redaction import REDACTED, _secret_value, install_log_filter, redact
 
 __all__ = [
     "SENTRY_OPTIONS",
@@ -62,11 +62,14 @@ _SECRET_NAMES = frozenset(
 
 
 # A query parameter (or form field in a URL-encoded body, or ``name=value`` in a repr) named
-# like a secret, up to the next separator: an application's own ``?otp=``, ``api_key=``.
-# (``token=`` is already :func:`~twofactor_notify.redaction.redact`'s.)
+# like a secret, and its value: quoted (``api_key='…'``), an authorization scheme with its
+# credentials (``authorization=Bearer …``), or bare up to the next separator: an
+# application's own ``?otp=``, ``api_key=``. (``token=`` is already
+# :func:`~twofactor_notify.redaction.redact`'s.)
 _SECRET_PARAMETER = re.compile(
     r"(?<![A-Za-z0-9_])((?:otp|api[_-]?key|secret[_-]?key|x[_-]?two[_-]?factor[_-]?token"
-    r"|two[_-]?factor[_-]?token|webhook[_-]?token|authorization)=)[^&\s\"'#<>;]*",
+    r"|two[_-]?factor[_-]?token|webhook[_-]?token|authorization)=)"
+    + _secret_value(r"[^&\s\"'#<>;]*"),
     re.IGNORECASE,
 )
 
