@@ -67,8 +67,11 @@ def _database() -> dict[str, object]:
     url = os.environ.get("TWOFACTOR_TEST_DATABASE_URL", "")
     if not url:
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
-    if url.startswith("sqlite:///"):  # a file, for a server started in another process
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": url.removeprefix("sqlite:///")}
+    if url.startswith("sqlite:///"):  # a file: for a server started in another process, or
+        # for tests whose connections must lock as a project's do (an in-memory test
+        # database shares one cache between connections, which locks differently)
+        path = url.removeprefix("sqlite:///")
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "TEST": {"NAME": path}}
     parts = urlsplit(url)
     return {
         "ENGINE": "django.db.backends.postgresql",

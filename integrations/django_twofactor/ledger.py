@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import router, transaction
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from twofactor_notify.background import (
@@ -105,24 +105,38 @@ def move_log(using: str, key: str, state: str, *, frm: Iterable[str], **extra: A
 
 def queue_log_rows(envelope: Envelope, *, using: str | None = None) -> None:
     """Write the message log rows of a message being queued (``task_queued``, one per
-    recipient, with its key), unless the key has rows already."""
+    recipient, with its key), unless the key has rows already.
+
+    The rows are inserted first, in a savepoint: the unique ``(queue_key, queue_seq)`` makes a
+    concurrent transaction's insert under the same key wait for this one and then fail, and
+    the loser compares the winner's rows with its own (the same message: nothing to add; a
+    different one: :class:`InvalidInputError`). Writing before reading also takes SQLite's
+    write lock first, so the other transaction waits instead of failing with "locked".
+    """
     from .conf import get_settings
     from .models import MessageStatus, OutgoingMessage
     from .plugin import MessageLogPlugin, _fit
 
     manager = OutgoingMessage.objects.using(using or router.db_for_write(OutgoingMessage))
     rows = MessageLogPlugin().rows_for(envelope.message, None, None, region=get_settings().region)
-    for row in rows:
+    for seq, row in enumerate(rows):
         _fit(row)
         row.status = MessageStatus.TASK_QUEUED
         row.error = ""
         row.queue_key = envelope.key
-    with transaction.atomic(using=manager.db):
-        existing = list(manager.filter(queue_key=envelope.key).order_by("id"))
-        if not existing:
+        row.queue_seq = seq
+    try:
+        with transaction.atomic(using=manager.db):
             manager.bulk_create(rows)
-        elif [_describe(row) for row in existing] != [_describe(row) for row in rows]:
-            raise _key_taken(envelope.key)
+        return
+    except IntegrityError as exc:
+        # the key has rows: this transaction's, or those of one that committed (waited for)
+        conflict = exc
+    existing = list(manager.filter(queue_key=envelope.key).order_by("queue_seq", "id"))
+    if not existing:
+        raise conflict  # not the key's constraint
+    if [_describe(row) for row in existing] != [_describe(row) for row in rows]:
+        raise _key_taken(envelope.key) from None
 
 
 def _describe(row: Any) -> tuple[str, ...]:
@@ -283,29 +297,32 @@ class DatabaseLedger(SendLedger):
         The envelope is kept (for a deliberate "send again" of an unknown outcome) except for
         an OTP message, whose code must not be stored.
         """
-        from .models import QueuedMessage
-
         message = envelope.message
         with transaction.atomic(using=self._db):
-            row = self._rows().filter(key=envelope.key).first()
-            if row is not None and (
-                list(row.recipients) != list(message.recipients)
-                or row.kind != envelope.kind
-                or (row.envelope and row.envelope.get("message") != envelope.to_dict()["message"])
-            ):
-                raise _key_taken(envelope.key)
-            self._rows().bulk_create(
-                [
-                    QueuedMessage(
+            # insert first: a concurrent transaction queueing the same key waits for this
+            # one (PostgreSQL's unique index, SQLite's write lock), then fails and compares
+            try:
+                with transaction.atomic(using=self._db):
+                    self._rows().create(
                         key=envelope.key,
                         kind=envelope.kind,
                         recipients=list(message.recipients),
                         envelope={} if isinstance(message, OTPMessage) else envelope.to_dict(),
                         updated_at=timezone.now(),
                     )
-                ],
-                ignore_conflicts=True,
-            )
+            except IntegrityError:
+                row = self._rows().filter(key=envelope.key).first()
+                if row is None:
+                    raise  # not the key's constraint
+                if (
+                    list(row.recipients) != list(message.recipients)
+                    or row.kind != envelope.kind
+                    or (
+                        row.envelope
+                        and row.envelope.get("message") != envelope.to_dict()["message"]
+                    )
+                ):
+                    raise _key_taken(envelope.key) from None
             if log:
                 queue_log_rows(envelope, using=self._db)
 

@@ -89,6 +89,11 @@ class OutgoingMessage(models.Model):
     delivery report's status (``DELIVERED``, ``UNDELIVERED``…). A row written without
     ``queue_key`` (a synchronous send, code from before the column existed, or a raw
     ``INSERT``) gets the empty string from the database itself.
+
+    The rows of a key are numbered by ``queue_seq`` (0, 1…), unique with ``queue_key``: of two
+    transactions logging messages under one key at once, the database lets one commit them
+    and makes the other wait and then fail, so that the log never holds two messages under
+    one key.
     """
 
     recipient: models.CharField[str, str] = models.CharField(
@@ -135,6 +140,16 @@ class OutgoingMessage(models.Model):
         db_index=True,
         help_text=_("Set for a message sent in the background: its key in the send ledger."),
     )
+    queue_seq: models.PositiveIntegerField[int | None, int | None] = models.PositiveIntegerField(
+        _("position under the key"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "0, 1, 2… for the rows of one idempotency key (empty without a key): unique with "
+            "the key, so that two transactions cannot both log a message under one key."
+        ),
+    )
     created_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
         _("created"), auto_now_add=True, db_index=True
     )
@@ -147,6 +162,10 @@ class OutgoingMessage(models.Model):
         verbose_name_plural = _("outgoing SMS")
         ordering = ("-created_at", "-id")
         indexes = [models.Index(fields=["provider_id", "recipient"], name="tfn_msg_id_recipient")]
+        constraints = [
+            # a row without a key has no position (NULL), which no unique constraint compares
+            models.UniqueConstraint(fields=["queue_key", "queue_seq"], name="tfn_msg_one_per_key")
+        ]
 
     def __str__(self) -> str:
         return f"{MessageKind(self.kind).label} to {self.recipient} ({self.status})"

@@ -111,8 +111,8 @@ class MessageLogPlugin:
         rows = self.rows_for(message, receipt, error, region=transport.region)
         key = current_queue_key.get()
         if key is not None:
-            for row in rows:
-                row.queue_key = key
+            for seq, row in enumerate(rows):
+                row.queue_key, row.queue_seq = key, seq
             # a worker sending a queued message whose rows were written when it was queued
             # (the database ledger): the ledger records failures; an accepted send fills in
             # 2Factor's answer
