@@ -12,7 +12,13 @@ framework. The task:
   :class:`~twofactor_notify.background.worker.BackgroundSender`, found through
   :func:`set_sender_provider` (the Django app and the Flask extension register one);
 * retries itself (``countdown``) when the outcome says so: a failure proven not sent, or a
-  key another worker holds right now.
+  key another worker holds right now;
+* gives its message back (``retry`` after :data:`CONFIG_RETRY_DELAY`) when its worker cannot
+  build the sender (a malformed background setting): the message stays in the broker for a
+  correctly configured worker, and an ERROR names the setting.
+
+A worker also checks the sender when it starts (Celery's ``worker_init`` signal): a worker
+whose background setting is malformed refuses to start, with one line naming the setting.
 
 A second task, ``twofactor_notify.republish`` (:func:`republish`), hands over again what
 the web processes could not queue (the Django app's outbox); run it from Celery beat.
@@ -30,7 +36,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from celery import shared_task
+from celery import shared_task, signals
 
 from twofactor_notify.background import (
     BackgroundSender,
@@ -43,6 +49,7 @@ from twofactor_notify.errors import ConfigurationError, QueueUnavailableError
 __all__ = [
     "REPUBLISH_TASK_NAME",
     "TASK_NAME",
+    "check_worker",
     "enqueue",
     "get_sender",
     "republish",
@@ -62,21 +69,34 @@ REPUBLISH_TASK_NAME = "twofactor_notify.republish"
 #: Seconds between retries when the ledger itself (Redis) cannot be reached.
 LEDGER_RETRY_DELAY = 5.0
 
+#: Seconds before a message is offered again when this worker cannot build its sender.
+CONFIG_RETRY_DELAY = 10.0
+
 _provider: Callable[[], BackgroundSender] | None = None
+_check: Callable[[], object] | None = None
 _republisher: Callable[..., dict[str, Any]] | None = None
 _lock = threading.Lock()
 
 
-def set_sender_provider(provider: Callable[[], BackgroundSender] | None) -> None:
+def set_sender_provider(
+    provider: Callable[[], BackgroundSender] | None,
+    *,
+    check: Callable[[], object] | None = None,
+) -> None:
     """Tell the task where its :class:`BackgroundSender` comes from.
 
     ``provider`` is called in the worker for every task (cache inside it if building is
     costly); under Flask it runs in the app context the Celery pattern of Flask's docs sets
     up. ``None`` removes it.
+
+    ``check`` is called once when a Celery worker starts (default: ``provider``); it raises
+    :class:`ConfigurationError` when the sender cannot be built, and the worker then refuses
+    to start (see :func:`check_worker`).
     """
-    global _provider
+    global _provider, _check
     with _lock:
         _provider = provider
+        _check = check if check is not None or provider is None else provider
 
 
 def set_republisher(republisher: Callable[..., dict[str, Any]] | None) -> None:
@@ -109,7 +129,17 @@ def get_sender() -> BackgroundSender:
 def send_envelope(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
     """Send one queued envelope (``Envelope.to_dict()``); see the module docstring. An
     envelope it cannot read is recorded ``unreadable`` in the ledger, and not sent."""
-    sender = get_sender()
+    try:
+        sender = get_sender()
+    except Exception as exc:
+        # Nothing is claimed yet: acking now (acks_late acks a failed task) would lose the
+        # message with no ledger record. Give it back for a correctly configured worker.
+        logger.error(
+            "queued message %s given back: this worker cannot build its sender (%s)",
+            _payload_key(payload),
+            _describe(exc),
+        )
+        raise _retry(self, payload, CONFIG_RETRY_DELAY, exc) from None
     try:
         envelope = Envelope.from_dict(payload)
     except EnvelopeError as exc:
@@ -126,15 +156,62 @@ def send_envelope(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
             envelope.key,
             type(exc).__name__,
         )
-        raise self.retry(countdown=LEDGER_RETRY_DELAY, exc=exc) from None
+        raise _retry(self, payload, LEDGER_RETRY_DELAY, exc) from None
     if outcome.status.again:
-        raise self.retry(countdown=max(outcome.retry_after, 0.05))
+        raise _retry(self, payload, max(outcome.retry_after, 0.05))
     record = outcome.record
     return {
         "key": envelope.key,
         "status": outcome.status.value,
         "state": record.state.value if record else None,
     }
+
+
+def _retry(task: Any, payload: Any, countdown: float, exc: BaseException | None = None) -> Any:
+    """``task.retry``, whose new message shows only the key in logs, as :func:`enqueue`'s
+    does (Celery does not carry ``argsrepr`` over to a retry: the text would show)."""
+    return task.retry(
+        countdown=countdown,
+        exc=exc,
+        argsrepr=repr((_payload_key(payload),)),
+        kwargsrepr="{}",
+    )
+
+
+def _payload_key(payload: Any) -> str:
+    key = payload.get("key") if isinstance(payload, dict) else None
+    return key if isinstance(key, str) and key.isprintable() and len(key) <= 200 else "?"
+
+
+def _describe(exc: BaseException) -> str:
+    """A configuration error's message (it names the setting); another error's class only
+    (its text could hold anything)."""
+    if isinstance(exc, ConfigurationError):
+        return exc.message
+    return type(exc).__name__
+
+
+def check_worker() -> None:
+    """Build the worker's sender once, as a task would; :class:`ConfigurationError` (naming
+    the setting) when it cannot be built. Nothing to do when no provider is registered.
+
+    Connected to Celery's ``worker_init`` signal, where the error stops the worker before it
+    takes any message.
+    """
+    check = _check
+    if check is not None:
+        check()
+
+
+@signals.worker_init.connect(weak=False)  # type: ignore[untyped-decorator]
+def _refuse_bad_worker(**kwargs: Any) -> None:
+    try:
+        check_worker()
+    except Exception as exc:
+        line = f"twofactor_notify: this worker cannot send: {_describe(exc)}"
+        logger.error(line)
+        # Celery logs and swallows a receiver's Exception; SystemExit stops the worker
+        raise SystemExit(line) from None
 
 
 def enqueue(

@@ -34,7 +34,12 @@ from twofactor_notify.background import (
     SendOutcome,
     check_message,
 )
-from twofactor_notify.background.config import BackgroundOptions, build_ledger, build_sender
+from twofactor_notify.background.config import (
+    BackgroundOptions,
+    build_ledger,
+    build_sender,
+    check_lease,
+)
 from twofactor_notify.errors import ConfigurationError, TwoFactorError
 from twofactor_notify.models import BulkBatch, BulkMessage, Message, SMSMessage
 from twofactor_notify.validation import MAX_BULK_CHUNK, coerce_bulk_messages
@@ -248,18 +253,27 @@ def queue_mass_sms(
 
 @checks.register("django_twofactor")
 def check_background(**kwargs: Any) -> list[checks.CheckMessage]:
-    """System check ``django_twofactor.E020``: ``BACKGROUND`` is malformed (the error names
-    the key), so that it fails at start-up rather than at the first queued send."""
+    """System check ``django_twofactor.E020``: ``BACKGROUND`` is malformed, or its
+    ``LEASE_SECONDS`` is not above ``TIMEOUT`` (the error names the key), so that it fails at
+    start-up rather than at the first queued send or in a worker."""
     raw = getattr(django_settings, SETTING_NAME, None)
     if not isinstance(raw, Mapping) or raw.get("BACKGROUND") is None:
         return []
     try:
-        BackgroundOptions.from_mapping(
+        options = BackgroundOptions.from_mapping(
             raw["BACKGROUND"],
             where=f"{SETTING_NAME}['BACKGROUND']",
             engines=tuple(name for name in ENQUEUERS if name != "celery"),
             ledgers=tuple(LEDGERS),
         )
+    except ConfigurationError as exc:
+        return [checks.Error(exc.message, id="django_twofactor.E020")]
+    try:
+        timeout = get_settings().timeout
+    except ConfigurationError:
+        return []  # a malformed TWOFACTOR_NOTIFY is reported by its own check
+    try:
+        check_lease(options, timeout)
     except ConfigurationError as exc:
         return [checks.Error(exc.message, id="django_twofactor.E020")]
     return []

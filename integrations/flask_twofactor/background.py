@@ -12,13 +12,15 @@ messages are queued on it; otherwise on Celery's current app.
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
 
 from twofactor_notify.background import BackgroundSender, Envelope, check_message
-from twofactor_notify.background.config import BackgroundOptions, build_sender
+from twofactor_notify.background.config import BackgroundOptions, build_sender, check_lease
 from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.models import Message
 
@@ -48,16 +50,32 @@ class FlaskBackground:
 
 def init_background(app: Flask) -> None:
     """Read ``TWOFACTOR_BACKGROUND`` (nothing to do when unset) and, for Celery, give the
-    send task a way to find the current app's sender. Called by ``init_app``."""
+    send task a way to find the current app's sender. Called by ``init_app``.
+
+    :raises ConfigurationError: naming the key, for a malformed value and for a
+        ``LEASE_SECONDS`` not above ``TWOFACTOR_TIMEOUT``; a Celery worker started from this
+        app builds its sender when it starts, and refuses to start on the same errors.
+    """
+    from .extension import get_state
+
     raw = app.config.get("TWOFACTOR_BACKGROUND")
     if raw is None:
         return
     options = BackgroundOptions.from_mapping(raw, where="TWOFACTOR_BACKGROUND")
+    check_lease(options, get_state(app).config.timeout)
     app.extensions[EXTENSION_KEY] = FlaskBackground(options)
     if options.engine == "celery":
         from celery_twofactor import set_sender_provider
 
-        set_sender_provider(current_sender)
+        set_sender_provider(current_sender, check=partial(_check_sender, weakref.ref(app)))
+
+
+def _check_sender(app_ref: weakref.ref[Flask]) -> None:
+    """Build the sender of the app, in its context, as a task would (at worker start)."""
+    app = app_ref()
+    if app is not None:
+        with app.app_context():
+            current_sender()
 
 
 def _background(app: Flask) -> FlaskBackground:

@@ -4,6 +4,10 @@
 ``TFN_BROKER_URL``, ``TFN_KEYPREFIX`` (isolates the broker's keys), ``TFN_QUEUE``,
 ``TFN_VISIBILITY`` (seconds), ``TFN_EMULATOR_URL``, ``TFN_API_KEY``, ``TFN_LEDGER_PREFIX``,
 ``TFN_RATE`` (account rate, 0 for none), ``TFN_LEASE`` (seconds).
+
+With ``TFN_BACKGROUND`` (a JSON object) the sender is built from that background setting by
+the core's own builder instead; ``TFN_NO_START_CHECK=1`` skips the check at worker start, so
+that a sender that cannot be built fails in the task.
 """
 
 from __future__ import annotations
@@ -39,6 +43,31 @@ def make_app(broker: str, keyprefix: str, queue: str, visibility: float) -> Cele
         task_ignore_result=True,
     )
     return app
+
+
+def _transport() -> TwoFactorTransport:
+    return TwoFactorTransport(
+        TwoFactorClient(
+            os.environ["TFN_API_KEY"],
+            base_url=os.environ["TFN_EMULATOR_URL"],
+            timeout=2.5,  # below the lease (3 s): a slow send is not called dead
+            pool_size=64,
+        ),
+        load_entrypoints=False,
+    )
+
+
+def _configured_provider(raw: str) -> Any:
+    """Build the sender from a background setting, every call (as a fresh worker would)."""
+    import json
+
+    from twofactor_notify.background.config import BackgroundOptions, build_sender
+
+    def provider() -> BackgroundSender:
+        options = BackgroundOptions.from_mapping(json.loads(raw), where="TFN_BACKGROUND")
+        return build_sender(_transport(), options)
+
+    return provider
 
 
 def _sender_provider() -> Any:
@@ -84,4 +113,10 @@ if "TFN_BROKER_URL" in os.environ and "TFN_QUEUE" in os.environ:
         os.environ["TFN_QUEUE"],
         float(os.environ.get("TFN_VISIBILITY", "5")),
     )
-    tasks.set_sender_provider(_sender_provider())
+    if "TFN_BACKGROUND" in os.environ:
+        tasks.set_sender_provider(
+            _configured_provider(os.environ["TFN_BACKGROUND"]),
+            check=(lambda: None) if os.environ.get("TFN_NO_START_CHECK") else None,
+        )
+    else:
+        tasks.set_sender_provider(_sender_provider())

@@ -209,3 +209,29 @@ def test_the_workers_sender_names_a_short_lease_as_the_setting_is_written(
         get_background_sender()  # the transport's TIMEOUT is 5 s
     assert info.value.key == "TWOFACTOR_NOTIFY['BACKGROUND']['LEASE_SECONDS']"
     assert info.value.key in str(info.value)
+
+
+@pytest.mark.parametrize("lease", [2, 5])
+def test_the_system_check_refuses_a_lease_not_above_the_timeout(
+    settings: Any, twofactor_emulator: Emulator, lease: float
+) -> None:
+    from django_twofactor.background import check_background
+
+    from .conftest import emulator_settings
+
+    settings.TWOFACTOR_NOTIFY = emulator_settings(
+        twofactor_emulator,
+        BACKGROUND={
+            "ENGINE": "celery",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "LEASE_SECONDS": lease,
+        },
+    )
+    errors = check_background()  # the transport's TIMEOUT is 5 s
+    assert [e.id for e in errors] == ["django_twofactor.E020"]
+    assert "TWOFACTOR_NOTIFY['BACKGROUND']['LEASE_SECONDS']" in errors[0].msg
+    settings.TWOFACTOR_NOTIFY = emulator_settings(
+        twofactor_emulator,
+        BACKGROUND={"ENGINE": "celery", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+    )
+    assert check_background() == []

@@ -111,26 +111,36 @@ def test_a_bad_background_setting_fails_init_app_naming_the_key(
     assert key in str(info.value)
 
 
-def test_the_workers_sender_names_a_short_lease_as_the_setting_is_written(
+def test_init_app_refuses_a_lease_not_above_the_timeout_naming_it(
     make_app: AppFactory,
 ) -> None:
-    from flask_twofactor.background import current_sender
-
-    app = make_app(
+    """The web side refuses what the worker would: a claim must outlive its request."""
+    for lease in (2, 5):  # below, and equal to, TWOFACTOR_TIMEOUT
+        with pytest.raises(ConfigurationError) as info:
+            make_app(
+                TWOFACTOR_BACKEND="2factor",
+                TWOFACTOR_API_KEY="k" * 36,
+                TWOFACTOR_TIMEOUT=5,
+                TWOFACTOR_SUPPRESS=False,
+                TWOFACTOR_BACKGROUND={
+                    "ENGINE": "celery",
+                    "REDIS_URL": "redis://127.0.0.1:6379/0",
+                    "LEASE_SECONDS": lease,
+                },
+            )
+        assert info.value.key == "TWOFACTOR_BACKGROUND['LEASE_SECONDS']"
+        assert info.value.key in str(info.value)
+    make_app(  # above it: accepted
         TWOFACTOR_BACKEND="2factor",
         TWOFACTOR_API_KEY="k" * 36,
-        TWOFACTOR_TIMEOUT=5,
+        TWOFACTOR_TIMEOUT=(2, 3),
         TWOFACTOR_SUPPRESS=False,
         TWOFACTOR_BACKGROUND={
             "ENGINE": "celery",
             "REDIS_URL": "redis://127.0.0.1:6379/0",
-            "LEASE_SECONDS": 2,
+            "LEASE_SECONDS": 5.5,
         },
     )
-    with app.app_context(), pytest.raises(ConfigurationError) as info:
-        current_sender()
-    assert info.value.key == "TWOFACTOR_BACKGROUND['LEASE_SECONDS']"
-    assert info.value.key in str(info.value)
 
 
 def test_a_broker_that_does_not_take_the_message_raises_a_typed_error_at_once(

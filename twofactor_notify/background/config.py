@@ -38,7 +38,7 @@ from .retry import RetryPolicy
 from .throttle import DEFAULT_ACCOUNT_RATE, AccountThrottle
 from .worker import DEFAULT_LEASE, BackgroundSender
 
-__all__ = ["OPTION_NAMES", "BackgroundOptions", "build_ledger", "build_sender"]
+__all__ = ["OPTION_NAMES", "BackgroundOptions", "build_ledger", "build_sender", "check_lease"]
 
 #: Every key the background setting accepts.
 OPTION_NAMES = frozenset(
@@ -212,12 +212,28 @@ def _redis_client(options: BackgroundOptions) -> Any:
     return redis.Redis.from_url(options.redis_url)
 
 
-def _request_seconds(transport: Transport) -> float | None:
+def _request_seconds(timeout: object) -> float | None:
     """The longest one request to 2Factor may take (connect + read timeouts), if known."""
-    timeout = getattr(getattr(transport, "client", None), "timeout", None)
     if isinstance(timeout, tuple):
         return float(sum(timeout))
     return float(timeout) if isinstance(timeout, int | float) else None
+
+
+def check_lease(options: BackgroundOptions, timeout: float | tuple[float, float] | None) -> None:
+    """:class:`ConfigurationError` naming ``LEASE_SECONDS`` when the lease is not above
+    ``timeout``, the transport's timeout (seconds, or connect and read seconds, added up).
+
+    :func:`build_sender` checks it against the worker's transport; the adapters check it
+    against their configured timeout when the app starts (Flask's ``init_app``, Django's
+    system check ``django_twofactor.E020``), so the web side refuses it too.
+    """
+    seconds = _request_seconds(timeout)
+    if seconds is not None and options.lease_seconds <= seconds:
+        raise ConfigurationError(
+            f"{options.key('LEASE_SECONDS')} ({options.lease_seconds:g}) must be above the "
+            f"transport's timeout ({seconds:g} s): a claim must outlive the request it covers",
+            key=options.key("LEASE_SECONDS"),
+        )
 
 
 def build_ledger(options: BackgroundOptions, *, redis_client: Any = None) -> SendLedger:
@@ -255,13 +271,7 @@ def build_sender(
     """
     from .throttle import LocalThrottle, RedisThrottle
 
-    timeout = _request_seconds(transport)
-    if timeout is not None and options.lease_seconds <= timeout:
-        raise ConfigurationError(
-            f"{options.key('LEASE_SECONDS')} ({options.lease_seconds:g}) must be above the "
-            f"transport's timeout ({timeout:g} s): a claim must outlive the request it covers",
-            key=options.key("LEASE_SECONDS"),
-        )
+    check_lease(options, getattr(getattr(transport, "client", None), "timeout", None))
     if redis_client is None:
         redis_client = _redis_client(options)
     if ledger is None:
