@@ -4,7 +4,10 @@
 >>> sent = send_otp("+919876543210")
 >>> verify_otp("123456", session_id=sent.session_id)
 
-All of them go through the process-wide backend's transport (:func:`get_transport`).
+All of them go through the process-wide backend's transport (:func:`get_transport`), and
+each is an error boundary (:func:`twofactor_notify.boundary.at_boundary`): a library error
+leaves it detached, with no frame below the caller's, so the OTP or number passed in stays
+in the caller's frame only.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from twofactor_notify.boundary import at_boundary
 from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
 from twofactor_notify.models import BulkMessage, BulkResult, OTPSent, SMSSent, Verification
 from twofactor_notify.transport import Transport
@@ -28,6 +32,7 @@ __all__ = ["get_transport", "send_mass_sms", "send_otp", "send_sms", "verify_otp
 logger = logging.getLogger("django_twofactor")
 
 
+@at_boundary
 def get_transport() -> Transport:
     """The process-wide transport, built from ``TWOFACTOR_NOTIFY`` (one per process)."""
     return get_backend().transport
@@ -59,6 +64,7 @@ def send_sms(
 ) -> Envelope | None: ...
 
 
+@at_boundary
 def send_sms(
     to: str | Iterable[str],
     text: str,
@@ -120,6 +126,7 @@ def send_mass_sms(
 ) -> list[Envelope]: ...
 
 
+@at_boundary
 def send_mass_sms(
     datatuple: Iterable[Sequence[str] | BulkMessage | Mapping[str, Any]],
     *,
@@ -196,6 +203,7 @@ def send_mass_sms(
         return BulkResult()
 
 
+@at_boundary
 def send_otp(
     to: str,
     *,
@@ -215,6 +223,7 @@ def send_otp(
     )
 
 
+@at_boundary
 def verify_otp(
     code: str, *, session_id: str | None = None, phone: str | None = None
 ) -> Verification:

@@ -23,6 +23,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest
 
+from twofactor_notify.boundary import ErrorBoundary
 from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
 from twofactor_notify.validation import validate_otp_phone
 
@@ -59,7 +60,7 @@ def pending_login(request: HttpRequest | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and isinstance(data.get("phone"), str) else None
 
 
-class PhoneOTPBackend(BaseBackend):
+class PhoneOTPBackend(ErrorBoundary, BaseBackend):
     """Authenticates ``phone`` + ``token`` (an SMS OTP) against 2Factor via the transport.
 
     * the number is normalised to E.164 and the user is found by

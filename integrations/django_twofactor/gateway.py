@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from twofactor_notify.boundary import ErrorBoundary
+from twofactor_notify.errors import TwoFactorError
 from twofactor_notify.models import OTPSent
 
 from .backends import get_backend
@@ -23,8 +25,12 @@ from .conf import get_settings
 __all__ = ["TwoFactorGateway", "VoiceCallNotSupported"]
 
 
-class VoiceCallNotSupported(NotImplementedError):
-    """2Factor voice OTP calls are not covered by twofactor-notify."""
+class VoiceCallNotSupported(TwoFactorError, NotImplementedError):
+    """2Factor voice OTP calls are not covered by twofactor-notify.
+
+    A library error (so it leaves :meth:`TwoFactorGateway.make_call` without the frame that
+    holds the token), and a ``NotImplementedError`` as before.
+    """
 
 
 def device_number(device: Any) -> str:
@@ -36,8 +42,11 @@ def device_number(device: Any) -> str:
     return str(e164 if e164 else number)
 
 
-class TwoFactorGateway:
-    """``TWO_FACTOR_SMS_GATEWAY`` for django-two-factor-auth."""
+class TwoFactorGateway(ErrorBoundary):
+    """``TWO_FACTOR_SMS_GATEWAY`` for django-two-factor-auth.
+
+    Its methods are error boundaries: the token sent stays in the caller's frame only.
+    """
 
     def send_sms(self, device: Any, token: str) -> OTPSent:
         """Send ``token`` to ``device.number`` with the configured OTP template."""

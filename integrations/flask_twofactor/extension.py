@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flask import Flask, current_app
 
+from twofactor_notify.boundary import ErrorBoundary
 from twofactor_notify.config import build_transport as build_core_transport
 from twofactor_notify.credentials import Secret
 from twofactor_notify.models import (
@@ -113,7 +114,7 @@ def build_transport(config: TwoFactorConfig, plugin: SignalPlugin) -> Transport:
     return build_core_transport(options, key_name=lambda option: PREFIX + option.upper())
 
 
-class TwoFactor:
+class TwoFactor(ErrorBoundary):
     """The Flask extension: 2Factor OTPs and SMS for one or more apps.
 
     Direct or with an application factory::
@@ -127,7 +128,10 @@ class TwoFactor:
             return app
 
     Inside an app context, :meth:`send_otp`, :meth:`verify_otp`, :meth:`send_sms` and
-    :meth:`send_bulk` go through the current app's transport.
+    :meth:`send_bulk` go through the current app's transport. Each method is an error
+    boundary (:class:`~twofactor_notify.boundary.ErrorBoundary`): a library error leaves it
+    detached, with no frame below the caller's, so an OTP passed in stays in the caller's
+    frame only.
     """
 
     def __init__(self, app: Flask | None = None) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 
 from flask import current_app, session
 
+from twofactor_notify.boundary import ErrorBoundary, at_boundary
 from twofactor_notify.errors import InvalidInputError, RateLimitedError
 from twofactor_notify.models import OTPSent, VerificationOutcome
 from twofactor_notify.validation import validate_otp_phone
@@ -68,7 +69,7 @@ class LoginThrottledError(RateLimitedError):
     """Too many codes requested or too many wrong codes; ``retry_after`` says when to retry."""
 
 
-class PhoneLogin:
+class PhoneLogin(ErrorBoundary):
     """Request an OTP for a phone, verify it, and mark the Flask session.
 
     :param on_verified: called with the verified E.164 phone after a match (e.g. a function
@@ -83,6 +84,10 @@ class PhoneLogin:
         :class:`MemoryAttemptStore` in its extension state (shared by the app's
         ``PhoneLogin`` objects, never by two apps); with several worker processes pass a
         shared store whose ``hit`` is atomic.
+
+    Its methods, like the module's functions, are error boundaries
+    (:class:`~twofactor_notify.boundary.ErrorBoundary`): the code being checked stays in the
+    caller's frame only.
     """
 
     def __init__(
@@ -244,11 +249,13 @@ class PhoneLogin:
 _default = PhoneLogin()
 
 
+@at_boundary
 def request_code(phone: str) -> OTPSent:
     """:meth:`PhoneLogin.request_code` with the default settings."""
     return _default.request_code(phone)
 
 
+@at_boundary
 def verify_code(code: str, on_verified: Callable[[str], Any] | None = None) -> bool:
     """:meth:`PhoneLogin.verify_code` with the default settings and an optional callback."""
     if on_verified is None:

@@ -25,6 +25,7 @@ from django_otp.models import (
     TimestampMixin,
 )
 
+from twofactor_notify.boundary import at_boundary
 from twofactor_notify.errors import (
     InvalidInputError,
     InvalidPhoneNumberError,
@@ -200,6 +201,7 @@ class TwoFactorSMSDevice(
             return no_delivery_transport()
         return self.get_transport()
 
+    @at_boundary
     def deliver_challenge(self, otp: str | None) -> OTPSent:
         """Send the SMS: the given ``otp`` (local mode) or one 2Factor makes (``None``).
 
@@ -367,6 +369,7 @@ class TwoFactorSMSDevice(
 
     # ------------------------------------------------------------------ verification
 
+    @at_boundary
     def verify_token(self, token: object) -> bool:
         """Check ``token`` against the pending challenge; it is accepted at most once.
 

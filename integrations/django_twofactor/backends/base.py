@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from twofactor_notify.boundary import ErrorBoundary
 from twofactor_notify.config import Backend, build_transport
 from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
 from twofactor_notify.models import BulkBatch, BulkResult, Message, OTPMessage, SMSMessage
@@ -32,8 +33,12 @@ _NOT_A_LIST = (str, bytes, Mapping, *_MESSAGE_TYPES)
 MESSAGE_LOG_PLUGIN = "django_twofactor.plugin.MessageLogPlugin"
 
 
-class BaseSMSBackend(ABC):
+class BaseSMSBackend(ErrorBoundary, ABC):
     """Base class of the SMS backends.
+
+    Every public method is an error boundary
+    (:class:`~twofactor_notify.boundary.ErrorBoundary`): the texts and codes of the messages
+    sent stay in the caller's frame only.
 
     :param fail_silently: log send errors instead of raising them from :meth:`send_messages`.
     :param config: the settings to build from (default: ``settings.TWOFACTOR_NOTIFY``).
