@@ -3,12 +3,14 @@
 Every error carries what 2Factor said (``details``), the HTTP status when there was a
 response, and a redacted description of the request (``request``: method and path with the
 API key replaced). None of them ever holds the API key, the secret key or an OTP value in its
-text, ``repr`` or attributes.
+text, ``repr`` or attributes, and its texts are each one line: a line break or other control
+character that came in an answer is kept as its escape (:func:`one_line`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, overload
 
 __all__ = [
     "APIConnectionError",
@@ -30,7 +32,48 @@ __all__ = [
     "StoreUnavailableError",
     "TwoFactorError",
     "WebhookError",
+    "one_line",
 ]
+
+# What str.splitlines() breaks on (\n, \r, \v, \f, \x1c-\x1e, \x85, \u2028, \u2029), the
+# other C0/C1 controls (an escape sequence rewrites a terminal) and the bidirectional
+# overrides and isolates (they reorder what a reader sees).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+@overload
+def one_line(text: str) -> str: ...
+@overload
+def one_line(text: None) -> None: ...
+def one_line(text: str | None) -> str | None:
+    r"""``text`` with every line break and other control character written as its escape.
+
+    ``"a\nb\x1b[2J"`` becomes ``"a\\nb\\x1b[2J"`` (a backslash and letters,
+    not the characters), so an error's text, whatever a server answered, is one line.
+    ``None`` stays ``None``.
+    """
+    if text is None:
+        return None
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class _OneLine:
+    """A text attribute kept on one line (:func:`one_line`) however it is set."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _OneLine: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> Any: ...
+    def __get__(self, instance: object | None, owner: type) -> Any:
+        if instance is None:
+            return self
+        return instance.__dict__.get(self.slot)
+
+    def __set__(self, instance: object, value: Any) -> None:
+        instance.__dict__[self.slot] = one_line(value) if isinstance(value, str) else value
 
 
 class TwoFactorError(Exception):
@@ -54,6 +97,12 @@ class TwoFactorError(Exception):
       through before this error stopped the send (``None`` otherwise).
     """
 
+    # Texts that may hold a server's words: each is kept on one line (see one_line).
+    message = _OneLine()
+    details = _OneLine()
+    request = _OneLine()
+    request_id = _OneLine()
+
     #: True when the failed call may have taken effect at 2Factor (see above).
     outcome_unknown: bool = False
     #: For a bulk send stopped by this error: what the earlier chunks achieved.
@@ -69,7 +118,7 @@ class TwoFactorError(Exception):
         request_id: str | None = None,
         body: Any = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(one_line(message))
         self.message = message
         self.status = status
         self.details = details
@@ -220,6 +269,8 @@ class QueueUnavailableError(TwoFactorError):
 
 class BulkRequestError(TwoFactorError):
     """The bulk endpoint refused a whole request (``success: false``)."""
+
+    error_type = _OneLine()  # the endpoint's own word for the error
 
     def __init__(self, message: str, *, error_type: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
