@@ -3,17 +3,23 @@
 A client's API key and Secret-Key are held by :class:`Credentials`, and nowhere else in the
 library: requests are built with placeholders (:data:`API_KEY_PLACEHOLDER` in the V1 URL path
 and in R1 form and JSON bodies, :data:`SECRET_KEY_PLACEHOLDER` in the ``Secret-Key`` header).
-:class:`KeyPlacingAdapter`, the last layer before urllib3 and the socket, swaps the keys in
-on a private copy of the request (and, for the encrypted endpoints, only then encrypts the
-body), sends it, and hands back a response that carries the placeholder request and in which
-any echo of a key (a proxy or a server repeating the request) is replaced by ``<redacted>``.
+:class:`KeyPlacingAdapter` marks the request it hands to a requests ``HTTPAdapter`` for this
+thread, and the keys are swapped in by ``http.client.HTTPConnection.send``, on the bytes
+about to be written to the socket (for the encrypted endpoints, the adapter encrypts the
+keyed body first, and the ciphertext travels as it is). urllib3, its connection pool,
+``http.client``'s own debug output and whatever instruments ``putrequest`` (Sentry's stdlib
+integration, which keeps a span with the URL on each pooled connection) see only the
+placeholders. An adapter that is not an ``HTTPAdapter`` (a test double) gets a private
+keyed copy of the request instead. Either way the response handed back carries the
+placeholder request, and any echo of a key in it (a proxy or a server repeating the
+request) is replaced by ``<redacted>``.
 
-So no object above that layer (the client's frames, a prepared request, a response, an error)
-ever holds a key, and error reporters that record frames' local variables (Sentry, Rollbar,
-Django's technical 500 page) have nothing to show. :class:`Secret` keeps its value in a
-closure rather than in an attribute, so that serialisers walking ``__dict__`` and
-``__slots__`` do not reach it either; its ``repr`` and ``str`` are redacted and it cannot be
-pickled.
+So no object above the socket (the client's frames, a prepared request, a response, an
+error, a pooled connection) ever holds a key, and error reporters that record frames' local
+variables (Sentry, Rollbar, Django's technical 500 page) have nothing to show.
+:class:`Secret` keeps its value in a closure rather than in an attribute, so that
+serialisers walking ``__dict__`` and ``__slots__`` do not reach it either; its ``repr``
+and ``str`` are redacted and it cannot be pickled.
 """
 
 from __future__ import annotations
@@ -22,12 +28,15 @@ import base64
 import hmac
 import http.client
 import re
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import requests
-from requests.adapters import BaseAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.auth import AuthBase
 
 from .errors import ConfigurationError, TwoFactorError
@@ -53,6 +62,7 @@ _CREDENTIALS_ATTRIBUTE = "twofactor_credentials"
 _SEAL_ATTRIBUTE = "twofactor_seal"
 _REDACTED_BYTES = REDACTED.encode("ascii")
 _API_KEY_PLACEHOLDER_BYTES = API_KEY_PLACEHOLDER.encode("ascii")
+_SECRET_KEY_PLACEHOLDER_BYTES = SECRET_KEY_PLACEHOLDER.encode("ascii")
 
 
 def _new_prepared_request() -> requests.PreparedRequest:
@@ -196,8 +206,15 @@ class Credentials:
         """
         return _MarkForPlacing(self, seal)
 
-    def place(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """A copy of ``request`` with the keys swapped in (and its body sealed, if asked)."""
+    def place(
+        self, request: requests.PreparedRequest, *, at_socket: bool = False
+    ) -> requests.PreparedRequest:
+        """A copy of ``request`` with the keys swapped in (and its body sealed, if asked).
+
+        :param at_socket: leave the placeholders where they are (the socket layer,
+            :meth:`place_in_bytes`, swaps them): only seal a body that asks for it, and give
+            the ``Content-Length`` of the body as it will leave.
+        """
         in_path, in_body = self._api_key_forms.reveal()
         # Built by hand rather than with copy() or PreparedRequest() (whose __init__ builds
         # hooks and a header dict that are replaced at once): only what an adapter reads,
@@ -205,7 +222,11 @@ class Credentials:
         wire = _new_prepared_request()
         wire.method = request.method
         url = request.url or ""
-        wire.url = url.replace(API_KEY_PLACEHOLDER, in_path) if API_KEY_PLACEHOLDER in url else url
+        wire.url = (
+            url.replace(API_KEY_PLACEHOLDER, in_path)
+            if API_KEY_PLACEHOLDER in url and not at_socket
+            else url
+        )
         wire.hooks = request.hooks
         wire._cookies = request._cookies  # type: ignore[attr-defined]
         wire._body_position = request._body_position  # type: ignore[attr-defined]
@@ -214,8 +235,14 @@ class Credentials:
         if isinstance(body, str):
             body = body.encode("utf-8")
         if body is not None:
-            body = body.replace(_API_KEY_PLACEHOLDER_BYTES, in_body)
             seal = getattr(request, _SEAL_ATTRIBUTE, None)
+            length = None
+            if at_socket and seal is None:
+                # the socket layer places the key: the length is that of the placed body
+                grows = len(in_body) - len(_API_KEY_PLACEHOLDER_BYTES)
+                length = len(body) + body.count(_API_KEY_PLACEHOLDER_BYTES) * grows
+            else:
+                body = body.replace(_API_KEY_PLACEHOLDER_BYTES, in_body)
             if seal is not None:
                 sealed = self._seal(seal, body)
                 if isinstance(sealed, TwoFactorError):
@@ -224,15 +251,33 @@ class Credentials:
                     raise sealed
                 body = sealed
             headers = headers.copy()
-            headers["Content-Length"] = str(len(body))
+            headers["Content-Length"] = str(len(body) if length is None else length)
         if headers.get("Secret-Key") == SECRET_KEY_PLACEHOLDER:
             if self._secret_key is None:
                 raise ConfigurationError("this request needs secret_key=")
-            headers = headers.copy()
-            headers["Secret-Key"] = str(self._secret_key.reveal())
+            if not at_socket:
+                headers = headers.copy()
+                headers["Secret-Key"] = str(self._secret_key.reveal())
         wire.headers = headers
         wire.body = body
         return wire
+
+    def place_in_bytes(self, data: bytes, method: str) -> bytes:
+        """``data``, bytes of a request about to be written to the socket, with the keys
+        swapped in: in a request head (``data`` opens with ``method``), the API key in its
+        URL-path form and the Secret-Key in its header; in a body (what follows the head, or
+        ``data`` when it is no head), the API key as a body carries it."""
+        in_path, in_body = self._api_key_forms.reveal()
+        head, body = b"", data
+        if method and data.startswith(method.encode("ascii", "replace") + b" "):
+            end = data.find(b"\r\n\r\n")
+            head, body = (data, b"") if end < 0 else (data[: end + 4], data[end + 4 :])
+            head = head.replace(_API_KEY_PLACEHOLDER_BYTES, in_path.encode("ascii"))
+            if self._secret_key is not None:
+                head = head.replace(
+                    _SECRET_KEY_PLACEHOLDER_BYTES, str(self._secret_key.reveal()).encode("ascii")
+                )
+        return head + body.replace(_API_KEY_PLACEHOLDER_BYTES, in_body)
 
     def _seal(self, seal: Callable[[bytes], str], body: bytes) -> bytes | TwoFactorError:
         """The sealed body, or the error to raise when the codec failed: a new
@@ -600,10 +645,13 @@ class _MarkForPlacing(AuthBase):
 
 
 class KeyPlacingAdapter(BaseAdapter):
-    """Wraps a transport adapter: puts the keys into marked requests just before sending.
+    """Wraps a transport adapter: has the keys put into marked requests as they are sent.
 
-    Requests not marked by :meth:`Credentials.auth` pass through untouched. For a marked
-    one, the adapter sends a keyed copy through ``inner``, then reads the answer and returns
+    Requests not marked by :meth:`Credentials.auth` pass through untouched. A marked one
+    goes through ``inner`` with its placeholders when ``inner`` is a requests
+    ``HTTPAdapter``: ``http.client``'s ``send``, on this thread, swaps the keys into the
+    bytes it writes to the socket (see the module docstring). Any other adapter is given a
+    keyed copy. The adapter then reads the answer and returns
     a response whose ``request`` and ``url`` are the placeholder ones (a sealed request's
     body becomes the ciphertext that went out), whose body, headers and reason have
     every echo of a key redacted, and which keeps no urllib3 response (that one remembers the
@@ -613,6 +661,7 @@ class KeyPlacingAdapter(BaseAdapter):
     def __init__(self, inner: BaseAdapter) -> None:
         super().__init__()
         self.inner = inner
+        _place_keys_at_the_socket()
 
     def __repr__(self) -> str:
         return f"KeyPlacingAdapter({self.inner!r})"
@@ -624,8 +673,16 @@ class KeyPlacingAdapter(BaseAdapter):
         credentials: Credentials | None = getattr(request, _CREDENTIALS_ATTRIBUTE, None)
         if credentials is None:
             return self.inner.send(request, **kwargs)
-        wire = credentials.place(request)
-        response = self.inner.send(wire, **kwargs)
+        if isinstance(self.inner, HTTPAdapter):
+            wire = credentials.place(request, at_socket=True)
+            placing = _placing.set(credentials)
+            try:
+                response = self.inner.send(wire, **kwargs)
+            finally:
+                _placing.reset(placing)
+        else:
+            wire = credentials.place(request)
+            response = self.inner.send(wire, **kwargs)
         raw = response.raw
         try:
             content = response.content  # read now: the urllib3 response is let go below
@@ -658,6 +715,50 @@ class KeyPlacingAdapter(BaseAdapter):
     def close(self) -> None:
         """Close the wrapped adapter."""
         self.inner.close()
+
+
+#: The credentials whose request this thread (or task) is sending through an ``HTTPAdapter``.
+_placing: ContextVar[Credentials | None] = ContextVar("twofactor_notify_placing", default=None)
+_socket_lock = threading.Lock()
+_socket_placing = False
+
+
+def _place_keys_at_the_socket() -> None:
+    """Wrap ``http.client.HTTPConnection.send`` (once per process) so that, while a
+    :class:`KeyPlacingAdapter` sends a marked request on this thread, the bytes written to
+    the socket get the keys (:meth:`Credentials.place_in_bytes`). Any other write, and every
+    write of any other request, goes to the ``send`` that was there before, unchanged."""
+    global _socket_placing
+    with _socket_lock:
+        if _socket_placing:
+            return
+        wrapped = http.client.HTTPConnection.send
+
+        def send(self: http.client.HTTPConnection, data: Any) -> None:
+            credentials = _placing.get()
+            if credentials is None or not isinstance(data, bytes | bytearray):
+                return wrapped(self, data)
+            if _API_KEY_PLACEHOLDER_BYTES not in data and _SECRET_KEY_PLACEHOLDER_BYTES not in data:
+                return wrapped(self, data)
+            if self.sock is None:
+                if not self.auto_open:
+                    raise http.client.NotConnected()
+                self.connect()
+            # what http.client shows of a write (debuglevel, audit hooks) is what went
+            # through it: the placeholders
+            if self.debuglevel > 0:
+                print("send:", repr(data))
+            sys.audit("http.client.send", self, data)
+            keyed = credentials.place_in_bytes(bytes(data), getattr(self, "_method", "") or "")
+            try:
+                self.sock.sendall(keyed)
+            finally:
+                del keyed  # a failed write's traceback holds this frame
+            return None
+
+        send.__wrapped__ = wrapped  # type: ignore[attr-defined]
+        http.client.HTTPConnection.send = send  # type: ignore[method-assign]
+        _socket_placing = True
 
 
 def _forget_the_answer(raw: Any) -> None:

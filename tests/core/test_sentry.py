@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from twofactor_notify import ServerError, TwoFactorClient
+from twofactor_notify.credentials import API_KEY_PLACEHOLDER
 from twofactor_notify.emulator import Emulator
 from twofactor_notify.sentry import SENTRY_OPTIONS, install, scrub
 
@@ -50,13 +51,20 @@ def _exercise(emulator: Emulator) -> None:
         client.close()
 
 
-def test_without_the_scrubber_the_key_reaches_sentry(twofactor_emulator: Emulator) -> None:
+def test_without_the_scrubber_the_code_and_number_reach_sentry_but_no_key(
+    twofactor_emulator: Emulator,
+) -> None:
+    """The stdlib integration records each V1 URL as ``putrequest`` is given it: the OTP
+    and the number are in it (the scrubber's job), the keys are not (they are swapped in
+    only on the bytes written to the socket)."""
     with without_twofactor_scrubber(), capture_sentry() as transport:
         _exercise(twofactor_emulator)
     text = transport.text()
     assert "after the calls" in text
-    assert twofactor_emulator.api_key in text  # the stdlib integration saw the V1 URL
-    assert f"/{OTP}" in text
+    assert f"/{OTP}" in text and PHONE in text  # the stdlib integration saw the V1 URL
+    assert API_KEY_PLACEHOLDER in text
+    assert twofactor_emulator.api_key not in text
+    assert SECRET_KEY not in text
 
 
 def test_with_the_scrubber_no_key_token_or_otp_reaches_sentry(

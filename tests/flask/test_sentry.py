@@ -23,11 +23,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from flask import Flask
+from flask import Config, Flask
 
 from flask_twofactor import TwoFactor
+from twofactor_notify.credentials import API_KEY_PLACEHOLDER
 from twofactor_notify.emulator import Emulator
 
+from ..secret_scan import find_secrets_in_object, summarise
 from ..sentry_capture import (
     ListTransport,
     capture_sentry,
@@ -163,6 +165,29 @@ def test_without_the_scrubber_they_reach_sentry(twofactor_emulator: Emulator) ->
     with without_twofactor_scrubber():
         _, transport = _exercise(twofactor_emulator, "503")
     text = transport.text()
-    assert twofactor_emulator.api_key in text  # the V1 URL, in a breadcrumb
+    # the V1 URL, in a breadcrumb, as putrequest had it: the key is placed below that
+    assert f"/API/V1/{API_KEY_PLACEHOLDER}/" in text
+    assert twofactor_emulator.api_key not in text
     assert WEBHOOK_TOKEN in text  # the query string and the header
     assert OTP in text  # the view's variables
+
+
+def test_the_extension_keeps_no_key_in_sentrys_spans(twofactor_emulator: Emulator) -> None:
+    """After every sending method has gone through under Sentry's Flask and stdlib
+    integrations, nothing reachable from the app's extension state (its transport, client,
+    session, pooled connections and the span Sentry left on each) holds a key."""
+    twofactor = TwoFactor()
+    with capture_sentry(integrations=[FlaskIntegration()]):
+        app = create_app(twofactor, twofactor_emulator)
+        client = app.test_client()
+        for name in _sending_methods():
+            answer = client.post(f"/call/{name}")
+            assert answer.status_code == 500  # ViewFailed: the call itself went through
+        state = app.extensions["twofactor"]
+        secrets = {"API key": twofactor_emulator.api_key, "Secret-Key": SECRET_KEY}
+        findings, _types = find_secrets_in_object(state, secrets, opaque=(Flask, Config))
+        shown, _types = find_secrets_in_object(
+            state, {"placeholder": API_KEY_PLACEHOLDER}, opaque=(Flask, Config)
+        )
+    assert not findings, summarise(findings)
+    assert any("_sentrysdk_span" in f.path for f in shown), "the walk did not reach a span"
