@@ -5,6 +5,9 @@
 * ``POST <prefix>/delivery/`` — delivery reports (JSON object or list, or url-encoded);
 * ``POST <prefix>/click/`` — clicks on tracked links.
 
+Each answers with or without its trailing slash, and never redirects (a redirect would
+repeat a ``?token=``): a URL with doubled slashes is answered 404.
+
 2Factor does not sign its webhooks: every request must carry the shared token in the
 ``X-TwoFactor-Token`` header (headers stay out of access logs). Where only a URL can be
 registered, as in 2Factor's callback settings, ``TWOFACTOR_WEBHOOK_QUERY_TOKEN = True``
@@ -50,6 +53,12 @@ BLUEPRINT_NAME = "twofactor"
 logger = logging.getLogger("flask_twofactor.webhooks")
 
 webhooks = Blueprint(BLUEPRINT_NAME, __name__)
+
+#: werkzeug answers a URL that differs from a rule only by a slash with a 308 whose
+#: ``Location`` repeats the query string, hence a ``?token=``, and 2Factor does not follow
+#: it (the report is lost). So neither rule redirects: the trailing slash is optional, and
+#: a URL with doubled slashes (``/twofactor//delivery/``) is not one of them (404).
+_NO_REDIRECT = {"strict_slashes": False, "merge_slashes": False}
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:
@@ -123,7 +132,7 @@ def _refused(result: IngestResult) -> dict[str, int]:
     return {"refused": result.refused} if result.refused else {}
 
 
-@webhooks.post("/delivery/", strict_slashes=False)
+@webhooks.post("/delivery/", **_NO_REDIRECT)
 def delivery() -> tuple[Response, int]:
     """Receive delivery reports; fires ``on_delivery`` (and ``delivery_received``) per report.
 
@@ -133,7 +142,7 @@ def delivery() -> tuple[Response, int]:
     return _receive("delivery")
 
 
-@webhooks.post("/click/", strict_slashes=False)
+@webhooks.post("/click/", **_NO_REDIRECT)
 def click() -> tuple[Response, int]:
     """Receive a click-tracking callback; fires ``on_delivery`` (and ``click_received``)."""
     return _receive("click")

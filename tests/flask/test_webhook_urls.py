@@ -81,6 +81,43 @@ def test_a_webhook_answers_with_and_without_its_slash(
     assert not find_secrets_in_text(logged_text(caplog.records), SECRETS)
 
 
+def misspellings(app: Flask) -> list[tuple[str, str]]:
+    """``(endpoint, URL)`` for each POST rule of the blueprint with one slash doubled (each
+    in turn, the trailing one included), tripled, or its trailing one left out."""
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(BLUEPRINT_NAME + ".") or "POST" not in (rule.methods or ()):
+            continue
+        path = rule.rule
+        found.add((rule.endpoint, path.rstrip("/")))
+        # not the leading slash: "//twofactor/…" is a URL naming the host "twofactor"
+        for at in [i for i, char in enumerate(path) if char == "/" and i > 0]:
+            found.add((rule.endpoint, path[:at] + "//" + path[at + 1 :]))
+            found.add((rule.endpoint, path[:at] + "///" + path[at + 1 :]))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("in_query", [True, False], ids=["query", "header"])
+def test_no_spelling_of_a_webhook_url_is_redirected(make_app: AppFactory, in_query: bool) -> None:
+    """A redirect's ``Location`` repeats the query string, token and all, and 2Factor would
+    not follow it: each spelling is answered where it lands, by the route or with a 404."""
+    app = make_app(testing=False, TWOFACTOR_BACKEND="memory")
+    assert app.url_map.merge_slashes  # the app's default: it would redirect //delivery/
+    spellings = misspellings(app)
+    assert len(spellings) >= 8
+    for endpoint, url in spellings:
+        answer = _post(app, url, in_query)
+        assert not 300 <= answer.status_code < 400, (url, answer.status_code)
+        assert "Location" not in answer.headers, url
+        shown = answer.get_data(as_text=True) + str(answer.headers)
+        assert not find_secrets_in_text(shown, SECRETS), url
+        by_the_route = 200 if endpoint == "twofactor.delivery" else 400
+        if "//" in url:  # the route itself (an extra trailing slash) or nothing
+            assert answer.status_code in (by_the_route, 404), (url, answer.status_code)
+        else:  # the trailing slash left out: the route itself
+            assert answer.status_code == by_the_route, url
+
+
 @pytest.mark.parametrize("in_query", [True, False], ids=["query", "header"])
 @pytest.mark.parametrize("debugger", [False, True], ids=["logged", "debugger"])
 def test_an_error_inside_a_webhook_shows_the_token_nowhere(
