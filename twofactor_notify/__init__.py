@@ -8,9 +8,13 @@ The names most programs need are importable from here::
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# Not ``typing``'s: importing typing costs more than the rest of this module, and the
+# console script imports this package before its entry point can catch a Ctrl-C.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .client import DEFAULT_BASE_URL, TwoFactorClient
     from .codec import AESCodec, EncryptionCodec
     from .config import TransportOptions, build_transport, check_options

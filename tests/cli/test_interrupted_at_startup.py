@@ -9,7 +9,10 @@ against an emulator that answers after 5 s, so every delay falls before the comm
 Before the interpreter has started running any code of the program, Python's own start-up
 is what a signal meets: the system ends the process before Python has installed its
 SIGINT handler (a death by SIGINT, with no output at all), or Python reports that importing
-``site`` failed. Those two outcomes are recognised as such. Every other outcome must be the
+``site`` (or setting up the standard streams) failed. Those outcomes are recognised as
+such, as is a traceback through the script's first lines and the tiny modules it imports
+before :func:`twofactor_notify.command_line.main` runs (:data:`LIGHT`, which must import
+nothing: a test below). Every other outcome must be the
 command's: exit 130, exactly one line on stderr, no traceback, and nothing sent when the
 line says so. At least one of the delays must meet the program before its request went
 (the line says nothing was sent): the second of imports is the moment under test.
@@ -78,9 +81,7 @@ def _interrupt(
 LIGHT = (
     "twofactor_notify/__init__.py",
     "twofactor_notify/__main__.py",
-    "twofactor_notify/cli/__init__.py",
-    "twofactor_notify/cli/errors.py",
-    "twofactor_notify/cli/interrupt.py",
+    "twofactor_notify/command_line.py",
 )
 _OUR_FILE = re.compile(r'File "[^"]*?(twofactor_notify/[^"]+)", line \d+, in (\S+)')
 
@@ -92,8 +93,8 @@ def _before_the_program(code: int, out: str, err: str) -> bool:
     in the program (only module-level lines of :data:`LIGHT`)."""
     if code == -signal.SIGINT and not out and not err:
         return True  # before Python had installed its SIGINT handler
-    if err.startswith("Fatal Python error: init_import_site"):
-        return True
+    if err.startswith(("Fatal Python error: init_import_site", "Fatal Python error: init_sys")):
+        return True  # importing site, or setting up sys.stdin/stdout/stderr
     if "KeyboardInterrupt" not in err:
         return False
     frames = _OUR_FILE.findall(err)
@@ -102,9 +103,11 @@ def _before_the_program(code: int, out: str, err: str) -> bool:
 
 def test_the_entry_modules_import_next_to_nothing() -> None:
     code = (
-        "import sys, twofactor_notify.cli, twofactor_notify.__main__\n"
-        "heavy = {'requests', 'urllib3', 'cryptography', 'twofactor_notify.cli.program',"
-        " 'twofactor_notify.client', 'argparse'}\n"
+        "import sys; before = set(sys.modules)\n"
+        "import twofactor_notify.command_line, twofactor_notify.__main__\n"
+        "heavy = {'requests', 'urllib3', 'cryptography', 'twofactor_notify.cli',"
+        " 'twofactor_notify.client', 'argparse', 'typing', 'signal', 'threading'}\n"
+        "heavy |= {n for n in set(sys.modules) - before if not n.startswith('twofactor')}\n"
         "ours = {m.__file__.replace(chr(92), '/') for n, m in sys.modules.items()"
         " if n.startswith('twofactor_notify')}\n"
         "print(sorted(heavy & set(sys.modules)) or '', *sorted(ours), sep='\\n')"

@@ -1,0 +1,41 @@
+"""The ``twofactor-notify`` console script's entry point.
+
+The script imports this module, and with it the package, before anything of the command
+line runs: both import nothing the interpreter has not already loaded, so that a Ctrl-C
+during the imports of the command line itself (most of a second: typing, argparse,
+requests, cryptography) lands inside :func:`main`, which ends the run with one line and
+exit 130 rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["main"]
+
+_INTERRUPTED_AT_START = (
+    "twofactor-notify: error: interrupted before any request was made; nothing was sent"
+)
+
+
+def main() -> int:
+    """Run :func:`twofactor_notify.cli.main` on the process's command line; returns its
+    exit code. A Ctrl-C while it is being imported ends the process with exit 130."""
+    try:
+        from .cli import main as run
+    except KeyboardInterrupt:
+        _end_interrupted_at_start()
+    return run()
+
+
+def _end_interrupted_at_start() -> None:
+    """One line on stderr and exit 130, with further Ctrl-Cs ignored meanwhile."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError):  # stderr gone: the status says it
+        print(_INTERRUPTED_AT_START, file=sys.stderr, flush=True)
+    os._exit(130)  # see twofactor_notify.cli._end_interrupted_process
