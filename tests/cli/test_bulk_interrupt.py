@@ -235,3 +235,26 @@ def test_a_killed_run_leaves_the_named_file_whole_and_the_partial_file_beside_it
     [partial] = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
     assert partial.name.startswith(".r.csv.")
     assert [r["status"] for r in _result(partial)] == ["accepted"] * CHUNK  # what was reported
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0])
+def test_sigterm_while_send_bulk_loads_sends_nothing(
+    bulk: Callable[..., subprocess.Popen[str]], cli_env: Emulator, tmp_path: Path, delay: float
+) -> None:
+    """Before ``send-bulk`` takes SIGTERM over (the second it spends loading), SIGTERM ends
+    it as the signal's default does: no line, no result file, nothing sent. Once it has,
+    it is the documented exit 143 with one line. Nothing else."""
+    (tmp_path / "rows.csv").write_text(_csv(range(1, ROWS + 1)), encoding="utf-8")
+    process = bulk("rows.csv", "--sender", "TFACTR", "--result", "out.csv", "--chunk-size", "2")
+    time.sleep(delay)
+    process.send_signal(signal.SIGTERM)
+    code, out, err = _finish(process)
+    said = f"{delay}s: exit {code}\n{out}{err}"
+    assert "Traceback" not in err, said
+    if code == -signal.SIGTERM:
+        assert err == "" and not (tmp_path / "out.csv").exists(), said
+        assert _sent(cli_env) == collections.Counter(), said
+        _no_partial_file(tmp_path)
+    else:
+        assert code == 128 + signal.SIGTERM, said
+        assert "interrupted by SIGTERM" in err, said
