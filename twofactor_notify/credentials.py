@@ -40,7 +40,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.auth import AuthBase
 
 from .errors import ConfigurationError, TwoFactorError
-from .redaction import REDACTED, redact
+from .redaction import REDACTED, _base64_cores, redact
 
 __all__ = [
     "API_KEY_PLACEHOLDER",
@@ -549,28 +549,6 @@ def _spelled(value: str) -> bytes:
         longest_first: list[bytes] = sorted(forms, key=len, reverse=True)
         parts.append(b"(?:" + b"|".join(longest_first) + b")")
     return _BREAK.join(parts)
-
-
-def _base64_cores(raw: bytes, min_core: int = _MIN_CORE) -> set[bytes]:
-    """The parts of the Base64 encodings (standard and URL-safe) of any bytes holding
-    ``raw`` that depend on ``raw`` alone: for each of the 3 offsets modulo 3 at which it can
-    start, the characters whose 6 bits all come from it. Text that Base64-encodes ``raw``
-    anywhere contains one of them."""
-    cores: set[bytes] = set()
-    for offset in range(3):
-        encoded = base64.b64encode(b"\0" * offset + raw)
-        first = -(-8 * offset // 6)
-        last = 8 * (offset + len(raw)) // 6
-        core = encoded[first:last]
-        if len(core) < min_core:
-            # too short to search for alone: the whole encodings (in the forms) still are
-            continue
-        cores.add(core)
-        cores.add(core.translate(_URLSAFE))
-    return cores
-
-
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def _echo_pattern(values: list[str], min_core: int = _MIN_CORE) -> _Echoes | None:

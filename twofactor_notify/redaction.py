@@ -8,6 +8,7 @@ urllib3's and requests' loggers and on ours, scrubs every log record that passes
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
@@ -33,6 +34,7 @@ _secrets: dict[str, int] = {}
 _changes: deque[tuple[str, int]] = deque()  # registrations waiting for _rebuild
 _rebuilding = False
 _pattern: re.Pattern[str] | None = None
+_base64_pattern: re.Pattern[str] | None = None  # the Base64 cores of the secrets
 
 #: Loggers whose records may contain request URLs.
 _LOGGERS = (
@@ -103,8 +105,54 @@ def _any_encoding(secret: str) -> str:
     return f"(?:{_BREAK.join(parts)}|{hexed})"
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_BASE64_RUN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
+#: A registered secret has 6 characters at least: its Base64 cores have 7 at least.
+_MIN_SECRET_CORE = 6
+
+
+def _base64_cores(raw: bytes, min_core: int) -> set[bytes]:
+    """The parts of the Base64 encodings (standard and URL-safe) of any bytes holding
+    ``raw`` that depend on ``raw`` alone: for each of the 3 offsets modulo 3 at which it can
+    start, the characters whose 6 bits all come from it. Text that Base64-encodes ``raw``
+    anywhere contains one of them. Cores shorter than ``min_core`` are left out."""
+    cores: set[bytes] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw)
+        first = -(-8 * offset // 6)
+        last = 8 * (offset + len(raw)) // 6
+        core = encoded[first:last]
+        if len(core) < min_core:
+            continue
+        cores.add(core)
+        cores.add(core.translate(_URLSAFE))
+    return cores
+
+
+def _redact_base64(text: str, search: re.Pattern[str]) -> str:
+    """``text`` with every Base64 run holding a core of a registered secret redacted whole."""
+    match = search.search(text)
+    if match is None:
+        return text
+    out: list[str] = []
+    done = 0
+    while match is not None:
+        start, end = match.span()
+        while start > done and text[start - 1] in _BASE64_RUN_CHARS:
+            start -= 1
+        while end < len(text) and text[end] in _BASE64_RUN_CHARS:
+            end += 1
+        while end < len(text) and text[end] == "=":
+            end += 1
+        out += (text[done:start], REDACTED)
+        done = end
+        match = search.search(text, done)
+    out.append(text[done:])
+    return "".join(out)
+
+
 def _rebuild() -> None:
-    global _pattern, _rebuilding
+    global _pattern, _base64_pattern, _rebuilding
     # Called with _lock held. Building the pattern allocates, so a garbage collection can run
     # inside it, and with it a finalizer closing a client, which forgets its key: that
     # nested call (same thread, lock already held) only queues its change, and the loop
@@ -128,8 +176,18 @@ def _rebuild() -> None:
                 if ordered
                 else None
             )
+            cores = sorted(
+                {
+                    core.decode("ascii")
+                    for s in ordered
+                    for core in _base64_cores(s.encode("utf-8", "surrogatepass"), _MIN_SECRET_CORE)
+                },
+                key=len,
+                reverse=True,
+            )
+            in_base64 = re.compile("|".join(map(re.escape, cores))) if cores else None
             if not _changes:
-                _pattern = pattern
+                _pattern, _base64_pattern = pattern, in_base64
                 return
     finally:
         _rebuilding = False
@@ -307,6 +365,9 @@ def redact(text: str, *, request_values: bool = True) -> str:
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
+    in_base64 = _base64_pattern
+    if in_base64 is not None:
+        text = _redact_base64(text, in_base64)
     if request_values:
         text = _hide_request_values(text)
     if "=" in text or "%3" in text.upper():

@@ -5,6 +5,7 @@ every kind of call."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import time
@@ -15,6 +16,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twofactor_notify import (
     BulkMessage,
@@ -24,6 +27,7 @@ from twofactor_notify import (
 )
 from twofactor_notify.plugins import LoggingPlugin
 from twofactor_notify.redaction import REDACTED, forget_secret, redact, register_secret
+from twofactor_notify.sentry import scrub_event
 
 from ..secret_scan import find_secrets_in_text
 from .test_scrub import SPELLINGS
@@ -336,5 +340,32 @@ def test_redact_hides_a_registered_secret_in_every_placeable_spelling(spelling: 
         cleaned = redact(f"said: {spelled} (end)")
         assert find_secrets_in_text(cleaned, {"secret": secret}) == [], cleaned
         assert cleaned == f"said: {REDACTED} (end)"
+    finally:
+        forget_secret(secret)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    secret=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_=+/-]{11,39}", fullmatch=True),
+    before=st.binary(max_size=12),
+    after=st.binary(max_size=12),
+    urlsafe=st.booleans(),
+    padded=st.booleans(),
+)
+def test_redact_and_the_sentry_scrubber_hide_a_registered_secret_in_base64(
+    secret: str, before: bytes, after: bytes, urlsafe: bool, padded: bool
+) -> None:
+    """A registered secret Base64-encoded inside other bytes (``Basic`` credentials, an
+    echo), at each of the 3 alignments the bytes before it give: the whole Base64 run goes,
+    in redact() (the log filter) and in the Sentry scrubber."""
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    encoded = encode(before + secret.encode() + after).decode("ascii")
+    encoded = encoded if padded else encoded.rstrip("=")
+    text = f"Authorization: Basic {encoded} (end)"
+    assert find_secrets_in_text(text, {"secret": secret}), "the scan sees it"
+    register_secret(secret)
+    try:
+        for cleaned in (redact(text), scrub_event({"message": text})["message"]):
+            assert cleaned == f"Authorization: Basic {REDACTED} (end)", cleaned
     finally:
         forget_secret(secret)
