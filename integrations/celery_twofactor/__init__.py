@@ -187,7 +187,7 @@ def _describe(exc: BaseException) -> str:
     """A configuration error's message (it names the setting); another error's class only
     (its text could hold anything)."""
     if isinstance(exc, ConfigurationError):
-        return exc.message
+        return str(exc.message)
     return type(exc).__name__
 
 
