@@ -49,6 +49,9 @@ logger = logging.getLogger("django_twofactor")
 #: The longest the task sleeps before enqueueing again on a backend that cannot defer.
 MAX_INLINE_WAIT = 5.0
 
+#: Seconds before a message is offered again when this worker cannot build its sender.
+CONFIG_RETRY_DELAY = 10.0
+
 
 def _task_options() -> dict[str, Any]:
     """The task's defaults: ``BACKGROUND["QUEUE"]`` as its queue when the engine is
@@ -90,7 +93,11 @@ def send_envelope(payload: dict[str, Any]) -> dict[str, Any]:
     envelope it cannot read is recorded ``unreadable`` in the ledger, and not sent."""
     from .background import get_background_sender
 
-    sender = get_background_sender()
+    try:
+        sender = get_background_sender()
+    except Exception as exc:
+        _give_back(payload, exc)
+        return {"key": _payload_key(payload), "status": "given_back", "state": None}
     try:
         envelope = Envelope.from_dict(payload)
     except EnvelopeError as exc:
@@ -110,6 +117,30 @@ def send_envelope(payload: dict[str, Any]) -> dict[str, Any]:
 
 # the worker finds the task by this module's name for it: the Task replaces the function
 send_envelope = _define(send_envelope)
+
+
+def _payload_key(payload: Any) -> str:
+    key = payload.get("key") if isinstance(payload, dict) else None
+    return key if isinstance(key, str) and key.isprintable() and len(key) <= 200 else "?"
+
+
+def _give_back(payload: dict[str, Any], exc: Exception) -> None:
+    """This worker cannot build its sender (nothing is claimed): enqueue ``payload``
+    unchanged, deferred by :data:`CONFIG_RETRY_DELAY`, on the task's own queue, so a
+    correctly configured worker can take it. On a backend that cannot defer (it would run
+    the copy at once, in this same worker) the error is raised instead: the backend keeps
+    the task as failed, with its argument."""
+    reason = exc.message if isinstance(exc, ConfigurationError) else type(exc).__name__
+    key = _payload_key(payload)
+    runner: Any = send_envelope
+    if not hasattr(runner, "get_backend") or not runner.get_backend().supports_defer:
+        logger.error("queued message %s: this worker cannot build its sender (%s)", key, reason)
+        raise exc
+    logger.error(
+        "queued message %s given back: this worker cannot build its sender (%s)", key, reason
+    )
+    run_after = timezone.now() + timedelta(seconds=CONFIG_RETRY_DELAY)
+    runner.using(run_after=run_after).enqueue(payload)
 
 
 def enqueue(envelope: Envelope, *, queue: str | None = None, delay: float = 0.0) -> str:

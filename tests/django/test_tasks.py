@@ -432,3 +432,47 @@ def test_a_resolution_replaces_the_log_rows_error_with_the_verdict(
             client = ledger.inner.client  # type: ignore[attr-defined]
             for name in client.scan_iter(match=background["KEY_PREFIX"] + "*"):
                 client.delete(name)
+
+
+DUMMY = IMMEDIATE.replace("immediate.ImmediateBackend", "dummy.DummyBackend")
+
+
+@pytest.mark.parametrize("bad", [{"TYPO": 1}, {"LEASE_SECONDS": 2}])
+def test_a_worker_that_cannot_build_its_sender_gives_the_message_back(
+    settings: Any, tasks: Emulator, bad: dict[str, Any]
+) -> None:
+    """Nothing claimed, nothing lost: the envelope goes back to the backend, deferred, for a
+    correctly configured worker, which sends it once."""
+    from django_twofactor import tasks as task_module
+
+    good = settings.TWOFACTOR_NOTIFY
+    settings.TASKS = {"default": {"BACKEND": DUMMY}}
+    payload = Envelope.wrap(
+        SMSMessage(to=(PHONE,), text="given back", sender="TFACTR"), key="back-1"
+    ).to_dict()
+    settings.TWOFACTOR_NOTIFY = {**good, "BACKGROUND": {**good["BACKGROUND"], **bad}}
+    backend = task_module.send_envelope.get_backend()
+    result = task_module.send_envelope.call(payload)
+    assert result["status"] == "given_back"
+    [copy] = backend.results
+    assert copy.args == [payload] and copy.task.run_after is not None
+    assert texts(tasks) == []
+
+    settings.TWOFACTOR_NOTIFY = good
+    assert task_module.send_envelope.call(copy.args[0])["status"] == "sent"
+    assert task_module.send_envelope.call(copy.args[0])["status"] != "sent"
+    assert texts(tasks) == ["given back"]
+
+
+def test_a_backend_that_cannot_defer_keeps_the_failed_task_instead(
+    settings: Any, tasks: Emulator
+) -> None:
+    from django_twofactor import tasks as task_module
+    from twofactor_notify.errors import ConfigurationError
+
+    good = settings.TWOFACTOR_NOTIFY
+    settings.TWOFACTOR_NOTIFY = {**good, "BACKGROUND": {**good["BACKGROUND"], "TYPO": 1}}
+    payload = Envelope.wrap(SMSMessage(to=(PHONE,), text="x", sender="TFACTR"), key="k").to_dict()
+    with pytest.raises(ConfigurationError, match="TYPO"):
+        task_module.send_envelope.call(payload)
+    assert texts(tasks) == []
