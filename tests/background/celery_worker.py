@@ -35,6 +35,8 @@ def make_app(broker: str, keyprefix: str, queue: str, visibility: float) -> Cele
             # look for abandoned messages every second (kombu's default: about every 100 s)
             "unacked_restore_interval": 1,
             "unacked_restore_throttle": 1,
+            # a worker killed while it looks leaves the lock behind: 5 s, not 300 s
+            "unacked_mutex_expire": 5,
         },
         broker_connection_retry_on_startup=True,
         task_default_queue=queue,

@@ -64,6 +64,8 @@ def config_from(env: dict[str, str]) -> dict[str, Any]:
                 "global_keyprefix": env["TFN_KEYPREFIX"],
                 "unacked_restore_interval": 1,
                 "unacked_restore_throttle": 1,
+                # a worker killed while it looks leaves the lock behind: 5 s, not 300 s
+                "unacked_mutex_expire": 5,
             },
             "broker_connection_retry_on_startup": True,
             "task_ignore_result": True,
