@@ -136,10 +136,15 @@ def test_the_celery_task_records_what_it_cannot_read_in_each_ledger(
 
 
 @pytest.fixture
-def django_tasks(settings: Any, twofactor_emulator: Emulator) -> Iterator[Callable[[str], Any]]:
+def django_tasks(
+    request: pytest.FixtureRequest, twofactor_emulator: Emulator
+) -> Iterator[Callable[[str], Any]]:
     """The Django task on the immediate backend, with BACKGROUND's ledger set by the test."""
+    # the core's env has no Django (nor pytest-django's ``settings``): skip, do not error
+    pytest.importorskip("django", reason="the Django task needs Django")
     if importlib.util.find_spec("django.tasks") is None:
         pytest.importorskip("django_tasks", reason="needs Django 6 or the django-tasks backport")
+    settings = request.getfixturevalue("settings")
     from tests.django.conftest import emulator_settings
     from tests.django.test_tasks import IMMEDIATE
 

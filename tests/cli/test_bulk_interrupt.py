@@ -244,6 +244,8 @@ def test_sigterm_while_send_bulk_loads_sends_nothing(
     """Before ``send-bulk`` takes SIGTERM over (the second it spends loading), SIGTERM ends
     it as the signal's default does: no line, no result file, nothing sent. Once it has,
     it is the documented exit 143 with one line. Nothing else."""
+    # slow answers: the run cannot end before the signal, however fast this machine loads it
+    cli_env.latency_ms = 1500.0
     (tmp_path / "rows.csv").write_text(_csv(range(1, ROWS + 1)), encoding="utf-8")
     process = bulk("rows.csv", "--sender", "TFACTR", "--result", "out.csv", "--chunk-size", "2")
     time.sleep(delay)
