@@ -11,7 +11,8 @@ The documented default, :class:`AESCodec`:
 * AES key: the secret key's UTF-8 bytes when they are exactly 32 bytes long; a 64-character
   hex string is decoded; anything else goes through SHA-256 (giving 32 bytes).
 * GCM: ``base64( nonce[12] || ciphertext || tag[16] )``, no associated data.
-* CBC: ``base64( iv[16] || ciphertext )`` with PKCS#7 padding.
+* CBC: ``base64( iv[16] || ciphertext )`` with PKCS#7 padding. CBC carries no integrity
+  check, so a decrypted answer must also be UTF-8 text (a wrong key yields garbage).
 * Responses are framed the same way.
 """
 
@@ -98,7 +99,8 @@ class AESCodec:
         )
 
     def decrypt(self, token: str) -> bytes:
-        """Decode ``token`` and decrypt it; :class:`DecryptionError` when it is not ours."""
+        """Decode ``token`` and decrypt it; :class:`DecryptionError` when it is not ours (in
+        CBC also when the result is not UTF-8 text, the sign of a wrong key)."""
         try:
             blob = base64.b64decode(token.strip(), validate=True)
         except (binascii.Error, ValueError):
@@ -113,7 +115,12 @@ class AESCodec:
             decryptor = Cipher(algorithms.AES(self._key.reveal()), modes.CBC(blob[:16])).decryptor()
             padded = decryptor.update(blob[16:]) + decryptor.finalize()
             unpadder = padding.PKCS7(128).unpadder()
-            return unpadder.update(padded) + unpadder.finalize()
+            plain = unpadder.update(padded) + unpadder.finalize()
+            # CBC has no integrity check: a wrong key passes the padding check about once in
+            # 256 answers. Every answer is JSON text, and such garbage is next to never UTF-8
+            # (UnicodeDecodeError is a ValueError: the wrong-key error below).
+            plain.decode("utf-8")
+            return plain
         except InvalidTag:
             raise DecryptionError("encrypted payload failed authentication (wrong key?)") from None
         except ValueError:
