@@ -10,7 +10,9 @@ cut, and an exception that came out of the wire stack (requests, urllib3, ``http
 names its type, without chaining it. Exceptions raised by the caller's own code that the
 library calls (a plugin, the iterable of a bulk send) pass through unchanged: they are the
 caller's, and no frame below them holds a key, because no frame above the wire layer ever
-does (see :mod:`twofactor_notify.credentials`).
+does (see :mod:`twofactor_notify.credentials`). One that the caller's code raised while a
+request was on the stack (a signal handler's) keeps its type, but leaves without its frames
+and its chain, as ``KeyboardInterrupt`` does: the wire's frames were among them.
 
 Classes opt in with :class:`ErrorBoundary`: every public method a subclass defines, now or
 later, gets the boundary, so a new endpoint cannot forget it.
@@ -18,8 +20,10 @@ later, gets the boundary, so a new endpoint cannot forget it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import sys
 import types
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -27,10 +31,18 @@ from typing import Any, TypeVar
 from .errors import TwoFactorError
 from .redaction import redact
 
-__all__ = ["ErrorBoundary", "at_boundary", "convert_failure", "detach", "from_the_wire"]
+__all__ = [
+    "ErrorBoundary",
+    "at_boundary",
+    "convert_failure",
+    "detach",
+    "from_the_wire",
+    "raised_by_the_wire",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "__twofactor_boundary__"
+_STRIPPED = "__twofactor_stripped__"
 #: Modules whose frames mark an exception as coming out of the wire stack.
 _WIRE_MODULES = (
     "requests",
@@ -58,12 +70,40 @@ def from_the_wire(exc: BaseException) -> bool:
     return False
 
 
+def raised_by_the_wire(exc: BaseException) -> bool:
+    """True when the wire stack itself raised ``exc``, not code it happened to be running.
+
+    The innermost frame decides, passing over the standard library's helpers (``json``,
+    ``encodings``...) that the wire calls. A signal handler or callback of the caller's that
+    raised while a request was on the stack has its own frame innermost: the exception is
+    the caller's, and keeps its type.
+    """
+    modules = []
+    tb = exc.__traceback__
+    while tb is not None:
+        modules.append(_module(tb))
+        tb = tb.tb_next
+    for module in reversed(modules):
+        if _is_wire(module):
+            return True
+        if module.partition(".")[0] not in sys.stdlib_module_names:
+            return False
+    return bool(modules)  # the standard library alone, called from the wire: the wire's
+
+
+def _module(tb: types.TracebackType) -> str:
+    return str(tb.tb_frame.f_globals.get("__name__", ""))
+
+
+def _is_wire(module: str) -> bool:
+    return module.startswith(_WIRE_MODULES) and (
+        module in _WIRE_MODULES or module.partition(".")[0] in ("requests", "urllib3")
+    )
+
+
 def _wire_frame(tb: types.TracebackType | None) -> bool:
     while tb is not None:
-        module = str(tb.tb_frame.f_globals.get("__name__", ""))
-        if module.startswith(_WIRE_MODULES) and (
-            module in _WIRE_MODULES or module.partition(".")[0] in ("requests", "urllib3")
-        ):
+        if _is_wire(_module(tb)):
             return True
         tb = tb.tb_next
     return False
@@ -100,7 +140,15 @@ def _bare(error: BaseException) -> BaseException:
     boundary those hold the caller's OTP, numbers and texts. The error keeps its type, its
     text and its attributes (``field``, ``outcome_unknown``...), which say what went wrong.
     """
+    with contextlib.suppress(AttributeError):  # an exception type with slots: no mark
+        setattr(error, _STRIPPED, True)
     return detach(error).with_traceback(None)
+
+
+def _stripped_below(exc: BaseException) -> bool:
+    """True when an inner boundary already took ``exc``'s frames: every boundary it passes
+    on the way out takes them again (the frames between two boundaries hold the arguments)."""
+    return bool(getattr(exc, _STRIPPED, False))
 
 
 def at_boundary(function: F, where: str | None = None) -> F:
@@ -120,12 +168,15 @@ def at_boundary(function: F, where: str | None = None) -> F:
         except TwoFactorError as exc:
             error = exc
         except Exception as exc:
-            if not from_the_wire(exc):
+            if not (from_the_wire(exc) or _stripped_below(exc)):
                 raise  # the caller's own exception (a plugin's, an input iterable's)
+            if not raised_by_the_wire(exc):  # the caller's, raised while the wire ran (a
+                del args, kwargs  # signal handler's): its type stays, the wire's frames go
+                raise _bare(exc) from None
             error = convert_failure(exc, name)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: passed on as they are,
-            if not from_the_wire(exc):  # but without the wire frames below (keyed URLs)
-                raise
+            if not (from_the_wire(exc) or _stripped_below(exc)):  # but without the wire
+                raise  # frames below (keyed URLs)
             del args, kwargs
             raise _bare(exc) from None
         else:
@@ -150,8 +201,10 @@ def _guarded(iterator: Iterator[Any], where: str) -> Iterator[Any]:
         except TwoFactorError as exc:
             error = exc
         except Exception as exc:
-            if not from_the_wire(exc):
+            if not (from_the_wire(exc) or _stripped_below(exc)):
                 raise
+            if not raised_by_the_wire(exc):
+                raise _bare(exc) from None
             error = convert_failure(exc, where)
         else:
             yield item

@@ -17,6 +17,7 @@ import importlib
 import inspect
 import pkgutil
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from twofactor_notify import (
     TwoFactorClient,
     TwoFactorError,
 )
+from twofactor_notify.boundary import from_the_wire
 from twofactor_notify.codec import AESCodec
 from twofactor_notify.emulator import Emulator
 from twofactor_notify.errors import ConfigurationError, DecryptionError
@@ -277,6 +279,51 @@ def test_every_public_name_is_reached() -> None:
     assert "TwoFactorClient.send_sms" in names
     assert "TwoFactorTransport.send" in names
     assert twofactor_notify.TwoFactorTransport in _transport_classes()
+
+
+class Interrupted(Exception):
+    """What a caller's signal handler raises (the CLI's SIGTERM handler raises its own error)."""
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer (POSIX)")
+@pytest.mark.parametrize("raised", [Interrupted, KeyboardInterrupt], ids=lambda t: t.__name__)
+@pytest.mark.parametrize("call", CALLS, ids=str)
+def test_a_callers_exception_raised_while_the_wire_runs_keeps_its_type_and_no_key(
+    emulator: Emulator, call: Call, raised: type[BaseException]
+) -> None:
+    """A signal handler that raises while a request waits on the socket: the exception is the
+    caller's, so it leaves with its type, but without the wire's frames or anything chained,
+    through every boundary on its way out (a transport's method calls the client's)."""
+    emulator.inject("timeout", seconds=3.0)  # every request waits: the signal lands in the wire
+    armed = True
+
+    def handler(signum: int, frame: Any) -> None:
+        if armed:
+            raise raised("the caller's handler")
+
+    secrets = {"API key": emulator.api_key, "Secret-Key": emulator.secret_key, "OTP": OTP}
+    previous = signal.signal(signal.SIGALRM, handler)
+    try:
+        with _client(emulator.url, emulator, timeout=10.0) as client:
+            target = _target(call, client)
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            error = _invoke(target, call)
+            armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            findings = (
+                []
+                if error is None
+                else find_secrets(error, secrets, stop=_invoke.__code__, also={"target": target})
+            )
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        emulator.clear_faults()
+    if error is None:
+        return  # nothing waited on the wire (an in-memory transport, close())
+    assert type(error) is raised, f"{call} turned the caller's exception into {error!r}"
+    assert not from_the_wire(error), f"{call}: the wire's frames or chain left with {error!r}"
+    assert not findings, f"{call}:\n{summarise(findings)}"
 
 
 # ------------------------------------------------------------------ the holder and the wire layer
