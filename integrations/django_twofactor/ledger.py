@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,8 @@ from twofactor_notify.background import (
 )
 from twofactor_notify.errors import InvalidInputError
 from twofactor_notify.models import OTPMessage
+
+from .locking import write_transaction
 
 if TYPE_CHECKING:
     from .models import QueuedMessage
@@ -268,6 +270,13 @@ class DatabaseLedger(SendLedger):
 
         return QueuedMessage.objects.using(self._db)
 
+    def _transaction(self) -> AbstractContextManager[None]:
+        """A transaction that reads the key's row and writes it: on SQLite it holds the
+        write lock from the start, so a concurrent writer is waited for."""
+        from .models import QueuedMessage
+
+        return write_transaction(QueuedMessage, self._db)
+
     @staticmethod
     def _record(row: QueuedMessage) -> LedgerRecord:
         return LedgerRecord(
@@ -298,11 +307,11 @@ class DatabaseLedger(SendLedger):
         an OTP message, whose code must not be stored.
         """
         message = envelope.message
-        with transaction.atomic(using=self._db):
+        with self._transaction():
             # insert first: a concurrent transaction queueing the same key waits for this
             # one (PostgreSQL's unique index, SQLite's write lock), then fails and compares
             try:
-                with transaction.atomic(using=self._db):
+                with self._transaction():
                     self._rows().create(
                         key=envelope.key,
                         kind=envelope.kind,
@@ -358,7 +367,7 @@ class DatabaseLedger(SendLedger):
         from .models import MessageStatus, QueuedMessage, QueuedState
 
         now = self._clock()
-        with transaction.atomic(using=self._db):
+        with self._transaction():
             # the row may not exist yet (queued by another engine, or its insert rolled
             # back); ON CONFLICT DO NOTHING leaves a concurrent insert's row alone
             self._rows().bulk_create(
@@ -406,7 +415,7 @@ class DatabaseLedger(SendLedger):
     def _finish(self, key: str, token: str, state: str, **changes: Any) -> LedgerRecord:
         from .models import MessageStatus, QueuedState
 
-        with transaction.atomic(using=self._db):
+        with self._transaction():
             row = self._locked(key)
             allowed = (QueuedState.SENDING, QueuedState.UNKNOWN)
             if row.token != token or row.state not in allowed or row.note:
@@ -453,7 +462,7 @@ class DatabaseLedger(SendLedger):
         """See :meth:`SendLedger.release`."""
         from .models import MessageStatus, QueuedState
 
-        with transaction.atomic(using=self._db):
+        with self._transaction():
             row = self._locked(key)
             if row.token != token or row.state != QueuedState.SENDING:
                 return self._record(row)
@@ -477,7 +486,7 @@ class DatabaseLedger(SendLedger):
         "unreadable envelope"."""
         from .models import MessageStatus, QueuedMessage, QueuedState
 
-        with transaction.atomic(using=self._db):
+        with self._transaction():
             self._rows().bulk_create(
                 [
                     QueuedMessage(
@@ -518,7 +527,7 @@ class DatabaseLedger(SendLedger):
         from .models import QueuedState
 
         now = self._clock()
-        with transaction.atomic(using=self._db):
+        with self._transaction():
             rows = list(
                 self._rows()
                 .select_for_update(skip_locked=True)
@@ -543,7 +552,7 @@ class DatabaseLedger(SendLedger):
         from .models import MessageStatus
 
         check_resolution(state)
-        with transaction.atomic(using=self._db):
+        with self._transaction():
             row = self._rows().select_for_update().filter(key=key).first()
             current = next((s for s in LedgerState if s.value == getattr(row, "state", "")), None)
             if row is None or current is None or not resolvable(current, state):
@@ -569,7 +578,7 @@ class DatabaseLedger(SendLedger):
         for a key that is not unknown or whose message was not kept (an OTP)."""
         from .models import QueuedState
 
-        with transaction.atomic(using=self._db):
+        with self._transaction():
             row = self._rows().select_for_update().filter(key=key).first()
             if row is None or row.state != QueuedState.UNKNOWN:
                 raise InvalidInputError(

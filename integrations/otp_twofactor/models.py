@@ -12,7 +12,7 @@ from typing import Any
 import django.conf
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -25,6 +25,7 @@ from django_otp.models import (
     TimestampMixin,
 )
 
+from django_twofactor.locking import write_transaction
 from twofactor_notify.boundary import at_boundary
 from twofactor_notify.errors import (
     InvalidInputError,
@@ -416,7 +417,7 @@ class TwoFactorSMSDevice(
             "throttling_failure_count",
             "throttling_failure_timestamp",
         ]
-        with transaction.atomic():
+        with write_transaction(type(self)):
             stored = (
                 type(self).objects.select_for_update().filter(pk=self.pk).values(*fields).first()
             )
