@@ -188,11 +188,21 @@ def read_limited(stream: IO[bytes], limit: int = MAX_WEBHOOK_BYTES) -> bytes:
     For a stream the server has already de-chunked (gunicorn's, werkzeug's ``wsgi.input``)
     or limited to ``Content-Length``. Read in a loop: a read may return fewer bytes than
     asked.
+
+    A stream that can fill a buffer is given a zero-filled one. ``read(n)`` of a raw stream
+    (werkzeug's input is one) allocates its buffer without clearing it and hands it to
+    ``readinto``: until the body arrives, that frame's local holds whatever the memory held
+    before (an earlier request, a key), for an error reporter to show if the read fails.
     """
+    readinto = getattr(stream, "readinto", None)
     parts: list[bytes] = []
     remaining = limit + 1
     while remaining > 0:
-        chunk = stream.read(remaining)
+        if readinto is not None:
+            buffer = bytearray(remaining)  # zero-filled
+            chunk = bytes(buffer[: readinto(buffer) or 0])
+        else:
+            chunk = stream.read(remaining)
         if not chunk:
             break
         parts.append(chunk)

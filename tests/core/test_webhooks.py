@@ -3,8 +3,10 @@ the emulator POSTs delivery reports and clicks to a local HTTP receiver."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -292,3 +294,35 @@ def test_emulator_click_reaches_the_receiver(emulator, client, webhook_server):
         "Diwali",
         "203.0.113.9",
     )
+
+
+class _RecordingRaw(io.RawIOBase):
+    """A raw input stream that records what each buffer held when it was handed over."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.handed: list[bytes] = []
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.handed.append(bytes(buffer))
+        count = min(len(buffer), len(self.body))
+        buffer[:count] = self.body[:count]
+        self.body = self.body[count:]
+        return count
+
+
+def test_a_stream_is_given_a_buffer_that_holds_nothing_before_the_body() -> None:
+    """``read(n)`` of a raw stream hands ``readinto`` memory it did not clear: a frame below
+    would hold what that memory held before (here a secret, freed just before), for an error
+    reporter to show if the read failed."""
+    from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES, read_limited
+
+    for _ in range(20):
+        stale = bytearray(b"SECRET-" * (MAX_WEBHOOK_BYTES // 7 + 1))[: MAX_WEBHOOK_BYTES + 1]
+        del stale  # freed: the next buffer of its size may be this memory
+        stream = _RecordingRaw(b'{"ok": 1}')
+        assert read_limited(stream) == b'{"ok": 1}'
+        assert stream.handed and not any(any(buffer) for buffer in stream.handed)
