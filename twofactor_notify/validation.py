@@ -61,6 +61,7 @@ __all__ = [
     "validate_text",
     "validate_timeout",
     "validate_webhook_url",
+    "wants_background",
 ]
 
 #: 2Factor takes at most 1000 messages per bulk request.
@@ -118,6 +119,24 @@ def _require_bool(value: object, *, field: str) -> bool:
             f"{field} must be True or False, not {_type_name(value)}", field=field
         )
     return value
+
+
+def wants_background(background: object, key: object) -> bool:
+    """Check a sending helper's ``background`` and ``key`` arguments; True to queue.
+
+    ``background`` must be a bool (``"no"`` is truthy: it would queue). ``key`` is the
+    idempotency key of a queued message: a synchronous send has none, so a key given with
+    ``background=False`` is refused rather than ignored (a caller relying on it against a
+    second send would have no protection).
+    """
+    _require_bool(background, field="background")
+    if key is not None and not background:
+        raise InvalidInputError(
+            "key is the idempotency key of a background send: pass background=True with it "
+            "(a synchronous send has no key, and nothing would stop a second one)",
+            field="key",
+        )
+    return bool(background)
 
 
 def validate_phone(raw: object, *, region: str = DEFAULT_REGION) -> str:

@@ -20,6 +20,7 @@ from twofactor_notify.boundary import at_boundary
 from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
 from twofactor_notify.models import BulkMessage, BulkResult, OTPSent, SMSSent, Verification
 from twofactor_notify.transport import Transport
+from twofactor_notify.validation import wants_background
 
 from .backends import get_backend
 from .conf import get_settings
@@ -84,9 +85,10 @@ def send_sms(
     With ``background=True`` the message is checked now and queued when the current
     transaction commits (``TWOFACTOR_NOTIFY["BACKGROUND"]``, see "Sending in the
     background"); the :class:`~twofactor_notify.background.Envelope` is returned. ``key``
-    is its idempotency key (generated when ``None``).
+    is its idempotency key (generated when ``None``); a key without ``background=True`` is
+    refused (:class:`~twofactor_notify.errors.InvalidInputError`).
     """
-    if background:
+    if wants_background(background, key):
         from .background import queue_sms
 
         return queue_sms(to, text, sender=sender, fail_silently=fail_silently, key=key, **options)
@@ -147,8 +149,10 @@ def send_mass_sms(
 
     With ``background=True`` each request's batch (``chunk_size`` messages) is checked now
     and queued as one envelope when the current transaction commits; the envelopes are
-    returned. Their keys are ``key:0``, ``key:1``… when ``key`` is given.
+    returned. Their keys are ``key:0``, ``key:1``… when ``key`` is given (only with
+    ``background=True``).
     """
+    queue = wants_background(background, key)
     default_sender = get_settings().sender_id or ""
     transport = get_transport()
 
@@ -176,7 +180,7 @@ def send_mass_sms(
             "to send one message given as a mapping, pass [message]",
             field="messages",
         )
-    if background:
+    if queue:
         from .background import queue_mass_sms
 
         return queue_mass_sms(

@@ -34,7 +34,7 @@ from twofactor_notify.models import (
 from twofactor_notify.redaction import forget_secret, install_log_filter, register_secret
 from twofactor_notify.sentry import install as install_sentry_scrubber
 from twofactor_notify.transport import Transport
-from twofactor_notify.validation import MAX_BULK_CHUNK
+from twofactor_notify.validation import MAX_BULK_CHUNK, wants_background
 from twofactor_notify.webhooks import WebhookReceiver
 
 from .attempts import AttemptStore, MemoryAttemptStore
@@ -291,9 +291,10 @@ class TwoFactor(ErrorBoundary):
         Returns the :class:`SMSSent` receipt. With ``background=True`` the message is checked
         now and queued (``TWOFACTOR_BACKGROUND``); the
         :class:`~twofactor_notify.background.Envelope` is returned instead, ``key`` being its
-        idempotency key (generated when ``None``).
+        idempotency key (generated when ``None``); a key without ``background=True`` is
+        refused (:class:`~twofactor_notify.errors.InvalidInputError`).
         """
-        if background:
+        if wants_background(background, key):
             from .background import queue_message
 
             recipients = (to,) if isinstance(to, str) else tuple(to)
@@ -363,9 +364,9 @@ class TwoFactor(ErrorBoundary):
 
         Returns the :class:`BulkResult`. With ``background=True`` each request's batch is
         checked now and queued as one envelope; the list of envelopes is returned (keys
-        ``key:0``, ``key:1``… when ``key`` is given).
+        ``key:0``, ``key:1``… when ``key`` is given; only with ``background=True``).
         """
-        if background:
+        if wants_background(background, key):
             from twofactor_notify.validation import coerce_bulk_messages
 
             from .background import queue_message
