@@ -32,6 +32,7 @@ Needs ``pip install "twofactor-notify[celery]"``.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -66,11 +67,14 @@ TASK_NAME = "twofactor_notify.send_envelope"
 #: The re-publisher task's registered name (for a Celery beat schedule).
 REPUBLISH_TASK_NAME = "twofactor_notify.republish"
 
-#: Seconds between retries when the ledger itself (Redis) cannot be reached.
+#: Seconds before the first retry when the ledger itself (Redis) cannot be reached.
 LEDGER_RETRY_DELAY = 5.0
 
-#: Seconds before a message is offered again when this worker cannot build its sender.
+#: Seconds before a message is first offered again when this worker cannot build its sender.
 CONFIG_RETRY_DELAY = 10.0
+
+#: The longest wait between two such retries: each one doubles the wait up to this.
+GIVE_BACK_MAX_DELAY = 120.0
 
 _provider: Callable[[], BackgroundSender] | None = None
 _check: Callable[[], object] | None = None
@@ -139,7 +143,7 @@ def send_envelope(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
             _payload_key(payload),
             _describe(exc),
         )
-        raise _retry(self, payload, CONFIG_RETRY_DELAY, exc) from None
+        raise _retry(self, payload, _backoff(self, CONFIG_RETRY_DELAY), exc) from None
     try:
         envelope = Envelope.from_dict(payload)
     except EnvelopeError as exc:
@@ -156,7 +160,7 @@ def send_envelope(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
             envelope.key,
             type(exc).__name__,
         )
-        raise _retry(self, payload, LEDGER_RETRY_DELAY, exc) from None
+        raise _retry(self, payload, _backoff(self, LEDGER_RETRY_DELAY), exc) from None
     if outcome.status.again:
         raise _retry(self, payload, max(outcome.retry_after, 0.05))
     record = outcome.record
@@ -165,6 +169,16 @@ def send_envelope(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
         "status": outcome.status.value,
         "state": record.state.value if record else None,
     }
+
+
+def _backoff(task: Any, first: float) -> float:
+    """Seconds before this message is tried again while the ledger or the sender is
+    unavailable: ``first``, doubled for each retry the message has had, at most
+    :data:`GIVE_BACK_MAX_DELAY`; between half and all of that (random), so that the tasks of
+    an outage do not all come back in the same second."""
+    retries: int = max(0, int(getattr(task.request, "retries", 0) or 0))
+    ceiling = min(first * 2 ** min(retries, 32), GIVE_BACK_MAX_DELAY)
+    return float(ceiling * random.uniform(0.5, 1.0))
 
 
 def _retry(task: Any, payload: Any, countdown: float, exc: BaseException | None = None) -> Any:
