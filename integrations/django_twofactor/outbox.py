@@ -13,7 +13,8 @@ Handing a message over twice is safe: a worker sends a key only after claiming i
 ledger, so a copy whose original did reach a worker is a duplicate and is not sent.
 
 An OTP with a code of its own gets no row (no model holds an OTP value): a failed hand-over
-of it raises :class:`~twofactor_notify.errors.QueueUnavailableError` after the commit.
+of it raises :class:`~twofactor_notify.errors.QueueUnavailableError` after the commit, and
+its ledger and message log rows become ``failed`` ("not handed over"): it is never sent.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from twofactor_notify.models import OTPMessage
 __all__ = [
     "DEFAULT_GRACE",
     "DEFAULT_IDLE",
+    "NOT_HANDED_OVER",
     "RepublishReport",
     "keeps",
     "publish",
@@ -103,6 +105,7 @@ def publish(
         _hand_over(envelope, options)
     except QueueUnavailableError as exc:
         if not kept:
+            _never_sent(envelope, options, using, exc.reason)
             raise
         logger.error(
             "queued message %s was not handed to the task queue (%s); it waits in the "
@@ -120,6 +123,35 @@ def publish(
     except Exception as db_exc:  # the row stays: handed over again later, sent once
         logger.warning("outbox row %s not removed: %s", envelope.key, type(db_exc).__name__)
     return True
+
+
+#: The error a key's ledger row and log rows get when the queue refused a message the
+#: outbox could not keep (an OTP with its own code): it will never be sent.
+NOT_HANDED_OVER = "not handed over"
+
+
+def _never_sent(
+    envelope: Envelope, options: BackgroundOptions, using: str | None, why: str
+) -> None:
+    """A message nothing can hand over again: its database-ledger row (``queued``) and its
+    log rows (``task_queued``) become ``failed``, so that none waits for a send that will not
+    come. A database failure here is logged; the caller's error is raised all the same."""
+    from .ledger import move_log
+    from .models import MessageStatus, QueuedMessage, QueuedState
+
+    db = _db(using)
+    try:
+        if options.ledger == "database":
+            QueuedMessage.objects.using(db).filter(
+                key=envelope.key, state=QueuedState.QUEUED
+            ).update(
+                state=QueuedState.FAILED,
+                error=f"{NOT_HANDED_OVER}: {why}"[:500],
+                updated_at=timezone.now(),
+            )
+        move_log(db, envelope.key, "failed", frm=[MessageStatus.TASK_QUEUED], error=NOT_HANDED_OVER)
+    except Exception as db_exc:
+        logger.error("queued message %s not marked failed: %s", envelope.key, type(db_exc).__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,12 +269,14 @@ def test_the_celery_task_and_the_django_task_are_the_same_republisher(
     assert queue_length(redis_client, brokers.env) == 3 and not OutboxMessage.objects.exists()
 
 
-@pytest.mark.parametrize("ledger_kind", ["redis"])
+@pytest.mark.parametrize("log", [True, False], ids=["log", "no-log"])
 def test_an_otp_with_its_own_code_is_not_kept_so_a_failed_hand_over_raises(
-    brokers: Brokers, redis_client: Any
+    brokers: Brokers, redis_client: Any, settings: Any, ledger_kind: str, log: bool
 ) -> None:
     from django_twofactor.background import queue_message
+    from django_twofactor.models import MessageStatus, OutgoingMessage, QueuedMessage
 
+    settings.TWOFACTOR_NOTIFY = dict(settings.TWOFACTOR_NOTIFY, LOG_MESSAGES=log)
     brokers.down()
     code = "493817"
     with pytest.raises(QueueUnavailableError) as info, transaction.atomic():
@@ -285,6 +287,14 @@ def test_an_otp_with_its_own_code_is_not_kept_so_a_failed_hand_over_raises(
     for text in (str(error), repr(error)):
         assert code not in text and BROKER_PASSWORD not in text
     assert not OutboxMessage.objects.exists()  # no model holds an OTP value
+    # nothing can hand it over again: nothing is left waiting for it
+    rows = OutgoingMessage.objects.filter(queue_key="otp-own-code")
+    assert [(r.status, r.error) for r in rows] == (
+        [(MessageStatus.ERROR, "not handed over")] if log else []
+    )
+    if ledger_kind == "database":
+        row = QueuedMessage.objects.get(key="otp-own-code")
+        assert row.state == "failed" and row.error.startswith("not handed over")
     # a generated code is no secret: that OTP is kept and waits like any message
     queue_message(OTPMessage(to=PHONE), key="otp-generated")
     assert OutboxMessage.objects.get(key="otp-generated").attempts == 1
