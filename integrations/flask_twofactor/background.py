@@ -11,6 +11,7 @@ messages are queued on it; otherwise on Celery's current app.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from flask import Flask, current_app
 
 from twofactor_notify.background import BackgroundSender, Envelope, check_message
 from twofactor_notify.background.config import BackgroundOptions, build_sender, check_lease
-from twofactor_notify.errors import ConfigurationError
+from twofactor_notify.errors import ConfigurationError, QueueUnavailableError, TwoFactorError
 from twofactor_notify.models import Message
 
 __all__ = ["EXTENSION_KEY", "FlaskBackground", "current_sender", "init_background", "queue_message"]
@@ -104,6 +105,33 @@ def queue_message(message: Message, *, key: str | None = None) -> Envelope:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     background = _background(app)
     envelope = Envelope.wrap(check_message(get_state(app).transport, message), key=key)
+    # a key of the caller's may be reused by mistake; a generated one names one message
+    ledger = background.sender(app).ledger if key is not None else None
+    marked = _hold_key(ledger, envelope) if ledger is not None else False
     celery_app: Any = app.extensions.get("celery")
-    enqueue(envelope, app=celery_app, queue=background.options.queue)
+    try:
+        enqueue(envelope, app=celery_app, queue=background.options.queue)
+    except BaseException:
+        if marked:  # not queued: the key names nothing yet
+            with contextlib.suppress(Exception):
+                getattr(ledger, "release_key")(envelope)  # noqa: B009 (not on every ledger)
+        raise
     return envelope
+
+
+def _hold_key(ledger: object, envelope: Envelope) -> bool:
+    """Refuse a different message under a used key (a ledger that can tell, the Redis one);
+    True when the key was marked now."""
+    hold = getattr(ledger, "hold_key", None)
+    if hold is None:
+        return False
+    try:
+        return bool(hold(envelope))
+    except TwoFactorError:
+        raise
+    except Exception as exc:  # Redis down: the worker could not send it either
+        raise QueueUnavailableError(
+            f"queued message {envelope.key} was not queued: the ledger did not answer "
+            f"({type(exc).__name__})",
+            reason=type(exc).__name__,
+        ) from None

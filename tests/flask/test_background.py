@@ -168,3 +168,49 @@ def test_a_broker_that_does_not_take_the_message_raises_a_typed_error_at_once(
     assert error.__cause__ is None and error.__context__ is None
     assert "broker-pw-5d1e" not in str(error) + repr(error)
     assert redis_client.llen(env["TFN_KEYPREFIX"] + env["TFN_QUEUE"]) == 0
+
+
+def test_a_different_message_under_a_used_key_is_refused_when_queued(
+    env: dict[str, str], redis_client: Any
+) -> None:
+    """The Redis ledger marks a caller's key with its message: the same message again is
+    queued (the worker sends the key once), another one is refused instead of never sent."""
+    from twofactor_notify.errors import InvalidInputError
+
+    from .celery_app import config_from, create_app, twofactor
+
+    app = create_app(config_from(env))
+    queue = env["TFN_KEYPREFIX"] + env["TFN_QUEUE"]
+    marks = env["TFN_LEDGER_PREFIX"] + "ledger:m:*"
+    with app.app_context():
+        twofactor.send_sms(PHONE, "your order shipped", background=True, key="f-same")
+        twofactor.send_sms(PHONE, "your order shipped", background=True, key="f-same")
+        for to, text in ((PHONE, "another text"), ("+919812345678", "your order shipped")):
+            with pytest.raises(InvalidInputError) as info:
+                twofactor.send_sms(to, text, background=True, key="f-same")
+            assert info.value.field == "key" and "f-same" in str(info.value)
+        assert redis_client.llen(queue) == 2
+        assert len(list(redis_client.scan_iter(match=marks))) == 1
+        twofactor.send_sms(PHONE, "no key given", background=True)  # a generated key names
+        assert len(list(redis_client.scan_iter(match=marks))) == 1  # one message: no mark
+
+
+def test_a_key_whose_message_the_broker_did_not_take_is_free_again(
+    env: dict[str, str], redis_client: Any
+) -> None:
+    import socket
+
+    from twofactor_notify.errors import QueueUnavailableError
+
+    from .celery_app import config_from, create_app, twofactor
+
+    with socket.socket() as sock:  # a port where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    down = config_from(env)
+    down["CELERY"]["broker_url"] = f"redis://127.0.0.1:{port}/6"
+    with create_app(down).app_context(), pytest.raises(QueueUnavailableError):
+        twofactor.send_sms(PHONE, "first text", background=True, key="f-free")
+    with create_app(config_from(env)).app_context():  # the corrected message, same key
+        twofactor.send_sms(PHONE, "second text", background=True, key="f-free")
+    assert redis_client.llen(env["TFN_KEYPREFIX"] + env["TFN_QUEUE"]) == 1

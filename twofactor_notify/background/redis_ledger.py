@@ -13,6 +13,8 @@ Keys (under ``prefix``, default ``twofactor:ledger:``):
   to find claims whose worker died and whose task never came back.
 * ``<prefix>unknown`` — sorted set of keys whose outcome is unknown, oldest first.
 * ``<prefix>unreadable`` — sorted set of keys whose envelope a worker could not read.
+* ``<prefix>m:<key>`` — a digest of the message queued under the key (:meth:`RedisLedger.hold_key`),
+  kept ``retention`` seconds, so that a different message under a used key is refused.
 
 Every change (claim, outcome, release, resolution) is one round trip: its script answers with
 the record it leaves behind, so a send costs a worker three Redis round trips in all (the
@@ -23,6 +25,7 @@ Needs the ``redis`` package (``pip install "twofactor-notify[redis]"``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -162,6 +165,27 @@ return {'ok', redis.call('HGETALL', KEYS[1])}
 """
 )
 
+# KEYS: the key's message mark. ARGV: fingerprint, seconds to keep it.
+# 2: marked now; 1: marked already with this message; 0: another message holds the key.
+_HOLD = """
+local held = redis.call('GET', KEYS[1])
+if not held then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+  return 2
+end
+if held == ARGV[1] then return 1 end
+return 0
+"""
+
+
+def fingerprint(envelope: Envelope) -> str:
+    """A digest of what the envelope's message is, for telling two messages under one key
+    apart. An OTP's own code is left out: a digest of six digits gives them away."""
+    message = envelope.message.to_dict()
+    message.pop("otp", None)
+    text = json.dumps(message, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 class RedisLedger(SendLedger):
     """The ledger in Redis, shared by every worker that uses the same server and ``prefix``.
@@ -184,6 +208,7 @@ class RedisLedger(SendLedger):
         self._sweep = client.register_script(_SWEEP)
         self._resolve = client.register_script(_RESOLVE)
         self._unreadable = client.register_script(_UNREADABLE)
+        self._hold = client.register_script(_HOLD)
 
     def __repr__(self) -> str:
         return f"RedisLedger(prefix={self.prefix!r})"
@@ -255,6 +280,32 @@ class RedisLedger(SendLedger):
         keys = self.client.zrange(self.prefix + "unreadable", 0, max(0, limit - 1))
         records = [self.get(_text(k)) for k in keys]
         return [r for r in records if r is not None]
+
+    def hold_key(self, envelope: Envelope) -> bool:
+        """Mark the envelope's key as naming its message, when it is queued (one round trip).
+
+        Queueing the same message under the key again is allowed (the ledger sends it once);
+        a *different* message raises :class:`InvalidInputError` (``field`` ``"key"``) instead
+        of being queued and silently never sent. The mark is kept ``retention`` seconds, as a
+        final record is. Returns True when this call made the mark (see :meth:`release_key`).
+        """
+        held = int(
+            self._hold(
+                keys=[self.prefix + "m:" + envelope.key],
+                args=[fingerprint(envelope), self.retention],
+            )
+        )
+        if held == 0:
+            raise InvalidInputError(
+                f"key {envelope.key!r} was used for a different message; a key names one "
+                "message: give this one its own key",
+                field="key",
+            )
+        return held == 2
+
+    def release_key(self, envelope: Envelope) -> None:
+        """Undo :meth:`hold_key` for a message that was not queued after all."""
+        self.client.delete(self.prefix + "m:" + envelope.key)
 
     def get(self, key: str) -> LedgerRecord | None:
         """See :meth:`SendLedger.get`."""
