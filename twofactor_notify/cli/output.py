@@ -25,6 +25,8 @@ __all__ = ["RedactingStream", "hide_for_this_run", "redacted_output"]
 
 #: Text held back waiting for the end of its line is written out past this size anyway.
 _MAX_PENDING = 64 * 1024
+#: Characters kept back from such a write: longer than any secret, in any of its spellings.
+_HOLD_BACK = 4096
 
 
 class RedactingStream:
@@ -34,7 +36,8 @@ class RedactingStream:
     secret written in two pieces (``print`` writes its arguments one by one) is still seen
     whole. Numbers are left as they are: ``--json`` prints them on purpose (see
     :func:`~twofactor_notify.redaction.redact`'s ``request_values``). Every other attribute
-    (``encoding``, ``isatty``, ``fileno``…) is the wrapped stream's.
+    (``encoding``, ``isatty``, ``fileno``…) is the wrapped stream's: bytes written to its
+    ``buffer`` bypass the redaction (the command line writes none).
     """
 
     def __init__(self, stream: TextIO) -> None:
@@ -48,7 +51,12 @@ class RedactingStream:
             self._pending += text
             cut = max(self._pending.rfind("\n"), self._pending.rfind("\r"))
             if cut < 0 and len(self._pending) > _MAX_PENDING:
-                cut = len(self._pending) - 1
+                # no line end in sight: write it redacted, all but a tail where a secret may
+                # have begun (cutting first could split a key, which redact() then misses)
+                done = redact(self._pending, request_values=False)
+                self.stream.write(done[:-_HOLD_BACK])
+                self._pending = done[-_HOLD_BACK:]
+                return len(text)
             if cut >= 0:
                 ready, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
                 self.stream.write(redact(ready, request_values=False))
@@ -93,6 +101,7 @@ def redacted_output(key_variables: Iterable[str] = (), *, restore: bool = True) 
         larger program). A process that is the command line passes ``False``: what the
         interpreter itself writes while it exits (a warning, a traceback) is redacted too.
     """
+    mark = len(_held)  # what an enclosing run holds stays held when this one ends
     for name in key_variables:
         if os.environ.get(name, "").strip():
             hide_for_this_run(os.environ[name].strip())
@@ -110,5 +119,5 @@ def redacted_output(key_variables: Iterable[str] = (), *, restore: bool = True) 
                     stream.flush()
         if restore:
             sys.stdout, sys.stderr = streams
-            while _held:
+            while len(_held) > mark:
                 forget_secret(_held.pop())

@@ -217,6 +217,8 @@ def _run(
         # refused before any request (a bad number, OTP, sender, URL, key format...)
         _log_failure(args.command)
         _fail(_in_option_terms(_describe(exc), args))
+        if exc.outcome_unknown:  # never 1 or 2, which scripts may retry
+            return EXIT_OUTCOME_UNKNOWN
         return EXIT_USAGE if exc.status is None else EXIT_FAILURE
     except TwoFactorError as exc:
         _log_failure(args.command)
@@ -241,5 +243,8 @@ def _run(
         # not the library's error: a plugin's crash, or a bug. Whether a request went is not
         # known, so it is reported as an outcome unknown (never 1, which scripts may retry).
         _log_failure(args.command)
-        _fail(f"unexpected {type(exc).__name__}: {str(exc)[:300]} ({OUTCOME_UNKNOWN_HINT})")
+        text = hide_keys(redact(str(exc)))  # redacted whole, then shortened: a key that
+        if len(text) > 300:  # crossed the cut would no longer be recognised
+            text = text[:299] + "…"
+        _fail(f"unexpected {type(exc).__name__}: {text} ({OUTCOME_UNKNOWN_HINT})")
         return EXIT_OUTCOME_UNKNOWN
