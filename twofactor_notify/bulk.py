@@ -21,13 +21,21 @@ from .errors import (
     SendRefusedError,
     TwoFactorError,
 )
-from .models import BulkAccepted, BulkChunkFailure, BulkMessage, BulkRejection, BulkResult
+from .models import (
+    BulkAccepted,
+    BulkBatch,
+    BulkChunkFailure,
+    BulkMessage,
+    BulkRejection,
+    BulkResult,
+)
 from .phone import bulk_form
-from .validation import MAX_BULK_CHUNK, check_bulk_message
+from .validation import MAX_BULK_CHUNK, check_bulk_message, coerce_bulk_messages
 
 __all__ = [
     "CheckedChunk",
     "PreparedChunk",
+    "background_batches",
     "chunk_failure",
     "collect_bulk_results",
     "iter_chunk_results",
@@ -321,6 +329,24 @@ def iter_chunk_results(
         else:
             yield shift_indexes(result, offset)
         offset += len(chunk)
+
+
+def background_batches(
+    messages: object, chunk_size: int, key: str | None
+) -> list[tuple[BulkBatch, str | None]]:
+    """What a bulk send with ``background=True`` queues: ``messages`` checked (see
+    :func:`~twofactor_notify.validation.coerce_bulk_messages`) and cut into batches of
+    ``chunk_size`` (kept within 1 to 1000), one envelope and one request each, with its
+    idempotency key (``key:0``, ``key:1``… when ``key`` is given, else ``None``: generated)."""
+    items = list(coerce_bulk_messages(messages))
+    size = max(1, min(int(chunk_size), MAX_BULK_CHUNK))
+    return [
+        (
+            BulkBatch(messages=tuple(items[start : start + size])),
+            None if key is None else f"{key}:{n}",
+        )
+        for n, start in enumerate(range(0, len(items), size))
+    ]
 
 
 def collect_bulk_results(results: Iterable[BulkResult]) -> BulkResult:

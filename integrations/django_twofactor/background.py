@@ -40,9 +40,10 @@ from twofactor_notify.background.config import (
     build_sender,
     check_lease,
 )
+from twofactor_notify.bulk import background_batches
 from twofactor_notify.errors import ConfigurationError, TwoFactorError
-from twofactor_notify.models import BulkBatch, BulkMessage, Message, SMSMessage
-from twofactor_notify.validation import MAX_BULK_CHUNK, coerce_bulk_messages
+from twofactor_notify.models import BulkMessage, Message, SMSMessage
+from twofactor_notify.validation import MAX_BULK_CHUNK
 
 from .conf import SETTING_NAME, get_settings, on_reset
 from .ledger import sending_queued
@@ -240,14 +241,9 @@ def queue_mass_sms(
     """``send_mass_sms(..., background=True)``: one envelope per request of ``chunk_size``
     messages (keys ``key:0``, ``key:1``… when ``key`` is given), each queued after commit."""
     get_options()
-    items = list(coerce_bulk_messages(messages))
-    size = max(1, min(int(chunk_size), MAX_BULK_CHUNK))
     return [
-        queue_message(
-            BulkBatch(messages=tuple(items[start : start + size])),
-            key=None if key is None else f"{key}:{n}",
-        )
-        for n, start in enumerate(range(0, len(items), size))
+        queue_message(batch, key=batch_key)
+        for batch, batch_key in background_batches(messages, chunk_size, key)
     ]
 
 

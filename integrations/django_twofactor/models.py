@@ -171,12 +171,49 @@ class OutgoingMessage(models.Model):
         return f"{MessageKind(self.kind).label} to {self.recipient} ({self.status})"
 
 
+# The fields every report received by a webhook has. Functions, not an abstract base model,
+# so that each report model keeps its own field order (a base's fields would come first).
+
+
+def _dedupe_key_field() -> models.CharField[str, str]:
+    """The report's :func:`dedupe_hash`: a report retried by 2Factor is stored once."""
+    return models.CharField(_("dedupe key"), max_length=64, unique=True, editable=False)
+
+
+def _handed_over_field() -> models.BooleanField[bool, bool]:
+    return models.BooleanField(
+        _("handed over"),
+        default=True,
+        db_default=True,
+        editable=False,
+        help_text=_(
+            "False while the webhook has stored the report but not yet called every plugin "
+            "and receiver; a retry of the report finishes the hand-over."
+        ),
+    )
+
+
+def _hand_over_lease_field() -> models.FloatField[float, float]:
+    return models.FloatField(
+        _("hand-over held until (POSIX time)"),
+        default=0.0,
+        db_default=0.0,
+        editable=False,
+        help_text=_(
+            "While a webhook request hands the report over, no concurrent copy does; a "
+            "retry after this time finishes a hand-over that was cut short."
+        ),
+    )
+
+
+def _received_at_field() -> models.DateTimeField[datetime | None, datetime | None]:
+    return models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
+
+
 class DeliveryReport(models.Model):
     """A delivery report received by the delivery webhook; stored once per ``dedupe_key``."""
 
-    dedupe_key: models.CharField[str, str] = models.CharField(
-        _("dedupe key"), max_length=64, unique=True, editable=False
-    )
+    dedupe_key: models.CharField[str, str] = _dedupe_key_field()
     message_id: models.CharField[str, str] = models.CharField(
         _("2Factor id"), max_length=256, db_index=True
     )
@@ -202,29 +239,9 @@ class DeliveryReport(models.Model):
     callback_value2: models.CharField[str, str] = models.CharField(
         _("callback value 2"), max_length=256, blank=True
     )
-    handed_over: models.BooleanField[bool, bool] = models.BooleanField(
-        _("handed over"),
-        default=True,
-        db_default=True,
-        editable=False,
-        help_text=_(
-            "False while the webhook has stored the report but not yet called every plugin "
-            "and receiver; a retry of the report finishes the hand-over."
-        ),
-    )
-    lease_until: models.FloatField[float, float] = models.FloatField(
-        _("hand-over held until (POSIX time)"),
-        default=0.0,
-        db_default=0.0,
-        editable=False,
-        help_text=_(
-            "While a webhook request hands the report over, no concurrent copy does; a "
-            "retry after this time finishes a hand-over that was cut short."
-        ),
-    )
-    received_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
-        _("received"), auto_now_add=True, db_index=True
-    )
+    handed_over: models.BooleanField[bool, bool] = _handed_over_field()
+    lease_until: models.FloatField[float, float] = _hand_over_lease_field()
+    received_at: models.DateTimeField[datetime | None, datetime | None] = _received_at_field()
 
     class Meta:
         verbose_name = _("delivery report")
@@ -238,9 +255,7 @@ class DeliveryReport(models.Model):
 class ClickReport(models.Model):
     """A click on a tracked link, received by the click webhook; stored once."""
 
-    dedupe_key: models.CharField[str, str] = models.CharField(
-        _("dedupe key"), max_length=64, unique=True, editable=False
-    )
+    dedupe_key: models.CharField[str, str] = _dedupe_key_field()
     phone: models.CharField[str, str] = models.CharField(_("phone"), max_length=256)
     campaign_name: models.CharField[str, str] = models.CharField(
         _("campaign"), max_length=256, blank=True
@@ -249,29 +264,9 @@ class ClickReport(models.Model):
         _("accessed at"), null=True, blank=True
     )
     ip: models.CharField[str, str] = models.CharField(_("IP address"), max_length=256, blank=True)
-    handed_over: models.BooleanField[bool, bool] = models.BooleanField(
-        _("handed over"),
-        default=True,
-        db_default=True,
-        editable=False,
-        help_text=_(
-            "False while the webhook has stored the report but not yet called every plugin "
-            "and receiver; a retry of the report finishes the hand-over."
-        ),
-    )
-    lease_until: models.FloatField[float, float] = models.FloatField(
-        _("hand-over held until (POSIX time)"),
-        default=0.0,
-        db_default=0.0,
-        editable=False,
-        help_text=_(
-            "While a webhook request hands the report over, no concurrent copy does; a "
-            "retry after this time finishes a hand-over that was cut short."
-        ),
-    )
-    received_at: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
-        _("received"), auto_now_add=True, db_index=True
-    )
+    handed_over: models.BooleanField[bool, bool] = _handed_over_field()
+    lease_until: models.FloatField[float, float] = _hand_over_lease_field()
+    received_at: models.DateTimeField[datetime | None, datetime | None] = _received_at_field()
 
     class Meta:
         verbose_name = _("click report")

@@ -22,7 +22,6 @@ from twofactor_notify.boundary import ErrorBoundary
 from twofactor_notify.config import build_transport as build_core_transport
 from twofactor_notify.credentials import Secret
 from twofactor_notify.models import (
-    BulkBatch,
     BulkMessage,
     BulkResult,
     Message,
@@ -367,18 +366,13 @@ class TwoFactor(ErrorBoundary):
         ``key:0``, ``key:1``… when ``key`` is given; only with ``background=True``).
         """
         if wants_background(background, key):
-            from twofactor_notify.validation import coerce_bulk_messages
+            from twofactor_notify.bulk import background_batches
 
             from .background import queue_message
 
-            items = list(coerce_bulk_messages(messages))
-            size = max(1, min(int(chunk_size), MAX_BULK_CHUNK))
             return [
-                queue_message(
-                    BulkBatch(messages=tuple(items[start : start + size])),
-                    key=None if key is None else f"{key}:{n}",
-                )
-                for n, start in enumerate(range(0, len(items), size))
+                queue_message(batch, key=batch_key)
+                for batch, batch_key in background_batches(messages, chunk_size, key)
             ]
         return self.transport.send_bulk(messages, chunk_size=chunk_size)
 
