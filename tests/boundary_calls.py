@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+from twofactor_notify.errors import TwoFactorError
+
+from .secret_scan import find_secrets, summarise
+
 #: The packages of this project: methods inherited from elsewhere are not its public API.
 OWN_PACKAGES = ("twofactor_notify", "django_twofactor", "flask_twofactor", "otp_twofactor")
 
@@ -23,6 +27,8 @@ __all__ = [
     "Call",
     "Fresh",
     "arguments",
+    "assert_no_secret_in",
+    "call_with_values",
     "expand",
     "invoke",
     "public_functions",
@@ -136,3 +142,32 @@ def invoke(function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
     except BaseException as exc:
         return exc
     return None
+
+
+def call_with_values(
+    call: Call,
+    function: Callable[..., Any],
+    values: dict[str, Any],
+    left_at_default: set[str],
+) -> BaseException | None:
+    """Run ``function`` (``call``'s function, or the same method bound to an instance of its
+    owner) with arguments from ``values``: the exception it raised, if any (see :func:`invoke`)."""
+    args, kwargs = arguments(
+        call.function,
+        values,
+        left_at_default,
+        call.chosen,
+        str(call),
+        skip_first=call.owner is not None,
+    )
+    return invoke(function, args, kwargs)
+
+
+def assert_no_secret_in(
+    error: BaseException, secrets: dict[str, str], where: str, *, opaque: tuple[type, ...] = ()
+) -> None:
+    """No frame of ``error`` below :func:`invoke`'s holds one of ``secrets``, and it is a
+    :class:`TwoFactorError` (``where`` names the call and the fault in the messages)."""
+    findings = find_secrets(error, secrets, stop=invoke.__code__, opaque=opaque)
+    assert not findings, f"{where} ({error!r}):\n{summarise(findings)}"
+    assert isinstance(error, TwoFactorError), f"{where} raised {error!r}"

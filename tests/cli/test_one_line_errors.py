@@ -23,8 +23,7 @@ from twofactor_notify.emulator import Emulator
 from twofactor_notify.errors import one_line
 
 from ..core.test_secrets_at_the_boundary import FAULTS, Fault
-from .test_secrets_at_the_boundary import COMMANDS, _argv
-from .test_secrets_at_the_boundary import closed_port as closed_port
+from .test_secrets_at_the_boundary import COMMANDS, _argv, aimed
 from .test_secrets_at_the_boundary import csv_file as csv_file
 from .test_secrets_at_the_boundary import env as env
 
@@ -63,12 +62,7 @@ def test_a_failed_command_writes_one_line(
     name: str,
     fault: Fault,
 ) -> None:
-    if fault.kind is None:
-        base = ["--base-url", f"http://127.0.0.1:{closed_port}"]
-    else:
-        env.inject(fault.kind, **dict(fault.params))
-        base = []
-    code = main([*base, "--timeout", "0.5", *_argv(name, csv_file)])
+    code = main([*aimed(fault, env, closed_port), "--timeout", "0.5", *_argv(name, csv_file)])
     env.clear_faults()
     out, err = capsys.readouterr()
     assert code != 0, f"{name} under {fault.name} succeeded: the fault did not reach it"

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import logging
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from ..core.test_echo_spellings import (
     _percent,
     _same,
     _split,
+    serving,
 )
 from ..core.test_secrets_at_the_boundary import FAULTS, Fault
 from ..secret_scan import find_secrets, find_secrets_in_text, summarise
@@ -114,16 +113,6 @@ def reported() -> Iterator[_Errors]:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A local TCP port nothing listens on (connection refused)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    sock.close()
-    return port
-
-
-@pytest.fixture
 def csv_file(tmp_path: Path) -> Path:
     path = tmp_path / "rows.csv"
     path.write_text("phone,text,sender\n9876543210,hello,TFACTR\n", encoding="utf-8")
@@ -141,6 +130,13 @@ def env(monkeypatch: pytest.MonkeyPatch, twofactor_emulator: Emulator) -> Emulat
 
 def _run(argv: list[str]) -> int:
     return main(argv)
+
+
+def aimed(fault: Fault, env: Emulator, closed_port: int) -> list[str]:
+    """Sets ``fault`` up; the arguments that send to where it is (``--base-url`` of the
+    closed port for ``refused``, none for the emulator ``env`` names)."""
+    url = fault.aim(env, closed_port)
+    return [] if url == env.url else ["--base-url", url]
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -170,12 +166,7 @@ def test_no_frame_of_a_reported_error_holds_a_key(
     name: str,
     fault: Fault,
 ) -> None:
-    if fault.kind is None:
-        base = ["--base-url", f"http://127.0.0.1:{closed_port}"]
-    else:
-        env.inject(fault.kind, **dict(fault.params))
-        base = []
-    code = _run([*base, "--timeout", "0.5", "-v", *_argv(name, csv_file)])
+    code = _run([*aimed(fault, env, closed_port), "--timeout", "0.5", "-v", *_argv(name, csv_file)])
     env.clear_faults()
     out = capsys.readouterr()
     secrets = {"API key": env.api_key, "Secret-Key": env.secret_key}
@@ -212,12 +203,8 @@ ECHOES = {
 
 @pytest.fixture(scope="module")
 def echo_server() -> Iterator[EchoServer]:
-    server = EchoServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving() as server:
+        yield server
 
 
 @pytest.mark.parametrize("echo", sorted(ECHOES))

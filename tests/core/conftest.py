@@ -4,7 +4,6 @@ that record what went on the wire, a closed port, and a tiny local webhook recei
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -130,16 +129,6 @@ def wait_for_requests(
     if grace:
         time.sleep(grace)
     return emulator.requests
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A local TCP port nothing listens on (connection refused)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return int(port)
 
 
 class RecordingPlugin:

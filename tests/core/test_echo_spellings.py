@@ -20,6 +20,7 @@ must hold none.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import inspect
 import json
@@ -236,14 +237,23 @@ SECRET_KEYS = st.text(
 # ------------------------------------------------------------------ the calls
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[EchoServer]:
+@contextlib.contextmanager
+def serving() -> Iterator[EchoServer]:
+    """An :class:`EchoServer` answering from a thread of its own; shut and closed after."""
     echo = EchoServer()
     thread = threading.Thread(target=echo.serve_forever, daemon=True)
     thread.start()
-    yield echo
-    echo.shutdown()
-    echo.server_close()
+    try:
+        yield echo
+    finally:
+        echo.shutdown()
+        echo.server_close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EchoServer]:
+    with serving() as echo:
+        yield echo
 
 
 def _client(url: str, api_key: str, secret_key: str) -> TwoFactorClient:
@@ -315,71 +325,50 @@ def test_the_calls_that_make_a_request_are_found(network_calls: list[Call]) -> N
     assert not any(n.startswith("InMemoryTransport.") for n in names)
 
 
-@settings(
-    max_examples=80,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    data=st.data(),
+#: Every way the echo server answers: spelling, status, body shape, encoding, escapes.
+ANSWERS = st.builds(
+    Answer,
     spell=SPELLINGS,
     status=st.sampled_from([400, 502, 200]),
     shape=st.sampled_from(["json", "text"]),
     encoding=ENCODINGS,
     json_escapes=st.sampled_from([0.0, 0.2, 1.0]),
     seed=st.integers(0, 2**16),
-    api_key=API_KEYS,
-    secret_key=SECRET_KEYS,
 )
+#: Both echo tests: a function-scoped server is reused across examples on purpose.
+echo_settings = settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@echo_settings
+@given(data=st.data(), answer=ANSWERS, api_key=API_KEYS, secret_key=SECRET_KEYS)
 def test_an_echo_in_any_spelling_reaches_nothing_the_caller_holds(
     server: EchoServer,
     network_calls: list[Call],
     data: st.DataObject,
-    spell: Spell,
-    status: int,
-    shape: str,
-    encoding: str,
-    json_escapes: float,
-    seed: int,
+    answer: Answer,
     api_key: str,
     secret_key: str,
 ) -> None:
     call = data.draw(st.sampled_from(network_calls), label="call")
-    answer = Answer(spell, status, shape, encoding, json_escapes, seed)
     _check_the_echo(server, call, answer, {"API key": api_key, "Secret-Key": secret_key})
 
 
-@settings(
-    max_examples=80,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    data=st.data(),
-    spell=SPELLINGS,
-    status=st.sampled_from([400, 502, 200]),
-    shape=st.sampled_from(["json", "text"]),
-    encoding=ENCODINGS,
-    json_escapes=st.sampled_from([0.0, 0.2, 1.0]),
-    seed=st.integers(0, 2**16),
-    api_key=API_KEYS,
-)
+@echo_settings
+@given(data=st.data(), answer=ANSWERS, api_key=API_KEYS)
 def test_an_echoed_otp_in_any_spelling_reaches_nothing_the_caller_holds(
     server: EchoServer,
     otp_calls: list[Call],
     data: st.DataObject,
-    spell: Spell,
-    status: int,
-    shape: str,
-    encoding: str,
-    json_escapes: float,
-    seed: int,
+    answer: Answer,
     api_key: str,
 ) -> None:
     """The OTP a call verifies or sends is searched for too, in every spelling the keys are
     (the server echoes the path it sits in)."""
     call = data.draw(st.sampled_from(otp_calls), label="call")
-    answer = Answer(spell, status, shape, encoding, json_escapes, seed)
     secrets = {"API key": api_key, "Secret-Key": "otp-test-secret-key", "OTP": OTP}
     _check_the_echo(server, call, answer, secrets, must_echo="OTP")
 

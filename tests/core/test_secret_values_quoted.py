@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -58,56 +59,58 @@ def _written(quoting: str, value: str, inner_space: bool) -> str:
     }[quoting]
 
 
-def _case(
-    name: str, quoting: str, value: str, before: str, after: str, inner_space: bool
-) -> tuple[str, str]:
-    """The text, and the part of it that must come through unchanged."""
+@dataclass(frozen=True)
+class Case:
+    """A secret's ``name=value`` in a line: the ``text``, and the part of it (``kept``) that
+    must come through unchanged."""
+
+    name: str
+    value: str
+    text: str
+    kept: str
+
+
+def _case(name: str, quoting: str, value: str, before: str, after: str, inner_space: bool) -> Case:
     if quoting.endswith("open"):
         after = ""  # an unclosed quote runs to the end: nothing after it is kept
     elif after == ")" and quoting not in ("single", "double"):
         after = ""  # a bare value runs to a separator (&, space, quote, #, ;): ")" goes too
     written = _written(quoting, value, inner_space)
-    return f"{before}{name}={written}{after}", after
+    return Case(name, value, f"{before}{name}={written}{after}", after)
 
 
-def _assert_hidden(out: str, text: str, name: str, value: str, after: str) -> None:
-    assert value not in out, (text, out)
-    assert value[3:] not in out, (text, out)  # nor the part after a space inside quotes
-    assert f"{name}=<redacted>" in out, (text, out)
-    assert out.endswith(after), (text, out)
+def cases(names: st.SearchStrategy[str]) -> st.SearchStrategy[Case]:
+    """Cases for a secret's name spelt as ``names`` draws, quoted and surrounded every way."""
+    return st.builds(
+        _case,
+        name=names,
+        quoting=QUOTING,
+        value=VALUES,
+        before=BEFORE,
+        after=AFTER,
+        inner_space=st.booleans(),
+    )
+
+
+def _assert_hidden(out: str, case: Case) -> None:
+    text = case.text
+    assert case.value not in out, (text, out)
+    assert case.value[3:] not in out, (text, out)  # nor the part after a space inside quotes
+    assert f"{case.name}=<redacted>" in out, (text, out)
+    assert out.endswith(case.kept), (text, out)
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    name=SENTRY_NAMES,
-    quoting=QUOTING,
-    value=VALUES,
-    before=BEFORE,
-    after=AFTER,
-    inner_space=st.booleans(),
-)
-def test_the_sentry_scrubber_hides_a_quoted_or_schemed_value_whole(
-    name: str, quoting: str, value: str, before: str, after: str, inner_space: bool
-) -> None:
-    text, kept = _case(name, quoting, value, before, after, inner_space)
-    event = scrub_event({"message": text, "extra": {"line": text}})
+@given(case=cases(SENTRY_NAMES))
+def test_the_sentry_scrubber_hides_a_quoted_or_schemed_value_whole(case: Case) -> None:
+    event = scrub_event({"message": case.text, "extra": {"line": case.text}})
     for out in (event["message"], event["extra"]["line"]):
-        _assert_hidden(out, text, name, value, kept)
+        _assert_hidden(out, case)
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    name=st.sampled_from(["token", "Token", "TOKEN", "%74oken"]),
-    quoting=QUOTING,
-    value=VALUES,
-    before=BEFORE,
-    after=AFTER,
-    inner_space=st.booleans(),
-)
-def test_the_log_filter_hides_a_quoted_or_schemed_token_whole(
-    name: str, quoting: str, value: str, before: str, after: str, inner_space: bool
-) -> None:
-    text, kept = _case(name, quoting, value, before, after, inner_space)
+@given(case=cases(st.sampled_from(["token", "Token", "TOKEN", "%74oken"])))
+def test_the_log_filter_hides_a_quoted_or_schemed_token_whole(case: Case) -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RedactingFilter())
@@ -116,7 +119,7 @@ def test_the_log_filter_hides_a_quoted_or_schemed_token_whole(
     logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
-        logger.info("line %s", text)
+        logger.info("line %s", case.text)
     finally:
         logger.removeHandler(handler)
-    _assert_hidden(stream.getvalue().rstrip("\n"), text, name, value, kept)
+    _assert_hidden(stream.getvalue().rstrip("\n"), case)

@@ -29,20 +29,18 @@ from django_twofactor import auth, gateway
 from django_twofactor.backends.base import BaseSMSBackend
 from otp_twofactor.models import TwoFactorSMSDevice
 from twofactor_notify.emulator import Emulator
-from twofactor_notify.errors import TwoFactorError
 from twofactor_notify.models import BulkBatch, BulkMessage, OTPMessage, SMSMessage
 
 from ..boundary_calls import (
     Call,
     Fresh,
-    arguments,
+    assert_no_secret_in,
+    call_with_values,
     expand,
-    invoke,
     public_functions,
     public_methods,
 )
 from ..core.test_secrets_at_the_boundary import FAULTS, Fault
-from ..secret_scan import find_secrets, summarise
 from .conftest import PHONE, emulator_settings
 
 OTP = "482913"  # the code sent or verified: the caller's, in no frame below its own
@@ -153,30 +151,17 @@ def configured(settings: Any, twofactor_emulator: Emulator, closed_port: int, tm
     settings.OTP_TWOFACTOR_TRANSPORT = None  # the app's own: TWOFACTOR_NOTIFY's
 
     def point(fault: Fault | None) -> None:
-        url = twofactor_emulator.url
-        if fault is not None and fault.kind is None:
-            url = f"http://127.0.0.1:{closed_port}"
+        url = (
+            twofactor_emulator.url if fault is None else fault.aim(twofactor_emulator, closed_port)
+        )
         settings.TWOFACTOR_NOTIFY = {
             **emulator_settings(twofactor_emulator),
             "BASE_URL": url,
             "TIMEOUT": 0.5,  # the timeout fault (2 s) outlasts it
             "FILE_PATH": str(tmp_path),  # for the file backend
         }
-        if fault is not None and fault.kind is not None:
-            twofactor_emulator.inject(fault.kind, **dict(fault.params))
 
     return point
-
-
-@pytest.fixture
-def closed_port() -> int:
-    import socket
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    sock.close()
-    return port
 
 
 def _target(call: Call) -> Any:
@@ -194,16 +179,7 @@ def _target(call: Call) -> Any:
 
 
 def _run(call: Call) -> BaseException | None:
-    function = _target(call)
-    args, kwargs = arguments(
-        call.function,
-        VALUES,
-        LEFT_AT_DEFAULT,
-        call.chosen,
-        str(call),
-        skip_first=call.owner is not None,
-    )
-    return invoke(function, args, kwargs)
+    return call_with_values(call, _target(call), VALUES, LEFT_AT_DEFAULT)
 
 
 @pytest.mark.django_db
@@ -235,9 +211,7 @@ def test_no_frame_of_a_raised_error_holds_the_otp_or_a_key(
         "Secret-Key": twofactor_emulator.secret_key,
         "OTP": OTP,
     }
-    findings = find_secrets(error, secrets, stop=invoke.__code__)
-    assert not findings, f"{call} under {fault.name} ({error!r}):\n{summarise(findings)}"
-    assert isinstance(error, TwoFactorError), f"{call} raised {error!r}"
+    assert_no_secret_in(error, secrets, f"{call} under {fault.name}")
 
 
 def test_the_discovery_reaches_the_callables_that_take_a_code() -> None:

@@ -21,20 +21,18 @@ from flask.config import Config
 import flask_twofactor
 from flask_twofactor import login
 from twofactor_notify.emulator import Emulator
-from twofactor_notify.errors import TwoFactorError
 from twofactor_notify.models import BulkMessage
 
 from ..boundary_calls import (
     Call,
     Fresh,
-    arguments,
+    assert_no_secret_in,
+    call_with_values,
     expand,
-    invoke,
     public_functions,
     public_methods,
 )
-from ..core.test_secrets_at_the_boundary import FAULTS, Fault
-from ..secret_scan import find_secrets, summarise
+from ..core.test_secrets_at_the_boundary import FAULTS, SMS_OPTIONS, Fault
 from .conftest import E164, PHONE, AppFactory
 
 OTP = "482913"  # the code sent or verified: the caller's, in no frame below its own
@@ -56,15 +54,7 @@ LEFT_AT_DEFAULT = {
     "include_otp",
     "metadata",
     "sender",
-    "promotional",
-    "schedule_at",
-    "pe_id",
-    "ct_id",
-    "campaign_name",
-    "campaign_webhook",
-    "shorten_urls",
-    "shorten_url_webhook",
-    "shorten_url_callback",
+    *SMS_OPTIONS,
     "background",
     "key",
     "chunk_size",
@@ -102,11 +92,9 @@ def point(make_app: AppFactory, twofactor_emulator: Emulator, closed_port: int) 
     """``point(fault)``: an app sending to the emulator under ``fault`` (or to nothing)."""
 
     def make(fault: Fault | None) -> Flask:
-        url = twofactor_emulator.url
-        if fault is not None and fault.kind is None:
-            url = f"http://127.0.0.1:{closed_port}"
-        if fault is not None and fault.kind is not None:
-            twofactor_emulator.inject(fault.kind, **dict(fault.params))
+        url = (
+            twofactor_emulator.url if fault is None else fault.aim(twofactor_emulator, closed_port)
+        )
         return make_app(
             TWOFACTOR_BACKEND="2factor",
             TWOFACTOR_SUPPRESS=False,
@@ -117,17 +105,6 @@ def point(make_app: AppFactory, twofactor_emulator: Emulator, closed_port: int) 
 
     yield make
     twofactor_emulator.clear_faults()
-
-
-@pytest.fixture
-def closed_port() -> int:
-    import socket
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    sock.close()
-    return port
 
 
 def _run(app: Flask, twofactor: flask_twofactor.TwoFactor, call: Call) -> BaseException | None:
@@ -144,15 +121,7 @@ def _run(app: Flask, twofactor: flask_twofactor.TwoFactor, call: Call) -> BaseEx
         else:
             instance = twofactor if call.owner is flask_twofactor.TwoFactor else call.owner()
             function = getattr(instance, call.function.__name__)
-        args, kwargs = arguments(
-            call.function,
-            VALUES,
-            LEFT_AT_DEFAULT,
-            call.chosen,
-            str(call),
-            skip_first=call.owner is not None,
-        )
-        return invoke(function, args, kwargs)
+        return call_with_values(call, function, VALUES, LEFT_AT_DEFAULT)
 
 
 @pytest.mark.parametrize("call", CALLS, ids=str)
@@ -177,9 +146,7 @@ def test_no_frame_of_a_raised_error_holds_the_otp_or_the_key(
         return  # the call answers the failure itself (verify_code: False): no frame
     secrets = {"API key": twofactor_emulator.api_key, "OTP": OTP}
     # the app and its config hold the key as the user gave it: the application's own
-    findings = find_secrets(error, secrets, stop=invoke.__code__, opaque=(Flask, Config))
-    assert not findings, f"{call} under {fault.name} ({error!r}):\n{summarise(findings)}"
-    assert isinstance(error, TwoFactorError), f"{call} raised {error!r}"
+    assert_no_secret_in(error, secrets, f"{call} under {fault.name}", opaque=(Flask, Config))
 
 
 def test_the_discovery_reaches_the_callables_that_take_a_code() -> None:
