@@ -16,6 +16,7 @@ from twofactor_notify.background import (
     NoThrottle,
     RetryPolicy,
     SendLedger,
+    SendOutcome,
     SendStatus,
     send_enveloped,
 )
@@ -96,20 +97,33 @@ def test_a_message_refused_in_the_worker_is_failed_and_never_retried(
     assert twofactor_emulator.messages() == []
 
 
+class _RaisingPlugin:
+    """A plugin whose ``before_send`` raises ``error``: the message is never sent."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    @hookimpl
+    def before_send(self, message: Any, transport: Any) -> None:
+        raise self.error
+
+
+def _when_a_plugin_raises(error: Exception, emulator: Emulator, ledger: SendLedger) -> SendOutcome:
+    """An enveloped SMS sent to ``emulator`` by a transport whose one plugin raises ``error``
+    before the send."""
+    client = TwoFactorClient(emulator.api_key, base_url=emulator.url)
+    transport = TwoFactorTransport(client, plugins=[_RaisingPlugin(error)], load_entrypoints=False)
+    outcome = send_enveloped(transport, Envelope.wrap(sms()), ledger)
+    client.close()
+    return outcome
+
+
 def test_a_plugin_refusal_is_failed_not_sent(
     twofactor_emulator: Emulator, ledger: SendLedger
 ) -> None:
-    class Refuse:
-        @hookimpl
-        def before_send(self, message: Any, transport: Any) -> None:
-            from twofactor_notify.errors import SendRefusedError
+    from twofactor_notify.errors import SendRefusedError
 
-            raise SendRefusedError("blocked number")
-
-    client = TwoFactorClient(twofactor_emulator.api_key, base_url=twofactor_emulator.url)
-    transport = TwoFactorTransport(client, plugins=[Refuse()], load_entrypoints=False)
-    outcome = send_enveloped(transport, Envelope.wrap(sms()), ledger)
-    client.close()
+    outcome = _when_a_plugin_raises(SendRefusedError("blocked number"), twofactor_emulator, ledger)
     assert outcome.status is SendStatus.FAILED
     assert twofactor_emulator.messages() == []
 
@@ -160,6 +174,17 @@ FAULTS: list[dict[str, Any]] = (
 )
 
 
+def _inject_once(emulator: Emulator, fault: dict[str, Any]) -> str:
+    """Inject ``fault`` (one of :data:`FAULTS`) for the next request; its kind. A timeout
+    lasts 2 s, longer than the client waits."""
+    params = dict(fault)
+    kind = str(params.pop("kind"))
+    if kind == "timeout":
+        params["seconds"] = 2.0
+    emulator.inject(kind, times=1, **params)
+    return kind
+
+
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f"{f['kind']}-{f.get('status', '')}")
 def test_no_fault_leads_to_a_second_copy_or_a_silent_loss(
     fault: dict[str, Any],
@@ -169,11 +194,7 @@ def test_no_fault_leads_to_a_second_copy_or_a_silent_loss(
 ) -> None:
     # Whatever goes wrong on the wire: a retry or a failure means 2Factor got nothing, and
     # redelivering the task afterwards never yields a second copy.
-    params = dict(fault)
-    kind = params.pop("kind")
-    if kind == "timeout":
-        params["seconds"] = 2.0
-    twofactor_emulator.inject(kind, times=1, **params)
+    kind = _inject_once(twofactor_emulator, fault)
     envelope = Envelope.wrap(sms())
     first = send_enveloped(transport, envelope, ledger, policy=FAST)
     received = len(twofactor_emulator.messages())
@@ -220,15 +241,8 @@ def test_a_claim_held_by_a_live_worker_is_in_progress_then_unknown(
 def test_a_non_library_exception_is_recorded_unknown_without_its_text(
     twofactor_emulator: Emulator, ledger: SendLedger
 ) -> None:
-    class Broken:
-        @hookimpl
-        def before_send(self, message: Any, transport: Any) -> None:
-            raise RuntimeError("secret-token-123 leaked into a message")
-
-    client = TwoFactorClient(twofactor_emulator.api_key, base_url=twofactor_emulator.url)
-    transport = TwoFactorTransport(client, plugins=[Broken()], load_entrypoints=False)
-    outcome = send_enveloped(transport, Envelope.wrap(sms()), ledger)
-    client.close()
+    error = RuntimeError("secret-token-123 leaked into a message")
+    outcome = _when_a_plugin_raises(error, twofactor_emulator, ledger)
     assert outcome.status is SendStatus.UNKNOWN
     assert outcome.record is not None and "secret-token-123" not in outcome.record.error
     assert "RuntimeError" in outcome.record.error
@@ -344,11 +358,7 @@ def test_a_send_costs_four_redis_round_trips_whatever_its_outcome(
     throttle = RedisThrottle(client, rate=1000, key=redis_prefix + "throttle")
     send_enveloped(transport, Envelope.wrap(sms()), ledger, throttle, policy=FAST)  # loads scripts
     if fault is not None:
-        params = dict(fault)
-        kind = params.pop("kind")
-        if kind == "timeout":
-            params["seconds"] = 2.0
-        twofactor_emulator.inject(kind, times=1, **params)
+        _inject_once(twofactor_emulator, fault)
     envelope = Envelope.wrap(sms())
     commands.clear()
     outcome = send_enveloped(transport, envelope, ledger, throttle, policy=FAST)

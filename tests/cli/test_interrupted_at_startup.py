@@ -20,7 +20,6 @@ line says so. At least one of the delays must meet the program before its reques
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -31,6 +30,8 @@ from pathlib import Path
 import pytest
 
 from twofactor_notify.emulator import Emulator
+
+from .processes import running
 
 DELAYS = [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9, 1.05, 1.2, 1.5]
 ENTRY_POINTS = {
@@ -51,28 +52,12 @@ def slow_emulator(twofactor_emulator: Emulator) -> Emulator:
 def _interrupt(
     argv: list[str], emulator: Emulator, delay: float, signals: int
 ) -> tuple[int, str, str]:
-    process = subprocess.Popen(
-        [*argv, *ARGV],
-        env={
-            **os.environ,
-            "TWOFACTOR_API_KEY": emulator.api_key,
-            "TWOFACTOR_BASE_URL": emulator.url,
-        },
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with running([*argv, *ARGV], emulator) as process:
         time.sleep(delay)
         for _ in range(signals):
             process.send_signal(signal.SIGINT)
             time.sleep(0.002)
         out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     return process.returncode, out, err
 
 
@@ -159,27 +144,11 @@ def test_a_process_started_ignoring_sigint_keeps_ignoring_it(
     """A background job (``cmd &`` in a script, ``nohup``) starts with SIGINT ignored, and
     a Ctrl-C meant for its terminal's foreground must not stop it."""
     twofactor_emulator.latency_ms = 1000.0
-    process = subprocess.Popen(
-        [*ENTRY_POINTS["script"], *ARGV],
-        env={
-            **os.environ,
-            "TWOFACTOR_API_KEY": twofactor_emulator.api_key,
-            "TWOFACTOR_BASE_URL": twofactor_emulator.url,
-        },
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_start_ignoring_sigint,
-    )
-    try:
+    argv = [*ENTRY_POINTS["script"], *ARGV]
+    with running(argv, twofactor_emulator, preexec_fn=_start_ignoring_sigint) as process:
         for delay in (0.2, 0.3, 0.5):  # while it loads, and later
             time.sleep(delay)
             process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, out + err
     assert len(twofactor_emulator.messages()) == 1

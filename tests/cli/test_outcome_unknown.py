@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import re
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +21,8 @@ from tests.cli.conftest import Run
 from twofactor_notify.cli import build_parser
 from twofactor_notify.cli.errors import EXIT_OUTCOME_UNKNOWN
 from twofactor_notify.emulator import Emulator
+
+from .processes import running
 
 RunCLI = Callable[..., Run]
 
@@ -94,14 +95,8 @@ def test_ctrl_c_during_a_send_does_not_invite_a_second_one(
 ) -> None:
     # a real SIGINT to a real process, while its request waits at the emulator
     cli_env.latency_ms = 3000.0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "twofactor_notify", command, *SENDING[command](tmp_path)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    argv = [sys.executable, "-m", "twofactor_notify", command, *SENDING[command](tmp_path)]
+    with running(argv) as process:
         deadline = time.monotonic() + 60
         while not cli_env.messages():  # stored before the latency: the answer is pending
             assert process.poll() is None, process.communicate()
@@ -109,10 +104,6 @@ def test_ctrl_c_during_a_send_does_not_invite_a_second_one(
             time.sleep(0.01)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 130
     assert "interrupted" in err and "may have taken effect" in err
     assert not _INVITATIONS.search(out + err)

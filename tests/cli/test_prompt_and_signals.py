@@ -13,7 +13,6 @@ import os
 import pty
 import select
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,8 @@ import pytest
 
 from tests.cli.test_outcome_unknown import SENDING
 from twofactor_notify.emulator import Emulator
+
+from .processes import running
 
 PROMPT = b"API key (input hidden)"
 
@@ -89,19 +90,8 @@ def test_a_second_sigint_right_after_the_first_still_exits_130(
     twofactor_emulator: Emulator, tmp_path: Path, command: str
 ) -> None:
     twofactor_emulator.latency_ms = 3000.0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "twofactor_notify", command, *SENDING[command](tmp_path)],
-        env={
-            **os.environ,
-            "TWOFACTOR_API_KEY": twofactor_emulator.api_key,
-            "TWOFACTOR_BASE_URL": twofactor_emulator.url,
-        },
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    argv = [sys.executable, "-m", "twofactor_notify", command, *SENDING[command](tmp_path)]
+    with running(argv, twofactor_emulator) as process:
         deadline = time.monotonic() + 60
         while not twofactor_emulator.messages():  # the request waits for its answer
             assert process.poll() is None, process.communicate()
@@ -111,9 +101,5 @@ def test_a_second_sigint_right_after_the_first_still_exits_130(
         time.sleep(0.002)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 130, err
     assert "Traceback" not in err

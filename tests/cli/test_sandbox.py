@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from .processes import reaped
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -52,8 +54,7 @@ def _start(*extra: str) -> subprocess.Popen[str]:
 
 def test_sandbox_serves_the_api_until_terminated() -> None:
     # port 0: the emulator binds a free port itself (no race with other tests)
-    process = _start("--port", "0", "--latency", "1")
-    try:
+    with reaped(_start("--port", "0", "--latency", "1")) as process:
         banner = _read_banner(process)
         assert re.fullmatch(r"http://127\.0\.0\.1:[1-9][0-9]*", banner["url"])
         assert banner["TWOFACTOR_BASE_URL"] == banner["url"]
@@ -63,25 +64,16 @@ def test_sandbox_serves_the_api_until_terminated() -> None:
         assert answer.json()["Status"] == "Success"
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, err
     assert "sandbox stopped" in out
     assert "Traceback" not in err
 
 
 def test_sandbox_stops_cleanly_on_ctrl_c() -> None:
-    process = _start("--port", "0")
-    try:
+    with reaped(_start("--port", "0")) as process:
         _read_banner(process)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, err
     assert "sandbox stopped" in out
     assert "Traceback" not in err

@@ -17,6 +17,7 @@ from twofactor_notify.webhooks import (
     MAX_REPORTS_PER_BODY,
     TOKEN_HEADER,
     DuplicateFilter,
+    IngestResult,
     check_token,
     ingest_reports,
     token_from,
@@ -37,35 +38,22 @@ def test_a_report_whose_hand_over_failed_is_not_taken_as_a_duplicate_on_retry() 
             raise ConnectionError("the store is down")
         return True
 
-    first = ingest_reports(
-        "delivery",
-        BODY,
-        None,
-        token=TOKEN,
-        expected_token=TOKEN,
-        hand_over=hand_over,
-        duplicates=duplicates,
-    )
+    def deliver() -> IngestResult:  # the same report, posted again by 2Factor
+        return ingest_reports(
+            "delivery",
+            BODY,
+            None,
+            token=TOKEN,
+            expected_token=TOKEN,
+            hand_over=hand_over,
+            duplicates=duplicates,
+        )
+
+    first = deliver()
     assert (first.status, first.failed, first.new) == (503, 1, 0)
-    retry = ingest_reports(
-        "delivery",
-        BODY,
-        None,
-        token=TOKEN,
-        expected_token=TOKEN,
-        hand_over=hand_over,
-        duplicates=duplicates,
-    )
+    retry = deliver()
     assert (retry.status, retry.new) == (200, 1)
-    again = ingest_reports(
-        "delivery",
-        BODY,
-        None,
-        token=TOKEN,
-        expected_token=TOKEN,
-        hand_over=hand_over,
-        duplicates=duplicates,
-    )
+    again = deliver()
     assert (again.status, again.duplicates, len(attempts)) == (200, 1, 2)
 
 

@@ -3,7 +3,6 @@ by a real Celery worker through a real Redis broker."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,9 @@ from django.db import transaction
 
 from django_twofactor import api
 from django_twofactor.background import get_background_sender, get_options
-from tests.background.conftest import NEEDS_REDIS, REDIS_URL
+from tests.background.conftest import REDIS_URL
+from tests.background.conftest import redis_client as redis_client
+from tests.background.conftest import redis_prefix as redis_prefix
 from tests.background.workers import VISIBILITY_TIMEOUT, Workers, wait_until, worker_env
 from twofactor_notify.background import Envelope, LedgerState
 from twofactor_notify.background.redis_ledger import RedisLedger
@@ -27,30 +28,13 @@ PHONE = "+919876543210"
 
 
 @pytest.fixture
-def redis_client() -> Iterator[Any]:
-    if not REDIS_URL:
-        pytest.skip(NEEDS_REDIS)
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    prefix = f"tfn-test-{uuid.uuid4().hex}:"
-    client.tfn_prefix = prefix
-    yield client
-    for key in client.scan_iter(match=prefix + "*"):
-        client.delete(key)
-    client.close()
-
-
-@pytest.fixture
 def queued(
-    settings: Any, redis_client: Any, twofactor_emulator: Emulator, tmp_path: Path
+    settings: Any, redis_prefix: str, twofactor_emulator: Emulator, tmp_path: Path
 ) -> Iterator[Workers]:
     """BACKGROUND pointed at a test queue, a producer app made current, and its workers."""
     from tests.background.celery_worker import make_app
 
-    env = worker_env(
-        REDIS_URL, redis_client.tfn_prefix, twofactor_emulator.url, twofactor_emulator.api_key
-    )
+    env = worker_env(REDIS_URL, redis_prefix, twofactor_emulator.url, twofactor_emulator.api_key)
     settings.TWOFACTOR_NOTIFY = base_settings(
         BACKGROUND={"ENGINE": "celery", "REDIS_URL": REDIS_URL, "QUEUE": env["TFN_QUEUE"]}
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import socket
 import sys
-import uuid
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
@@ -23,7 +22,9 @@ from django.db import transaction
 
 from django_twofactor import api
 from django_twofactor.models import MessageStatus, OutboxMessage, OutgoingMessage, QueuedMessage
-from tests.background.conftest import NEEDS_REDIS, REDIS_URL
+from tests.background.conftest import REDIS_URL
+from tests.background.conftest import redis_client as redis_client
+from tests.background.conftest import redis_prefix as redis_prefix
 from tests.background.workers import VISIBILITY_TIMEOUT, Workers, wait_until, worker_env
 from twofactor_notify.background import Envelope, LedgerState
 from twofactor_notify.background.redis_ledger import RedisLedger
@@ -69,20 +70,6 @@ class Brokers:
         self.good.set_current()
 
 
-@pytest.fixture
-def redis_client() -> Iterator[Any]:
-    if not REDIS_URL:
-        pytest.skip(NEEDS_REDIS)
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    client.tfn_prefix = f"tfn-test-{uuid.uuid4().hex}:"
-    yield client
-    for key in client.scan_iter(match=client.tfn_prefix + "*"):
-        client.delete(key)
-    client.close()
-
-
 @pytest.fixture(params=["redis", "database"])
 def ledger_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -90,19 +77,17 @@ def ledger_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def brokers(
-    settings: Any, redis_client: Any, twofactor_emulator: Emulator, ledger_kind: str
+    settings: Any, redis_prefix: str, twofactor_emulator: Emulator, ledger_kind: str
 ) -> Iterator[Brokers]:
     """BACKGROUND on Celery with the test's queue and ledger keys; the broker up."""
-    env = worker_env(
-        REDIS_URL, redis_client.tfn_prefix, twofactor_emulator.url, twofactor_emulator.api_key
-    )
+    env = worker_env(REDIS_URL, redis_prefix, twofactor_emulator.url, twofactor_emulator.api_key)
     background: dict[str, Any] = {
         "ENGINE": "celery",
         "LEDGER": ledger_kind,
         "REDIS_URL": REDIS_URL,
         "QUEUE": env["TFN_QUEUE"],
         # the workers' ledger is <prefix>ledger:, as BACKGROUND's is <KEY_PREFIX>ledger:
-        "KEY_PREFIX": redis_client.tfn_prefix,
+        "KEY_PREFIX": redis_prefix,
     }
     settings.TWOFACTOR_NOTIFY = base_settings(BACKGROUND=background)
     pair = Brokers(env)

@@ -3,14 +3,14 @@ worker through a real Redis broker."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.background.conftest import NEEDS_REDIS, REDIS_URL
+from tests.background.conftest import REDIS_URL
+from tests.background.conftest import redis_client as redis_client
+from tests.background.conftest import redis_prefix as redis_prefix
 from tests.background.workers import Workers, wait_until, worker_env
 from twofactor_notify.background import Envelope, LedgerState
 from twofactor_notify.background.redis_ledger import RedisLedger
@@ -24,24 +24,8 @@ PHONE = "+919876543210"
 
 
 @pytest.fixture
-def redis_client() -> Iterator[Any]:
-    if not REDIS_URL:
-        pytest.skip(NEEDS_REDIS)
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    client.tfn_prefix = f"tfn-test-{uuid.uuid4().hex}:"
-    yield client
-    for key in client.scan_iter(match=client.tfn_prefix + "*"):
-        client.delete(key)
-    client.close()
-
-
-@pytest.fixture
-def env(redis_client: Any, twofactor_emulator: Emulator) -> dict[str, str]:
-    return worker_env(
-        REDIS_URL, redis_client.tfn_prefix, twofactor_emulator.url, twofactor_emulator.api_key
-    )
+def env(redis_prefix: str, twofactor_emulator: Emulator) -> dict[str, str]:
+    return worker_env(REDIS_URL, redis_prefix, twofactor_emulator.url, twofactor_emulator.api_key)
 
 
 def test_background_sends_go_through_a_worker_in_the_app_context(

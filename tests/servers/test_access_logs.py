@@ -7,7 +7,6 @@ import http.client
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,8 @@ import pytest
 pytest.importorskip("flask")
 import requests
 
+from .listening import ROOT, free_port, gunicorn, wait_until_listening
+
 SECRET = "AccessLogSecret-0123456789-xyz"
 REPORT = json.dumps({"SessionId": "s-1", "SmsTo": "9876543210", "SmsStatus": "DELIVERED"})
 #: the same parameter as a server decodes it, spelled as a client may send it
@@ -31,12 +32,6 @@ QUERIES = [
     f"tok%65n={SECRET.replace('-', '%2D')}",
     f"token%3D{SECRET}",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _queries(secret: str) -> list[str]:
@@ -68,7 +63,7 @@ def gunicorn_server(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[str, Path, str]]:
     pytest.importorskip("gunicorn")
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "access.log"
     env = dict(os.environ, TEST_WEBHOOK_TOKEN=SECRET, DJANGO_SETTINGS_MODULE="tests.settings")
     env["TWOFACTOR_TEST_DATABASE_URL"] = ""  # the 403/200 paths need no database
@@ -77,37 +72,19 @@ def gunicorn_server(
         if request.param == "flask"
         else "django.core.wsgi:get_wsgi_application()"
     )
+    log_format = '%(h)s "%(r)s" %(s)s %(U)s %(q)s %({raw_uri}e)s'
+    options = ("--workers", "1", "--access-logfile", str(log), "--access-logformat", log_format)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--access-logfile",
-            str(log),
-            "--access-logformat",
-            '%(h)s "%(r)s" %(s)s %(U)s %(q)s %({raw_uri}e)s',
-            app,
-        ],
+        gunicorn(port, app, *options),
         env=env,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    error = process.stderr.read().decode() if process.stderr else ""
-                    raise RuntimeError(error) from None
-                time.sleep(0.1)
+        wait_until_listening(
+            port, process, lambda: process.stderr.read().decode() if process.stderr else ""
+        )
         # the Django app runs on tests.settings, whose token is the suite's
         secret = SECRET if request.param == "flask" else "test-webhook-token"
         yield f"http://127.0.0.1:{port}/twofactor/delivery/", log, secret
@@ -209,30 +186,28 @@ def _fresh_server(kind: str, port: int, log: Path, token: str) -> subprocess.Pop
     env = dict(os.environ, TEST_WEBHOOK_TOKEN=token, DJANGO_SETTINGS_MODULE="tests.settings")
     env["TWOFACTOR_TEST_DATABASE_URL"] = ""  # nothing here needs a database
     if kind == "django-runserver":
-        command = ["-m", "django", "runserver", "--noreload", "--nothreading", f"127.0.0.1:{port}"]
+        command = [
+            sys.executable,
+            "-m",
+            "django",
+            "runserver",
+            "--noreload",
+            "--nothreading",
+            f"127.0.0.1:{port}",
+        ]
     else:
         app = (
             "tests.servers.flask_app:create_app()"
             if kind == "flask-gunicorn"
             else "django.core.wsgi:get_wsgi_application()"
         )
-        command = [
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--access-logfile",
-            str(log),
-            "--access-logformat",
-            '%(h)s "%(r)s" %(s)s %(U)s %(q)s %({raw_uri}e)s %({x-twofactor-token}i)s',
-            app,
-        ]
+        log_format = '%(h)s "%(r)s" %(s)s %(U)s %(q)s %({raw_uri}e)s %({x-twofactor-token}i)s'
+        options = ("--workers", "1", "--access-logfile", str(log), "--access-logformat", log_format)
+        command = gunicorn(port, app, *options)
     return subprocess.Popen(
-        [sys.executable, *command],
+        command,
         env=env,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=log.with_suffix(".err").open("wb"),
     )
@@ -247,20 +222,12 @@ def test_a_fresh_process_hides_the_token_before_its_first_webhook(
     if "gunicorn" in kind:
         pytest.importorskip("gunicorn")
     token = "test-webhook-token" if kind.startswith("django") else SECRET
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "access.log"
     log.touch()
     process = _fresh_server(kind, port, log, token)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(log.with_suffix(".err").read_text()) from None
-                time.sleep(0.1)
+        wait_until_listening(port, process, log.with_suffix(".err").read_text)
         encoded = token.replace("-", "%2D")
         targets = [
             f"/admin/login/?x={token}",

@@ -7,11 +7,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,29 +22,12 @@ pytest.importorskip("django")
 
 from twofactor_notify.webhooks import MAX_WEBHOOK_BYTES, TOKEN_HEADER
 
+from .listening import ROOT, free_port, gunicorn, wait_until_listening
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parents[2]
 FLASK_TOKEN = "chunked-test-token-0123456789"
 DJANGO_TOKEN = "test-webhook-token"  # tests.settings'
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(port: int, process: subprocess.Popen[bytes] | None, err: Path | None) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
-                raise RuntimeError(err.read_text() if err else "server did not start") from None
-            time.sleep(0.1)
 
 
 def _post_chunked(port: int, token: str, parts: list[bytes]) -> tuple[int, bytes]:
@@ -108,27 +89,18 @@ def _count_sqlite(database: Path, message_id: str) -> int:
 def _gunicorn(
     app: str, env: dict[str, str], tmp_path: Path, token: str, count: Callable[[str], int]
 ) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     err = tmp_path / "gunicorn.err"
     with err.open("wb") as stderr:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                app,
-            ],
+            gunicorn(port, app, "--workers", "1"),
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
     try:
-        _wait_for(port, process, err)
+        wait_until_listening(port, process, err.read_text)
         yield port, token, count
     finally:
         process.terminate()

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -36,12 +34,13 @@ import requests
 
 from twofactor_notify.webhooks import TOKEN_HEADER
 
+from .listening import ROOT, free_port, gunicorn, wait_until_listening
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REPORTS, COPIES = 40, 5
 DJANGO_TOKEN = "test-webhook-token"  # tests.settings'
 FLASK_TOKEN = "copies-test-token-0123456789"
-ROOT = Path(__file__).resolve().parents[2]
 POSTGRES = os.environ.get("TWOFACTOR_TEST_DATABASE_URL", "")
 needs_postgresql = pytest.mark.skipif(
     not POSTGRES.startswith("postgresql"),
@@ -195,12 +194,6 @@ def test_concurrent_copies_of_a_report_are_announced_once(
         assert not DeliveryReport.objects.filter(handed_over=False).exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @needs_postgresql
 def test_concurrent_copies_on_a_multi_worker_gunicorn_are_stored_and_counted_once(
     tmp_path: Path,
@@ -212,24 +205,15 @@ def test_concurrent_copies_on_a_multi_worker_gunicorn_are_stored_and_counted_onc
 
     database = connection.settings_dict["NAME"]  # the test database, migrated
     url = POSTGRES.rsplit("/", 1)[0] + "/" + database
-    port = _free_port()
+    port = free_port()
     err = tmp_path / "gunicorn.err"
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.settings")
     env["TWOFACTOR_TEST_DATABASE_URL"] = url
     with err.open("wb") as stderr:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "3",
-                "--threads",
-                "4",
-                "django.core.wsgi:get_wsgi_application()",
-            ],
+            gunicorn(
+                port, "django.core.wsgi:get_wsgi_application()", "--workers", "3", "--threads", "4"
+            ),
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -238,15 +222,7 @@ def test_concurrent_copies_on_a_multi_worker_gunicorn_are_stored_and_counted_onc
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=20))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(err.read_text()) from None
-                time.sleep(0.1)
+        wait_until_listening(port, process, err.read_text)
 
         def post(body: bytes) -> tuple[int, dict[str, Any]]:
             answer = session.post(
