@@ -12,7 +12,10 @@ library calls (a plugin, the iterable of a bulk send) pass through unchanged: th
 caller's, and no frame below them holds a key, because no frame above the wire layer ever
 does (see :mod:`twofactor_notify.credentials`). One that the caller's code raised while a
 request was on the stack (a signal handler's) keeps its type, but leaves without its frames
-and its chain, as ``KeyboardInterrupt`` does: the wire's frames were among them.
+and its chain, as ``KeyboardInterrupt`` does: the wire's frames were among them. An
+exception the library itself raised (a bug, or an interruption while it ran) keeps its type
+and leaves bare too: the library's frames hold the call's OTP and numbers. Whose code raised
+an exception is read from its innermost frame (:func:`raised_by`).
 
 Classes opt in with :class:`ErrorBoundary`: every public method a subclass defines, now or
 later, gets the boundary, so a new endpoint cannot forget it.
@@ -37,6 +40,7 @@ __all__ = [
     "convert_failure",
     "detach",
     "from_the_wire",
+    "raised_by",
     "raised_by_the_wire",
 ]
 
@@ -52,6 +56,10 @@ _WIRE_MODULES = (
     "socket",
     "twofactor_notify.credentials",
     "twofactor_notify.codec",
+)
+#: The library's own packages: an exception raised in them (not the wire) is the library's.
+_LIBRARY_PACKAGES = frozenset(
+    {"twofactor_notify", "django_twofactor", "flask_twofactor", "otp_twofactor", "celery_twofactor"}
 )
 
 
@@ -71,24 +79,40 @@ def from_the_wire(exc: BaseException) -> bool:
 
 
 def raised_by_the_wire(exc: BaseException) -> bool:
-    """True when the wire stack itself raised ``exc``, not code it happened to be running.
+    """True when the wire stack itself raised ``exc``, not code it happened to be running
+    (see :func:`raised_by`)."""
+    return raised_by(exc) == "wire"
 
-    The innermost frame decides, passing over the standard library's helpers (``json``,
-    ``encodings``...) that the wire calls. A signal handler or callback of the caller's that
-    raised while a request was on the stack has its own frame innermost: the exception is
-    the caller's, and keeps its type.
+
+def raised_by(exc: BaseException) -> str:
+    """Whose code raised ``exc``: ``"wire"``, ``"library"`` or ``"caller"``.
+
+    The innermost frame decides, passing over the standard library and installed packages
+    (Django's ORM, redis-py, pluggy...) that either side calls: the wire stack's modules
+    first, then the library's own packages; any other code is the caller's (a plugin, a
+    signal handler, the iterable of a bulk send). A signal handler of the caller's that
+    raised while a request was on the stack has its own frame innermost.
     """
-    modules = []
+    frames = []
     tb = exc.__traceback__
     while tb is not None:
-        modules.append(_module(tb))
+        frames.append(tb.tb_frame)
         tb = tb.tb_next
-    for module in reversed(modules):
+    for frame in reversed(frames):
+        module = str(frame.f_globals.get("__name__", ""))
         if _is_wire(module):
-            return True
-        if module.partition(".")[0] not in sys.stdlib_module_names:
-            return False
-    return bool(modules)  # the standard library alone, called from the wire: the wire's
+            return "wire"
+        if module.partition(".")[0] in _LIBRARY_PACKAGES:
+            return "library"
+        if module.partition(".")[0] in sys.stdlib_module_names or _installed(frame):
+            continue
+        return "caller"
+    return "library"  # nothing but the standard library and packages, below the boundary
+
+
+def _installed(frame: types.FrameType) -> bool:
+    path = frame.f_code.co_filename.replace("\\", "/")
+    return "/site-packages/" in path or "/dist-packages/" in path
 
 
 def _module(tb: types.TracebackType) -> str:
@@ -155,7 +179,8 @@ def at_boundary(function: F, where: str | None = None) -> F:
     """Wrap ``function`` so that its failures leave as detached library errors.
 
     An iterator it returns is wrapped too: its failures surface while it is consumed.
-    ``KeyboardInterrupt``, ``SystemExit`` and the caller's own exceptions pass unchanged.
+    The caller's own exceptions pass unchanged; every other one leaves bare (see
+    :func:`_outgoing`), ``KeyboardInterrupt`` and ``SystemExit`` keeping their type.
     """
     if getattr(function, _MARK, False):
         return function
@@ -165,51 +190,61 @@ def at_boundary(function: F, where: str | None = None) -> F:
     def boundary(*args: Any, **kwargs: Any) -> Any:
         try:
             result = function(*args, **kwargs)
-        except TwoFactorError as exc:
-            error = exc
-        except Exception as exc:
-            if not (from_the_wire(exc) or _stripped_below(exc)):
+        except BaseException as exc:
+            error = _outgoing(exc, name)
+            if error is None:
                 raise  # the caller's own exception (a plugin's, an input iterable's)
-            if not raised_by_the_wire(exc):  # the caller's, raised while the wire ran (a
-                del args, kwargs  # signal handler's): its type stays, the wire's frames go
-                raise _bare(exc) from None
-            error = convert_failure(exc, name)
-        except BaseException as exc:  # KeyboardInterrupt, SystemExit: passed on as they are,
-            if not (from_the_wire(exc) or _stripped_below(exc)):  # but without the wire
-                raise  # frames below (keyed URLs)
-            del args, kwargs
-            raise _bare(exc) from None
         else:
-            if isinstance(result, Iterator) and not isinstance(result, str | bytes):
+            if isinstance(result, Iterator):
                 return _guarded(result, name)
             return result
         # The arguments (an OTP, a number) are the caller's: they stay in the caller's frame
         # and leave this one, and the error leaves without the library's frames below it.
         del args, kwargs
-        raise _bare(error)  # raised outside the except block: nothing is chained
+        raise error  # raised outside the except block: nothing is chained
 
     setattr(boundary, _MARK, True)
     return boundary  # type: ignore[return-value]
 
 
+def _outgoing(exc: BaseException, where: str) -> BaseException | None:
+    """What leaves a boundary in place of ``exc``; ``None`` when ``exc`` leaves as it is.
+
+    - the library's error: itself, bare;
+    - an exception the wire stack raised: a ``TwoFactorError`` naming it, bare
+      (``KeyboardInterrupt``, ``SystemExit``: themselves, bare);
+    - one the library raised (a bug, an interruption while the library ran): itself, bare;
+    - the caller's: itself, as it was, unless the wire was below it or an inner boundary
+      stripped it already; then bare.
+    """
+    if isinstance(exc, TwoFactorError):
+        return _bare(exc)
+    owner = raised_by(exc)
+    if owner == "wire" and isinstance(exc, Exception):
+        return _bare(convert_failure(exc, where))
+    if owner != "caller" or from_the_wire(exc) or _stripped_below(exc):
+        return _bare(exc)
+    return None
+
+
 def _guarded(iterator: Iterator[Any], where: str) -> Iterator[Any]:
-    while True:
-        try:
-            item = next(iterator)
-        except StopIteration:
-            return
-        except TwoFactorError as exc:
-            error = exc
-        except Exception as exc:
-            if not (from_the_wire(exc) or _stripped_below(exc)):
-                raise
-            if not raised_by_the_wire(exc):
-                raise _bare(exc) from None
-            error = convert_failure(exc, where)
-        else:
-            yield item
-            continue
-        raise _bare(error)
+    try:
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            except BaseException as exc:
+                error = _outgoing(exc, where)
+                if error is None:
+                    raise
+            else:
+                yield item
+                continue
+            raise error  # outside the except block: nothing is chained
+    finally:
+        if isinstance(iterator, types.GeneratorType):
+            iterator.close()  # stopped early (an error, the consumer's break): it ends too
 
 
 class ErrorBoundary:
