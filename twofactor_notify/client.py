@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
-import logging
 import os
 import re
 import time
@@ -24,6 +23,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from twofactor_notify.redaction import library_logger
 
 from .boundary import ErrorBoundary
 from .bulk import (
@@ -98,7 +99,7 @@ from .validation import (
 
 __all__ = ["DEFAULT_BASE_URL", "TwoFactorClient"]
 
-logger = logging.getLogger("twofactor_notify.client")
+logger = library_logger("twofactor_notify.client")
 
 DEFAULT_BASE_URL = "https://2factor.in"
 _API_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{7,127}")

@@ -23,6 +23,7 @@ __all__ = [
     "hide_request_values",
     "hide_request_values_of",
     "install_log_filter",
+    "library_logger",
     "redact",
     "register_secret",
 ]
@@ -399,6 +400,20 @@ class RedactingFilter(logging.Filter):
 
 
 _installed = False
+_FILTER = RedactingFilter()
+
+
+def library_logger(name: str) -> logging.Logger:
+    """The logger ``name`` of this library's, with :class:`RedactingFilter` on it.
+
+    A filter on a logger sees only the records created on that very logger, not on its
+    children: each of the library's loggers carries its own, from its first use, whatever
+    handlers and filters the project configures.
+    """
+    logger = logging.getLogger(name)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    return logger
 
 
 def install_log_filter() -> None:
@@ -408,7 +423,6 @@ def install_log_filter() -> None:
     with _lock:
         if _installed:
             return
-        flt = RedactingFilter()
         for name in _LOGGERS:
-            logging.getLogger(name).addFilter(flt)
+            library_logger(name)
         _installed = True

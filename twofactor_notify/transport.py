@@ -19,7 +19,6 @@ import dataclasses
 import hmac
 import itertools
 import json
-import logging
 import os
 import secrets
 import sys
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import pluggy
+
+from twofactor_notify.redaction import library_logger
 
 from .boundary import ErrorBoundary
 from .bulk import (
@@ -84,7 +85,7 @@ __all__ = [
     "TwoFactorTransport",
 ]
 
-logger = logging.getLogger("twofactor_notify.transport")
+logger = library_logger("twofactor_notify.transport")
 _R = TypeVar("_R", OTPSent, SMSSent, BulkResult)
 _BEFORE_SEND_ARGS = ("message", "transport")
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 import re
 import threading
 from collections import OrderedDict
@@ -34,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qsl, urlencode
+
+from twofactor_notify.redaction import library_logger
 
 from .credentials import Secret
 from .errors import WebhookError
@@ -90,7 +91,7 @@ _STRICT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2
 _UNSTORABLE = re.compile("[\\x00\\ud800-\\udfff]")
 
 
-logger = logging.getLogger("twofactor_notify.webhooks")
+logger = library_logger("twofactor_notify.webhooks")
 
 
 def check_token(given: object, expected: str | Secret | None) -> None:

@@ -31,7 +31,6 @@ Needs ``pip install "twofactor-notify[celery]"``.
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 from collections.abc import Callable
@@ -46,6 +45,7 @@ from twofactor_notify.background import (
     refuse_unreadable,
 )
 from twofactor_notify.errors import ConfigurationError, QueueUnavailableError
+from twofactor_notify.redaction import library_logger
 
 __all__ = [
     "REPUBLISH_TASK_NAME",
@@ -59,7 +59,7 @@ __all__ = [
     "set_sender_provider",
 ]
 
-logger = logging.getLogger("twofactor_notify.background")
+logger = library_logger("twofactor_notify.background")
 
 #: The task's registered name (what a worker must know).
 TASK_NAME = "twofactor_notify.send_envelope"

@@ -12,13 +12,13 @@ in the caller's frame only.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from twofactor_notify.boundary import at_boundary
 from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
 from twofactor_notify.models import BulkMessage, BulkResult, OTPSent, SMSSent, Verification
+from twofactor_notify.redaction import library_logger
 from twofactor_notify.transport import Transport
 from twofactor_notify.validation import wants_background
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["get_transport", "send_mass_sms", "send_otp", "send_sms", "verify_otp"]
 
-logger = logging.getLogger("django_twofactor")
+logger = library_logger("django_twofactor")
 
 
 @at_boundary

@@ -14,7 +14,6 @@ credentials whose names match ``api|token|key|secret|password|signature``).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -25,6 +24,7 @@ from django.http import HttpRequest
 
 from twofactor_notify.boundary import ErrorBoundary
 from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
+from twofactor_notify.redaction import library_logger
 from twofactor_notify.validation import validate_otp_phone
 
 from . import throttle
@@ -40,7 +40,7 @@ __all__ = [
     "remember_pending_login",
 ]
 
-logger = logging.getLogger("django_twofactor.auth")
+logger = library_logger("django_twofactor.auth")
 
 #: ``request.session`` key of the login in progress: ``{"phone": E.164, "session_id": …}``.
 LOGIN_SESSION_KEY = "django_twofactor_login"

@@ -17,7 +17,6 @@ caller's transaction, so a queue that fails as the transaction commits loses not
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
@@ -43,6 +42,7 @@ from twofactor_notify.background.config import (
 from twofactor_notify.bulk import background_batches
 from twofactor_notify.errors import ConfigurationError, TwoFactorError
 from twofactor_notify.models import BulkMessage, Message, SMSMessage
+from twofactor_notify.redaction import library_logger
 from twofactor_notify.validation import MAX_BULK_CHUNK
 
 from .conf import SETTING_NAME, get_settings, on_reset
@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 
-logger = logging.getLogger("django_twofactor")
+logger = library_logger("django_twofactor")
 
 
 def _enqueue_celery(envelope: Envelope, options: BackgroundOptions) -> None:

@@ -19,7 +19,6 @@ its ledger and message log rows become ``failed`` ("not handed over"): it is nev
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from twofactor_notify.background import Envelope, EnvelopeError
 from twofactor_notify.background.config import BackgroundOptions
 from twofactor_notify.errors import QueueUnavailableError
 from twofactor_notify.models import OTPMessage
+from twofactor_notify.redaction import library_logger
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -45,7 +45,7 @@ __all__ = [
     "write",
 ]
 
-logger = logging.getLogger("django_twofactor")
+logger = library_logger("django_twofactor")
 
 #: Seconds an outbox row is left to its own hand-over (right after the commit) before the
 #: re-publisher takes it.

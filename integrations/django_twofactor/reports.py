@@ -16,7 +16,6 @@ compared by.
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +26,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from twofactor_notify import models as core
+from twofactor_notify.redaction import library_logger
 
 from .models import FINAL_STATUSES, ClickReport, DeliveryReport, OutgoingMessage, dedupe_hash
 
@@ -40,7 +40,7 @@ __all__ = [
     "update_message_log",
 ]
 
-logger = logging.getLogger("django_twofactor.reports")
+logger = library_logger("django_twofactor.reports")
 
 #: Seconds a webhook request holds a report's hand-over: a concurrent copy of the report
 #: is answered 503 meanwhile (2Factor retries it later); once the lease has run out, a

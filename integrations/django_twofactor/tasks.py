@@ -16,7 +16,6 @@ Needs ``pip install "twofactor-notify[django-tasks]"``.
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from django.utils import timezone
 
 from twofactor_notify.background import Envelope, EnvelopeError, refuse_unreadable
 from twofactor_notify.errors import ConfigurationError, QueueUnavailableError
+from twofactor_notify.redaction import library_logger
 
 # Importing this module never fails: Celery's ``autodiscover_tasks()`` imports the ``tasks``
 # module of every installed app, so an error here would stop a Celery-only project's worker.
@@ -44,7 +44,7 @@ UNAVAILABLE: str | None = None
 
 __all__ = ["UNAVAILABLE", "enqueue", "republish", "send_envelope"]
 
-logger = logging.getLogger("django_twofactor")
+logger = library_logger("django_twofactor")
 
 #: The longest the task sleeps before enqueueing again on a backend that cannot defer.
 MAX_INLINE_WAIT = 5.0

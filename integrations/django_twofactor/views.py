@@ -11,7 +11,6 @@ docs/django-auth.md.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView
 
 from twofactor_notify.errors import TwoFactorError
+from twofactor_notify.redaction import library_logger
 
 from . import throttle
 from .auth import pending_login, phone_field, remember_pending_login
@@ -34,7 +34,7 @@ from .forms import CodeForm, PhoneForm
 
 __all__ = ["EnterCodeView", "RequestCodeView", "mask_phone"]
 
-logger = logging.getLogger("django_twofactor.views")
+logger = library_logger("django_twofactor.views")
 
 
 def mask_phone(e164: str) -> str:

@@ -20,7 +20,6 @@ in an error report), read the settings, check the token (403), the size (413) an
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Any, Literal, NamedTuple
 
 from asgiref.sync import async_to_sync
@@ -38,6 +37,7 @@ from django.views.decorators.http import require_POST
 from twofactor_notify import models as core
 from twofactor_notify.credentials import Secret
 from twofactor_notify.errors import WebhookError
+from twofactor_notify.redaction import library_logger
 from twofactor_notify.webhooks import (
     MAX_WEBHOOK_BYTES,
     TOKEN_PARAM,
@@ -72,7 +72,7 @@ __all__ = [
     "send_each",
 ]
 
-logger = logging.getLogger("django_twofactor.webhooks")
+logger = library_logger("django_twofactor.webhooks")
 
 
 _HIDDEN = SafeExceptionReporterFilter.cleansed_substitute

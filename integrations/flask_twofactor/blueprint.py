@@ -23,7 +23,6 @@ retries), and 4xx only for a request that is not a valid report.
 
 from __future__ import annotations
 
-import logging
 from typing import Literal
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -32,6 +31,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from twofactor_notify.credentials import Secret
 from twofactor_notify.errors import WebhookError
+from twofactor_notify.redaction import library_logger
 from twofactor_notify.webhooks import (
     MAX_WEBHOOK_BYTES,
     IngestResult,
@@ -50,7 +50,7 @@ __all__ = ["BLUEPRINT_NAME", "read_limited", "register_webhooks", "webhooks"]
 #: The blueprint's name, hence its endpoints: ``twofactor.delivery``, ``twofactor.click``.
 BLUEPRINT_NAME = "twofactor"
 
-logger = logging.getLogger("flask_twofactor.webhooks")
+logger = library_logger("flask_twofactor.webhooks")
 
 webhooks = Blueprint(BLUEPRINT_NAME, __name__)
 

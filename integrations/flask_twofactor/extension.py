@@ -8,7 +8,6 @@ One extension object can therefore serve any number of apps, each with its own c
 
 from __future__ import annotations
 
-import logging
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -30,7 +29,12 @@ from twofactor_notify.models import (
     SMSSent,
     Verification,
 )
-from twofactor_notify.redaction import forget_secret, install_log_filter, register_secret
+from twofactor_notify.redaction import (
+    forget_secret,
+    install_log_filter,
+    library_logger,
+    register_secret,
+)
 from twofactor_notify.sentry import install as install_sentry_scrubber
 from twofactor_notify.transport import Transport
 from twofactor_notify.validation import MAX_BULK_CHUNK, wants_background
@@ -48,7 +52,7 @@ __all__ = ["EXTENSION_KEY", "TwoFactor", "TwoFactorState", "get_state"]
 #: The key of the extension's state in ``app.extensions``.
 EXTENSION_KEY = "twofactor"
 
-logger = logging.getLogger("flask_twofactor")
+logger = library_logger("flask_twofactor")
 
 
 @dataclass(eq=False, slots=True)

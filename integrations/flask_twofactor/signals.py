@@ -18,7 +18,6 @@ still run.
 from __future__ import annotations
 
 import inspect
-import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ from blinker import Namespace, Signal
 
 from twofactor_notify.hooks import hookimpl
 from twofactor_notify.models import ClickReport, DeliveryReport
+from twofactor_notify.redaction import library_logger
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -43,7 +43,7 @@ __all__ = [
     "twofactor_signals",
 ]
 
-logger = logging.getLogger("flask_twofactor.signals")
+logger = library_logger("flask_twofactor.signals")
 
 #: The namespace holding this extension's signals.
 twofactor_signals = Namespace()

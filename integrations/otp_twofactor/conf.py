@@ -32,7 +32,6 @@ know (typos). The transport of 3 is made by the core builder
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -56,6 +55,7 @@ from twofactor_notify.config import (
 )
 from twofactor_notify.credentials import reveal
 from twofactor_notify.errors import ConfigurationError
+from twofactor_notify.redaction import library_logger
 from twofactor_notify.transport import InMemoryTransport, Transport
 
 __all__ = [
@@ -73,7 +73,7 @@ __all__ = [
     "shared_plugin_manager",
 ]
 
-logger = logging.getLogger("otp_twofactor")
+logger = library_logger("otp_twofactor")
 
 _T = TypeVar("_T", bound=Transport)
 

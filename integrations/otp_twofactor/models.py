@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +33,7 @@ from twofactor_notify.errors import (
     TwoFactorError,
 )
 from twofactor_notify.models import OTPSent
-from twofactor_notify.redaction import redact
+from twofactor_notify.redaction import library_logger, redact
 from twofactor_notify.transport import Transport
 from twofactor_notify.validation import validate_otp_code, validate_otp_phone
 
@@ -49,7 +48,7 @@ from .errors import ChallengeDeliveryError, stack_without_text
 
 __all__ = ["TwoFactorSMSDevice", "mask_number", "validate_number"]
 
-logger = logging.getLogger("otp_twofactor")
+logger = library_logger("otp_twofactor")
 
 #: Digits of a locally generated token (2Factor's custom-OTP endpoint takes 4 to 6).
 TOKEN_DIGITS = 6

@@ -10,9 +10,10 @@ checks on the enqueueing side, so a caller hears about a bad number before anyth
 from __future__ import annotations
 
 import enum
-import logging
 import uuid
 from dataclasses import dataclass, field
+
+from twofactor_notify.redaction import library_logger
 
 from ..errors import RateLimitedError
 from ..models import BulkResult, Message, OTPSent, Receipt, SMSSent
@@ -33,7 +34,7 @@ __all__ = [
     "send_enveloped",
 ]
 
-logger = logging.getLogger("twofactor_notify.background")
+logger = library_logger("twofactor_notify.background")
 
 #: Seconds a claim is held before a redelivery may call its worker dead. Keep it above the
 #: transport's timeout plus the longest throttle wait.

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from twofactor_notify.redaction import library_logger
+
 from .. import __version__
 from ..boundary import at_boundary
 from ..errors import (
@@ -48,7 +50,7 @@ from .output import redacted_output
 
 __all__ = ["INTERRUPTED_HINT", "OUTCOME_UNKNOWN_HINT", "build_parser", "run"]
 
-logger = logging.getLogger("twofactor_notify.cli")
+logger = library_logger("twofactor_notify.cli")
 
 _HINTS: tuple[tuple[type[TwoFactorError], str], ...] = (
     (AuthenticationError, f"check {API_KEY_ENV}"),

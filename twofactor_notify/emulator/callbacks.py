@@ -13,7 +13,6 @@ the server.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -23,6 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+
+from twofactor_notify.redaction import library_logger
 
 from .clock import format_ist
 from .numbers import national_form
@@ -37,7 +38,7 @@ __all__ = [
     "reference_form",
 ]
 
-log = logging.getLogger("twofactor_notify.emulator.callbacks")
+log = library_logger("twofactor_notify.emulator.callbacks")
 
 #: Printable ASCII that a form body may carry as is: everything but the characters a form
 #: parser gives a meaning to (``&`` and ``=`` split, ``+`` is a space, ``%`` escapes).

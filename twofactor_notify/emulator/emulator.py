@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
+
+from twofactor_notify.redaction import library_logger
 
 from . import ids
 from .callbacks import DEFAULT_MAX_DELIVERIES, CallbackPoster, DeliveryAttempt
@@ -25,7 +26,7 @@ from .wire import Request, Response
 
 __all__ = ["Emulator"]
 
-log = logging.getLogger("twofactor_notify.emulator")
+log = library_logger("twofactor_notify.emulator")
 
 JSON = "application/json"
 _TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"

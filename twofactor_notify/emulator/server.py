@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import logging
 import socket
 import struct
 import threading
@@ -27,13 +26,15 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from twofactor_notify.redaction import library_logger
+
 from .faults import FaultBook, echo_response, fault_response, truncate
 from .requestlog import RequestLogEntry
 from .wire import Request, Response, json_response
 
 __all__ = ["EmulatorHTTPServer", "ServerApp", "host_allowed", "is_loopback_host"]
 
-log = logging.getLogger("twofactor_notify.emulator.server")
+log = library_logger("twofactor_notify.emulator.server")
 
 INSPECTION_PREFIX = "/__emulator__/"
 MAX_BODY = 32 * 1024 * 1024

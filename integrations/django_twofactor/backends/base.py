@@ -10,7 +10,6 @@ through :attr:`BaseSMSBackend.transport`, so the core hooks fire for every backe
 from __future__ import annotations
 
 import dataclasses
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -19,13 +18,14 @@ from twofactor_notify.boundary import ErrorBoundary
 from twofactor_notify.config import Backend, build_transport
 from twofactor_notify.errors import ConfigurationError, InvalidInputError, TwoFactorError
 from twofactor_notify.models import BulkBatch, BulkResult, Message, OTPMessage, SMSMessage
+from twofactor_notify.redaction import library_logger
 from twofactor_notify.transport import Transport
 
 from ..conf import TwoFactorSettings, get_settings, option_key_name
 
 __all__ = ["BaseSMSBackend"]
 
-logger = logging.getLogger("django_twofactor.backends")
+logger = library_logger("django_twofactor.backends")
 _MESSAGE_TYPES = (OTPMessage, SMSMessage, BulkBatch)
 _NOT_A_LIST = (str, bytes, Mapping, *_MESSAGE_TYPES)
 

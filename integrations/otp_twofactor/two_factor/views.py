@@ -20,7 +20,6 @@ two_factor's URLs to them.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from datetime import datetime
@@ -39,7 +38,7 @@ from two_factor.views import LoginView as BaseLoginView
 from two_factor.views import SetupView as BaseSetupView
 
 from twofactor_notify.errors import OutcomeUnknownError, TwoFactorError
-from twofactor_notify.redaction import redact
+from twofactor_notify.redaction import library_logger, redact
 
 from ..errors import ChallengeDeliveryError, stack_without_text
 
@@ -54,7 +53,7 @@ __all__ = [
     "send_challenge",
 ]
 
-logger = logging.getLogger("otp_twofactor")
+logger = library_logger("otp_twofactor")
 
 #: The setup methods two_factor's own ``SetupView.done()`` knows how to finish.
 _BUILT_IN_METHODS = frozenset({"generator", "call", "sms", "yubikey", "email", "webauthn"})
