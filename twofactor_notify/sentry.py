@@ -44,7 +44,7 @@ _T = TypeVar("_T")
 
 # The phone number of a V1 path (/SMS/{phone}/…), by position: a breadcrumb or a span may be
 # scrubbed after the request that declared its numbers (hide_request_values) has gone.
-_V1_PHONE = re.compile(r"(/SMS/)(?:\+|%2[Bb])?[0-9]{3,11}([0-9]{4})(?=$|[/\s\"?])")
+_V1_PHONE = re.compile(r"(/SMS/(?:VERIFY3/)?)(?:\+|%2[Bb])?[0-9]{3,11}([0-9]{4})(?=$|[/\s\"?])")
 
 # Names (headers, form fields, variables) whose value is a secret whatever it looks like.
 _SECRET_NAMES = frozenset(
@@ -91,8 +91,9 @@ def scrub(value: _T) -> _T:
     """``value`` with every string in it (nested in dicts, lists and tuples, keys included)
     scrubbed, and the value of any entry named like a token or a key (``X-Twofactor-Token``,
     ``token``, ``Secret-Key``, ``api_key``, ``otp``, ``Authorization``) replaced by
-    ``<redacted>``, in a mapping as in a query string (``?otp=…``) within a string. Dicts
-    and lists are changed in place; the value is returned."""
+    ``<redacted>`` whatever it is (a string, a number, a list), in a mapping as in a query
+    string (``?otp=…``) within a string. Dicts and lists are changed in place; the value is
+    returned."""
     return _scrub(value)  # type: ignore[no-any-return]
 
 
@@ -103,7 +104,7 @@ def _scrub(value: Any) -> Any:
         for key in list(value):
             item = value.pop(key)
             clean_key = _scrub(key) if isinstance(key, str) else key
-            if isinstance(key, str) and _is_secret_name(key) and isinstance(item, (str, bytes)):
+            if isinstance(key, str) and _is_secret_name(key) and item is not None:
                 value[clean_key] = REDACTED
             else:
                 value[clean_key] = _scrub(item)

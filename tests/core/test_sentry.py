@@ -91,13 +91,28 @@ def test_a_value_named_like_a_secret_is_redacted_whatever_it_is(name: str) -> No
     assert "opaque-value" not in repr(scrub(event))
 
 
+@pytest.mark.parametrize(
+    "value", [739184, 739184.0, ["Bearer 739184"], ("739184",), {"code": "739184"}, b"739184"]
+)
+@pytest.mark.parametrize("name", ["otp", "Authorization", "api_key"])
+def test_a_value_named_like_a_secret_is_redacted_whatever_its_type(
+    name: str, value: object
+) -> None:
+    event = {"exception": {"values": [{"stacktrace": {"frames": [{"vars": {name: value}}]}}]}}
+    assert "739184" not in repr(scrub(event))
+
+
 def test_a_query_token_and_a_v1_otp_path_are_redacted_in_any_string() -> None:
     event = {
         "request": {"query_string": "token=abc-def-ghi&x=1"},
-        "spans": [{"description": "GET http://h/API/V1/k/SMS/+919876543210/123456"}],
+        "spans": [
+            {"description": "GET http://h/API/V1/k/SMS/+919876543210/123456"},
+            {"description": "GET http://h/API/V1/k/SMS/VERIFY3/919812345678/654321"},
+        ],
     }
     text = repr(scrub(event))
     assert "abc-def-ghi" not in text and "123456" not in text and "9876543210" not in text
+    assert "654321" not in text and "9812345678" not in text
     assert "x=1" in text
 
 
