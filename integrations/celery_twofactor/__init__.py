@@ -21,7 +21,8 @@ A worker also checks the sender when it starts (Celery's ``worker_init`` signal)
 whose background setting is malformed refuses to start, with one line naming the setting.
 
 A second task, ``twofactor_notify.republish`` (:func:`republish`), hands over again what
-the web processes could not queue (the Django app's outbox); run it from Celery beat.
+the web processes could not queue (the Django app's outbox) and, with the Redis ledger, what
+the broker lost before any worker took it; run it from Celery beat.
 
 Task arguments are the envelope's JSON; Celery's logs show only ``argsrepr`` (the key), so a
 message's numbers and text stay out of the worker's log.
@@ -105,7 +106,8 @@ def set_sender_provider(
 
 def set_republisher(republisher: Callable[..., dict[str, Any]] | None) -> None:
     """Tell :func:`republish` what to run (the Django app registers its outbox's
-    re-publisher when ``BACKGROUND["ENGINE"]`` is ``"celery"``). ``None`` removes it."""
+    re-publisher when ``BACKGROUND["ENGINE"]`` is ``"celery"``, the Flask extension the Redis
+    ledger's when ``TWOFACTOR_BACKGROUND["ENGINE"]`` is). ``None`` removes it."""
     global _republisher
     with _lock:
         _republisher = republisher
@@ -273,15 +275,17 @@ def enqueue(
 def republish(grace: float | None = None, older_than: float | None = None) -> dict[str, Any]:
     """Hand over again what could not be queued (run it from Celery beat, e.g. every minute).
 
-    Runs the re-publisher registered with :func:`set_republisher` (the Django app's
-    outbox: messages older than ``grace`` seconds that no broker took yet, and with the
-    database ledger, keys idle for ``older_than`` seconds); its report is returned.
+    Runs the re-publisher registered with :func:`set_republisher`; its report is returned.
+    The Django app's: outbox messages older than ``grace`` seconds that no broker took yet,
+    and keys idle for ``older_than`` seconds (the database ledger's, or the Redis ledger's
+    noted keys no worker claimed). The Flask extension's: the Redis ledger's noted keys no
+    worker claimed for ``grace`` seconds (default 300).
     Running it twice at once is safe: the ledger sends a key once.
     """
     republisher = _republisher
     if republisher is None:
         raise ConfigurationError(
-            "no re-publisher: the Django app registers one when its BACKGROUND engine is "
-            "'celery'; the Flask extension has no outbox (a failed hand-over raises at once)"
+            "no re-publisher: the Django app and the Flask extension register one when "
+            "their BACKGROUND engine is 'celery'"
         )
     return republisher(grace=grace, older_than=older_than)

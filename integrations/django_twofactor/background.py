@@ -39,6 +39,7 @@ from twofactor_notify.background.config import (
     build_sender,
     check_lease,
 )
+from twofactor_notify.background.redis_ledger import RedisLedger
 from twofactor_notify.bulk import background_batches
 from twofactor_notify.errors import ConfigurationError, TwoFactorError
 from twofactor_notify.models import BulkMessage, Message, SMSMessage
@@ -57,6 +58,7 @@ __all__ = [
     "get_background_sender",
     "get_ledger",
     "get_options",
+    "get_redis_ledger",
     "queue_mass_sms",
     "queue_message",
     "queue_sms",
@@ -152,6 +154,16 @@ def get_ledger() -> SendLedger:
     ledger at ``REDIS_URL``/``KEY_PREFIX``, or the database ledger), with the message log
     following it as the workers' does: what ``twofactor_status`` and the admin read."""
     return get_background_sender().ledger
+
+
+def get_redis_ledger() -> RedisLedger | None:
+    """The Redis ledger ``BACKGROUND`` configures (without the message log around it), or
+    ``None`` when ``LEDGER`` is not ``"redis"``: where queued keys are noted."""
+    if get_options().ledger != "redis":
+        return None
+    ledger: Any = get_background_sender().ledger
+    ledger = getattr(ledger, "inner", ledger)
+    return ledger if isinstance(ledger, RedisLedger) else None
 
 
 def get_background_sender() -> BackgroundSender:

@@ -88,6 +88,27 @@ def _hand_over(envelope: Envelope, options: BackgroundOptions) -> None:
     ENQUEUERS[options.engine](envelope, options)
 
 
+def _note(envelope: Envelope, options: BackgroundOptions) -> Any:
+    """Note ``envelope`` as queued in the Redis ledger (with ``LEDGER`` ``"redis"``); the
+    ledger, or ``None`` for another ledger. Redis not answering: :class:`QueueUnavailableError`
+    (no worker could send it either)."""
+    if options.ledger != "redis":
+        return None
+    from .background import get_redis_ledger
+
+    try:
+        ledger = get_redis_ledger()
+        if ledger is not None:
+            ledger.note_queued(envelope)
+    except Exception as exc:
+        raise QueueUnavailableError(
+            f"queued message {envelope.key} was not queued: the ledger did not answer "
+            f"({type(exc).__name__})",
+            reason=type(exc).__name__,
+        ) from None
+    return ledger
+
+
 def publish(
     envelope: Envelope, options: BackgroundOptions, *, kept: bool, using: str | None = None
 ) -> bool:
@@ -101,9 +122,22 @@ def publish(
     from .models import OutboxMessage
 
     rows = OutboxMessage.objects.using(_db(using)).filter(key=envelope.key)
+    noted = None
     try:
+        # the Redis ledger notes it before the broker has it: a message the broker loses
+        # before a worker takes it is queued again by the re-publisher
+        noted = _note(envelope, options)
         _hand_over(envelope, options)
     except QueueUnavailableError as exc:
+        if noted is not None:  # not queued: the outbox row (or nothing) stands for it
+            try:
+                noted.forget_queued(envelope)
+            except Exception as redis_exc:
+                logger.warning(
+                    "queued message %s: note not removed (%s)",
+                    envelope.key,
+                    type(redis_exc).__name__,
+                )
         if not kept:
             _never_sent(envelope, options, using, exc.reason)
             raise
@@ -164,7 +198,10 @@ class RepublishReport:
     :param waiting: outbox rows still waiting after this run (the refused ones included).
     :param unreadable: outbox rows this process cannot read (written by a newer version;
         upgrade this one); left as they are.
-    :param requeued: database-ledger keys idle for ``older_than`` seconds, enqueued again.
+    :param requeued: keys idle for ``older_than`` seconds, enqueued again: database-ledger
+        keys still ``queued`` or ``retry_wait``, or Redis-ledger keys no worker claimed.
+    :param lost: Redis-ledger keys no worker claimed that cannot be sent again (an OTP with
+        its own code), recorded ``failed`` ("not handed over").
     :param keys: the keys handed over or enqueued again (with ``dry_run``: that would be).
     """
 
@@ -173,6 +210,7 @@ class RepublishReport:
     waiting: int = 0
     unreadable: int = 0
     requeued: int = 0
+    lost: int = 0
     keys: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
@@ -188,6 +226,8 @@ class RepublishReport:
         if self.unreadable:
             parts.append(f"{self.unreadable} unreadable here (written by a newer version)")
         parts.append(f"{self.requeued} idle keys enqueued again")
+        if self.lost:
+            parts.append(f"{self.lost} lost by the queue and not sendable again (recorded failed)")
         return ", ".join(parts) + "."
 
 
@@ -218,7 +258,9 @@ def republish(
        down) and the rest wait for the next run.
     2. With ``BACKGROUND["LEDGER"]`` ``"database"``, keys still ``queued`` or ``retry_wait``
        after ``older_than`` seconds (default :data:`DEFAULT_IDLE`) are enqueued again: their
-       task may be lost (a backend that drops a killed worker's task).
+       task may be lost (a backend that drops a killed worker's task). With ``"redis"``,
+       keys handed to the queue ``older_than`` seconds ago that no worker claimed are
+       (see :func:`twofactor_notify.background.requeue.requeue_unclaimed`).
 
     Always safe, at any time and twice at once: the ledger lets a key through once.
     ``dry_run`` changes nothing and counts what would go (as ``handed_over``/``requeued``).
@@ -270,6 +312,25 @@ def republish(
                 again.pop()
                 refused += 1
                 break
+    lost = 0
+    if options.ledger == "redis" and not refused:
+        from twofactor_notify.background.requeue import requeue_unclaimed
+
+        from .background import get_redis_ledger
+
+        ledger = get_redis_ledger()
+        if ledger is not None:
+            report = requeue_unclaimed(
+                ledger,
+                lambda envelope: _hand_over(envelope, options),
+                grace=older_than,
+                limit=limit,
+                dry_run=dry_run,
+            )
+            requeued += len(report.requeued)
+            again.extend(report.requeued)
+            refused += report.refused
+            lost = len(report.lost)
     left = OutboxMessage.objects.using(_db(using)).count()
     return RepublishReport(
         handed_over=handed,
@@ -277,5 +338,6 @@ def republish(
         waiting=left if not dry_run else left - handed,
         unreadable=unreadable,
         requeued=requeued,
+        lost=lost,
         keys=(*published, *again),
     )

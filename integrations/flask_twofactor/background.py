@@ -25,7 +25,14 @@ from twofactor_notify.background.config import BackgroundOptions, build_sender, 
 from twofactor_notify.errors import ConfigurationError, QueueUnavailableError, TwoFactorError
 from twofactor_notify.models import Message
 
-__all__ = ["EXTENSION_KEY", "FlaskBackground", "current_sender", "init_background", "queue_message"]
+__all__ = [
+    "EXTENSION_KEY",
+    "FlaskBackground",
+    "current_sender",
+    "init_background",
+    "queue_message",
+    "republish_current",
+]
 
 #: Where the background state lives: ``app.extensions["twofactor_background"]``.
 EXTENSION_KEY = "twofactor_background"
@@ -66,9 +73,10 @@ def init_background(app: Flask) -> None:
     check_lease(options, get_state(app).config.timeout)
     app.extensions[EXTENSION_KEY] = FlaskBackground(options)
     if options.engine == "celery":
-        from celery_twofactor import set_sender_provider
+        from celery_twofactor import set_republisher, set_sender_provider
 
         set_sender_provider(current_sender, check=partial(_check_sender, weakref.ref(app)))
+        set_republisher(republish_current)
 
 
 def _check_sender(app_ref: weakref.ref[Flask]) -> None:
@@ -105,18 +113,71 @@ def queue_message(message: Message, *, key: str | None = None) -> Envelope:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     background = _background(app)
     envelope = Envelope.wrap(check_message(get_state(app).transport, message), key=key)
+    ledger = background.sender(app).ledger
     # a key of the caller's may be reused by mistake; a generated one names one message
-    ledger = background.sender(app).ledger if key is not None else None
-    marked = _hold_key(ledger, envelope) if ledger is not None else False
+    marked = _hold_key(ledger, envelope) if key is not None else False
+    noted = False
     celery_app: Any = app.extensions.get("celery")
     try:
+        # noted before the broker has it: a message the broker loses is queued again
+        noted = _ledger_call(ledger, "note_queued", envelope)
         enqueue(envelope, app=celery_app, queue=background.options.queue)
     except BaseException:
-        if marked:  # not queued: the key names nothing yet
+        # not queued: the key names nothing yet, and nothing is to be queued again
+        if noted:
+            with contextlib.suppress(Exception):
+                getattr(ledger, "forget_queued")(envelope)  # noqa: B009 (not on every ledger)
+        if marked:
             with contextlib.suppress(Exception):
                 getattr(ledger, "release_key")(envelope)  # noqa: B009 (not on every ledger)
         raise
     return envelope
+
+
+def republish_current(
+    grace: float | None = None, older_than: float | None = None
+) -> dict[str, Any]:
+    """Queue again the messages of ``current_app`` that the broker lost before any worker
+    took them: keys noted in the Redis ledger at least ``older_than`` (or ``grace``) seconds
+    ago, default 300, that no worker claimed. The Celery task ``twofactor_notify.republish``
+    runs it (schedule it with beat); its report is returned."""
+    from celery_twofactor import enqueue
+    from twofactor_notify.background.redis_ledger import RedisLedger
+    from twofactor_notify.background.requeue import requeue_unclaimed
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    background = _background(app)
+    ledger = background.sender(app).ledger
+    if not isinstance(ledger, RedisLedger):
+        return {"requeued": [], "lost": [], "refused": 0}
+    celery_app: Any = app.extensions.get("celery")
+    queue = background.options.queue
+    report = requeue_unclaimed(
+        ledger,
+        lambda envelope: enqueue(envelope, app=celery_app, queue=queue),
+        grace=older_than if older_than is not None else grace,
+    )
+    return report.as_dict()
+
+
+def _ledger_call(ledger: object, name: str, envelope: Envelope) -> bool:
+    """Call the ledger's ``name`` (a ledger that has it: the Redis one) with ``envelope``;
+    False when it has none. Redis down: :class:`QueueUnavailableError` (the worker could not
+    send it either)."""
+    method = getattr(ledger, name, None)
+    if method is None:
+        return False
+    try:
+        method(envelope)
+    except TwoFactorError:
+        raise
+    except Exception as exc:
+        raise QueueUnavailableError(
+            f"queued message {envelope.key} was not queued: the ledger did not answer "
+            f"({type(exc).__name__})",
+            reason=type(exc).__name__,
+        ) from None
+    return True
 
 
 def _hold_key(ledger: object, envelope: Envelope) -> bool:

@@ -15,6 +15,10 @@ Keys (under ``prefix``, default ``twofactor:ledger:``):
 * ``<prefix>unreadable`` — sorted set of keys whose envelope a worker could not read.
 * ``<prefix>m:<key>`` — a digest of the message queued under the key (:meth:`RedisLedger.hold_key`),
   kept ``retention`` seconds, so that a different message under a used key is refused.
+* ``<prefix>pending`` — sorted set of keys handed to the queue and not claimed yet, by the time
+  they were noted (:meth:`RedisLedger.note_queued`); the claim removes them.
+* ``<prefix>envelopes`` — hash of those keys' envelopes (JSON), for
+  :meth:`RedisLedger.unclaimed` to hand over again a message whose task the broker lost.
 
 Every change (claim, outcome, release, resolution) is one round trip: its script answers with
 the record it leaves behind, so a send costs a worker three Redis round trips in all (the
@@ -28,17 +32,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import InvalidInputError
-from .envelope import Envelope
+from .envelope import Envelope, EnvelopeError
 from .ledger import ClaimResult, LedgerRecord, LedgerState, SendLedger, check_resolution
 
-__all__ = ["RedisLedger"]
+__all__ = ["NOT_HANDED_OVER", "RedisLedger", "Unclaimed"]
 
 # Common head of every script: KEYS[1] record, KEYS[2] sending zset, KEYS[3] unknown zset,
-# KEYS[4] unreadable zset.
+# KEYS[4] unreadable zset, KEYS[5] pending zset, KEYS[6] envelopes hash.
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -47,6 +52,8 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 _CLAIM = (
     _NOW
     + """
+redis.call('ZREM', KEYS[5], ARGV[5])
+redis.call('HDEL', KEYS[6], ARGV[5])
 local state = redis.call('HGET', KEYS[1], 'state')
 if (not state) or state == 'retry_wait' or state == 'unreadable' then
   redis.call('ZREM', KEYS[4], ARGV[5])
@@ -141,6 +148,8 @@ return #expired
 _UNREADABLE = (
     _NOW
     + """
+redis.call('ZREM', KEYS[5], ARGV[2])
+redis.call('HDEL', KEYS[6], ARGV[2])
 local state = redis.call('HGET', KEYS[1], 'state')
 if state and state ~= 'unreadable' then return 'kept' end
 redis.call('HSET', KEYS[1], 'state', 'unreadable', 'error', ARGV[1], 'updated_at', now)
@@ -177,6 +186,83 @@ if held == ARGV[1] then return 1 end
 return 0
 """
 
+# KEYS[1] pending zset, KEYS[2] envelopes hash. ARGV: key, envelope JSON ('': none kept).
+_NOTE = (
+    _NOW
+    + """
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+else
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+return 1
+"""
+)
+
+# KEYS[1] pending zset, KEYS[2] envelopes hash. ARGV: record prefix, seconds, limit,
+# error for a key that cannot be sent again, its kind, retention, '1' to only look.
+# Answers [key, envelope JSON or '', ...]: '' for a key recorded failed now.
+_UNCLAIMED = (
+    _NOW
+    + """
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]),
+                        'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+local look = ARGV[7] == '1'
+for _, key in ipairs(keys) do
+  local record = ARGV[1] .. key
+  local state = redis.call('HGET', record, 'state')
+  local envelope = redis.call('HGET', KEYS[2], key)
+  if state and state ~= 'retry_wait' then
+    -- queued again after a worker took the key: that copy has nothing left to do
+    if not look then
+      redis.call('ZREM', KEYS[1], key)
+      redis.call('HDEL', KEYS[2], key)
+    end
+  elseif envelope then
+    if not look then redis.call('ZADD', KEYS[1], now, key) end
+    table.insert(out, key)
+    table.insert(out, envelope)
+  else
+    if not look then
+      if not state then
+        redis.call('HSET', record, 'state', 'failed', 'error', ARGV[4], 'kind', ARGV[5],
+                   'attempts', 0, 'token', '', 'updated_at', now)
+        redis.call('EXPIRE', record, tonumber(ARGV[6]))
+      end
+      redis.call('ZREM', KEYS[1], key)
+      redis.call('HDEL', KEYS[2], key)
+    end
+    if not state then
+      table.insert(out, key)
+      table.insert(out, '')
+    end
+  end
+end
+return out
+"""
+)
+
+#: The error of a key whose task was lost before any worker took it, and whose envelope was
+#: not kept (an OTP with a code of its own): it is recorded failed, never sent.
+NOT_HANDED_OVER = "not handed over: its task was lost before a worker took it"
+
+
+@dataclass(frozen=True, slots=True)
+class Unclaimed:
+    """A key handed to the queue that no worker claimed (:meth:`RedisLedger.unclaimed`).
+
+    :param key: the key.
+    :param envelope: its envelope, to hand to the queue again; ``None`` when it cannot be
+        sent again (an OTP with its own code, or an envelope this process cannot read): the
+        key is then recorded ``failed`` (or ``unreadable``) and ``error`` says why.
+    """
+
+    key: str
+    envelope: Envelope | None
+    error: str = ""
+
 
 def fingerprint(envelope: Envelope) -> str:
     """A digest of what the envelope's message is, for telling two messages under one key
@@ -209,6 +295,8 @@ class RedisLedger(SendLedger):
         self._resolve = client.register_script(_RESOLVE)
         self._unreadable = client.register_script(_UNREADABLE)
         self._hold = client.register_script(_HOLD)
+        self._note = client.register_script(_NOTE)
+        self._unclaimed = client.register_script(_UNCLAIMED)
 
     def __repr__(self) -> str:
         return f"RedisLedger(prefix={self.prefix!r})"
@@ -219,6 +307,8 @@ class RedisLedger(SendLedger):
             self.prefix + "sending",
             self.prefix + "unknown",
             self.prefix + "unreadable",
+            self.prefix + "pending",
+            self.prefix + "envelopes",
         ]
 
     def claim(self, envelope: Envelope, *, token: str, lease: float) -> ClaimResult:
@@ -306,6 +396,71 @@ class RedisLedger(SendLedger):
     def release_key(self, envelope: Envelope) -> None:
         """Undo :meth:`hold_key` for a message that was not queued after all."""
         self.client.delete(self.prefix + "m:" + envelope.key)
+
+    def note_queued(self, envelope: Envelope) -> None:
+        """Note ``envelope`` as handed to the queue (one round trip); call it *before* the
+        broker gets the message, so that no message is ever queued without its note.
+
+        Until a worker claims the key, :meth:`unclaimed` can find it and give its envelope
+        back to be queued again: a broker can lose a message before any worker records it
+        (Kombu's Redis transport, a worker killed between taking the message and noting it as
+        unacknowledged). An OTP with its own code is noted without its envelope: it is never
+        kept here, so it cannot be sent again, only recorded failed.
+        """
+        message: Any = envelope.message
+        keep = getattr(message, "otp", None) is None
+        self._note(
+            keys=[self.prefix + "pending", self.prefix + "envelopes"],
+            args=[envelope.key, envelope.to_json() if keep else ""],
+        )
+
+    def forget_queued(self, envelope: Envelope) -> None:
+        """Undo :meth:`note_queued` for a message the queue did not take after all."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zrem(self.prefix + "pending", envelope.key)
+        pipe.hdel(self.prefix + "envelopes", envelope.key)
+        pipe.execute()
+
+    def unclaimed(
+        self, older_than: float, limit: int = 1000, *, dry_run: bool = False
+    ) -> list[Unclaimed]:
+        """Keys noted (:meth:`note_queued`) at least ``older_than`` seconds ago that no
+        worker has claimed since, oldest first, with their envelopes: their task may be lost.
+
+        Each one returned is noted again as of now (handing it to the queue again is the
+        caller's part), so that a second caller within ``older_than`` seconds does not take
+        it too. A key noted without its envelope (an OTP with its own code) is recorded
+        ``failed`` (:data:`NOT_HANDED_OVER`) and returned with no envelope; so is one whose
+        envelope this process cannot read (recorded ``unreadable``). A key queued again
+        after a worker had taken it is dropped: that copy has nothing to do. ``dry_run``
+        changes nothing and returns what would be.
+        """
+        flat = self._unclaimed(
+            keys=[self.prefix + "pending", self.prefix + "envelopes"],
+            args=[
+                self.prefix + "k:",
+                max(0.0, float(older_than)),
+                max(0, int(limit)),
+                NOT_HANDED_OVER,
+                "otp",
+                self.retention,
+                "1" if dry_run else "0",
+            ],
+        )
+        found: list[Unclaimed] = []
+        for raw_key, raw_envelope in zip(flat[0::2], flat[1::2], strict=True):
+            key, text = _text(raw_key), _text(raw_envelope)
+            if not text:
+                found.append(Unclaimed(key, None, NOT_HANDED_OVER))
+                continue
+            try:
+                found.append(Unclaimed(key, Envelope.from_json(text)))
+            except EnvelopeError as exc:
+                error = f"unreadable envelope: {exc.field or 'envelope'}"
+                if not dry_run:
+                    self.record_unreadable(key, error=error)
+                found.append(Unclaimed(key, None, error))
+        return found
 
     def get(self, key: str) -> LedgerRecord | None:
         """See :meth:`SendLedger.get`."""
