@@ -224,6 +224,29 @@ def test_a_message_the_broker_did_take_and_the_republisher_hands_over_again_goes
 
 
 @pytest.mark.parametrize("ledger_kind", ["redis"])
+def test_a_message_the_broker_lost_before_a_worker_took_it_is_requeued_and_sent_once(
+    brokers: Brokers, workers: Workers, redis_client: Any, twofactor_emulator: Emulator
+) -> None:
+    envelope = api.send_sms(PHONE, "lost by kombu", background=True, key="lost-1")
+    assert isinstance(envelope, Envelope) and not OutboxMessage.objects.exists()
+    ledger = RedisLedger(redis_client, prefix=workers.env["TFN_LEDGER_PREFIX"])
+    pending = workers.env["TFN_LEDGER_PREFIX"] + "pending"
+    assert redis_client.zrange(pending, 0, -1) == [b"lost-1"]  # noted before the broker had it
+    # the broker loses it, as Kombu does when a worker dies between BRPOP and its unacked hash
+    assert redis_client.delete(brokers.env["TFN_KEYPREFIX"] + brokers.env["TFN_QUEUE"]) == 1
+    assert "0 idle keys enqueued again" in requeue("--grace", "0")  # not idle long enough
+    assert "1 idle keys enqueued again" in requeue("--grace", "0", "--older-than", "0")
+    assert queue_length(redis_client, brokers.env) == 1
+    workers.start(concurrency=2)
+    wait_until(lambda: (r := ledger.get("lost-1")) is not None and r.state.final, 60, "send")
+    record = ledger.get("lost-1")
+    assert record is not None and record.state is LedgerState.SENT
+    assert sent_texts(twofactor_emulator) == ["lost by kombu"]
+    assert redis_client.zcard(pending) == 0  # claimed: nothing is left to enqueue again
+    assert "0 idle keys enqueued again" in requeue("--grace", "0", "--older-than", "0")
+
+
+@pytest.mark.parametrize("ledger_kind", ["redis"])
 def test_the_celery_task_and_the_django_task_are_the_same_republisher(
     brokers: Brokers, redis_client: Any, settings: Any
 ) -> None:
@@ -280,6 +303,8 @@ def test_an_otp_with_its_own_code_is_not_kept_so_a_failed_hand_over_raises(
     if ledger_kind == "database":
         row = QueuedMessage.objects.get(key="otp-own-code")
         assert row.state == "failed" and row.error.startswith("not handed over")
+    else:  # its note in the Redis ledger is gone too: the caller was told it failed
+        assert not redis_client.exists(brokers.env["TFN_LEDGER_PREFIX"] + "pending")
     # a generated code is no secret: that OTP is kept and waits like any message
     queue_message(OTPMessage(to=PHONE), key="otp-generated")
     assert OutboxMessage.objects.get(key="otp-generated").attempts == 1

@@ -47,6 +47,9 @@ def test_background_sends_go_through_a_worker_in_the_app_context(
     assert [b.key for b in batches] == ["f-bulk:0"]
     queue = env["TFN_KEYPREFIX"] + env["TFN_QUEUE"]
     assert redis_client.llen(queue) == 2  # the refused message was never queued
+    pending = env["TFN_LEDGER_PREFIX"] + "ledger:pending"
+    # noted in the ledger before the broker got them, until a worker claims them
+    assert sorted(redis_client.zrange(pending, 0, -1)) == [b"f-1", b"f-bulk:0"]
     workers = Workers(env, tmp_path, app="tests.flask.celery_app")
     try:
         workers.start(concurrency=2)
@@ -64,6 +67,46 @@ def test_background_sends_go_through_a_worker_in_the_app_context(
     assert record is not None and record.state is LedgerState.SENT
     texts = sorted(m.text for m in twofactor_emulator.messages())
     assert texts == ["bulk a", "bulk b", "queued from flask"]
+    assert redis_client.zcard(pending) == 0
+    assert redis_client.hlen(env["TFN_LEDGER_PREFIX"] + "ledger:envelopes") == 0
+
+
+def test_a_message_the_broker_lost_is_queued_again_by_the_republish_task(
+    env: dict[str, str], redis_client: Any, twofactor_emulator: Emulator, tmp_path: Path
+) -> None:
+    import celery_twofactor
+
+    from .celery_app import config_from, create_app, twofactor
+
+    app = create_app(config_from(env))
+    queue = env["TFN_KEYPREFIX"] + env["TFN_QUEUE"]
+    with app.app_context():
+        twofactor.send_sms(PHONE, "lost by the broker", background=True, key="f-lost")
+        assert redis_client.delete(queue) == 1  # Kombu lost it before any worker noted it
+        assert celery_twofactor.republish(grace=3600) == {
+            "requeued": [],
+            "lost": [],
+            "refused": 0,
+        }
+        report = celery_twofactor.republish(grace=0)
+    assert report == {"requeued": ["f-lost"], "lost": [], "refused": 0}
+    assert redis_client.llen(queue) == 1
+    workers = Workers(env, tmp_path, app="tests.flask.celery_app")
+    ledger = RedisLedger(redis_client, prefix=env["TFN_LEDGER_PREFIX"] + "ledger:")
+    try:
+        workers.start(concurrency=2)
+        wait_until(
+            lambda: (r := ledger.get("f-lost")) is not None and r.state.final,
+            60,
+            "the worker to send it",
+        )
+    finally:
+        workers.stop()
+    record = ledger.get("f-lost")
+    assert record is not None and record.state is LedgerState.SENT
+    assert [m.text for m in twofactor_emulator.messages()] == ["lost by the broker"]
+    with app.app_context():
+        assert celery_twofactor.republish(grace=0)["requeued"] == []
 
 
 def test_background_without_the_setting_is_a_configuration_error(make_app: AppFactory) -> None:
@@ -152,6 +195,9 @@ def test_a_broker_that_does_not_take_the_message_raises_a_typed_error_at_once(
     assert error.__cause__ is None and error.__context__ is None
     assert "broker-pw-5d1e" not in str(error) + repr(error)
     assert redis_client.llen(env["TFN_KEYPREFIX"] + env["TFN_QUEUE"]) == 0
+    # not queued, so not noted: the re-publisher will not send what the caller was told failed
+    assert redis_client.zcard(env["TFN_LEDGER_PREFIX"] + "ledger:pending") == 0
+    assert redis_client.hlen(env["TFN_LEDGER_PREFIX"] + "ledger:envelopes") == 0
 
 
 def test_a_different_message_under_a_used_key_is_refused_when_queued(

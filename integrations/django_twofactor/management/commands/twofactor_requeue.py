@@ -9,6 +9,11 @@ over again what the task queue never took, or lost.
   does not run again a task whose worker was killed; a Celery message can be purged). Its
   key then waits in ``queued`` (never claimed) or ``retry_wait`` (proven not sent) for ever;
   keys unchanged for ``--older-than`` seconds (default 600) are enqueued again.
+* **Unclaimed keys** (the Redis ledger): every key is noted in Redis before the broker gets
+  it, until a worker claims it. Kombu's Redis transport can lose a message (a worker killed
+  between taking it and recording it unacknowledged); a key noted ``--older-than`` seconds
+  ago and never claimed is enqueued again. An OTP with its own code has no envelope kept:
+  it is recorded ``failed`` ("not handed over") instead.
 
 Safe to run at any time, e.g. every minute from cron (or the Celery task
 ``twofactor_notify.republish`` from beat): the ledger sends a key once, so a message handed
@@ -26,7 +31,7 @@ from twofactor_notify.errors import ConfigurationError
 
 
 class Command(BaseCommand):
-    """Hand the outbox over again; enqueue the database ledger's idle keys again."""
+    """Hand the outbox over again; enqueue the ledger's idle or unclaimed keys again."""
 
     help = "Hand over again the queued messages the task queue never took, or lost."
 
@@ -44,8 +49,8 @@ class Command(BaseCommand):
             "--older-than",
             type=float,
             default=DEFAULT_IDLE,
-            help="seconds a database-ledger key must have waited unchanged "
-            f"(default {DEFAULT_IDLE:g})",
+            help="seconds a database-ledger key must have waited unchanged, or a Redis-ledger "
+            f"key unclaimed (default {DEFAULT_IDLE:g})",
         )
         parser.add_argument("--dry-run", action="store_true", help="only say what would go")
 
