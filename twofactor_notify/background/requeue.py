@@ -9,17 +9,17 @@ Queueing a key twice is safe: the ledger lets it through once.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..redaction import library_logger
 from .envelope import Envelope
 from .redis_ledger import RedisLedger
 
 __all__ = ["DEFAULT_GRACE", "RequeueReport", "requeue_unclaimed"]
 
-logger = logging.getLogger("twofactor_notify.background")
+logger = library_logger("twofactor_notify.background")
 
 #: Seconds a noted key may wait for a worker before it is queued again: well above the
 #: time a message normally waits in the queue (a busy queue only gets duplicates, which the
