@@ -137,11 +137,22 @@ def get_options() -> BackgroundOptions:
                     "(ENGINE 'celery' or 'django-tasks')",
                     key=where,
                 )
-            engines = tuple(name for name in ENQUEUERS if name != "celery")
-            _options = BackgroundOptions.from_mapping(
-                raw, where=where, engines=engines, ledgers=tuple(LEDGERS)
-            )
+            _options = _parse(raw)
         return _options
+
+
+def _parse(raw: Any) -> BackgroundOptions:
+    """``BACKGROUND`` parsed and checked against ``TIMEOUT`` (a lease must outlive the
+    request it covers); :class:`ConfigurationError` naming the key. The system check
+    ``django_twofactor.E020`` and every background send read it the same way."""
+    options = BackgroundOptions.from_mapping(
+        raw,
+        where=f"{SETTING_NAME}['BACKGROUND']",
+        engines=tuple(name for name in ENQUEUERS if name != "celery"),
+        ledgers=tuple(LEDGERS),
+    )
+    check_lease(options, get_settings().timeout)
+    return options
 
 
 def _configured_ledger(options: BackgroundOptions) -> SendLedger:
@@ -268,20 +279,11 @@ def check_background(**kwargs: Any) -> list[checks.CheckMessage]:
     if not isinstance(raw, Mapping) or raw.get("BACKGROUND") is None:
         return []
     try:
-        options = BackgroundOptions.from_mapping(
-            raw["BACKGROUND"],
-            where=f"{SETTING_NAME}['BACKGROUND']",
-            engines=tuple(name for name in ENQUEUERS if name != "celery"),
-            ledgers=tuple(LEDGERS),
-        )
-    except ConfigurationError as exc:
-        return [checks.Error(exc.message, id="django_twofactor.E020")]
-    try:
-        timeout = get_settings().timeout
+        get_settings()
     except ConfigurationError:
         return []  # a malformed TWOFACTOR_NOTIFY is reported by its own check
     try:
-        check_lease(options, timeout)
+        _parse(raw["BACKGROUND"])
     except ConfigurationError as exc:
         return [checks.Error(exc.message, id="django_twofactor.E020")]
     return []

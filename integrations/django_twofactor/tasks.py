@@ -26,6 +26,8 @@ from twofactor_notify.background import Envelope, EnvelopeError, refuse_unreadab
 from twofactor_notify.errors import ConfigurationError, QueueUnavailableError
 from twofactor_notify.redaction import library_logger
 
+from .conf import on_reset
+
 # Importing this module never fails: Celery's ``autodiscover_tasks()`` imports the ``tasks``
 # module of every installed app, so an error here would stop a Celery-only project's worker.
 # Without a task framework the functions stay plain, and :func:`enqueue` says what is missing.
@@ -68,10 +70,15 @@ def _task_options() -> dict[str, Any]:
     return {"queue_name": queue} if isinstance(queue, str) and queue else {}
 
 
+#: The plain functions behind the tasks, to define them again when the settings change.
+_PLAIN: dict[str, Any] = {}
+
+
 def _define(function: Any) -> Any:
     """``function`` as a task of the project's task backend; the plain function (and the
     reason in :data:`UNAVAILABLE`) when there is no framework or the backend refuses it."""
     global UNAVAILABLE
+    _PLAIN[function.__name__] = function
     if _task is None:
         UNAVAILABLE = (
             "TWOFACTOR_NOTIFY['BACKGROUND']['ENGINE'] 'django-tasks' needs Django 6 or the "
@@ -165,7 +172,18 @@ def enqueue(envelope: Envelope, *, queue: str | None = None, delay: float = 0.0)
         else:
             time.sleep(min(delay, MAX_INLINE_WAIT))
     if options:
-        runner = runner.using(**options)
+        try:
+            runner = runner.using(**options)
+        except Exception as exc:  # the backend's own check (InvalidTask: a queue it lacks)
+            refused = f"{type(exc).__name__}: {exc}"
+        else:
+            refused = ""
+        if refused:
+            raise ConfigurationError(
+                f"the task backend refused django_twofactor's task on queue {queue!r} "
+                f"({refused}); check TWOFACTOR_NOTIFY['BACKGROUND']['QUEUE'] against TASKS",
+                key="TWOFACTOR_NOTIFY['BACKGROUND']['QUEUE']",
+            )
     try:
         return str(runner.enqueue(envelope.to_dict()).id)
     except Exception as exc:
@@ -189,3 +207,13 @@ def republish(grace: float | None = None, older_than: float | None = None) -> di
 
 
 republish = _define(republish)
+
+
+@on_reset
+def _define_again() -> None:
+    """``TWOFACTOR_NOTIFY`` changed (``override_settings``, a test): the tasks are defined
+    again, on the queue it names now, and :data:`UNAVAILABLE` says what it says now."""
+    global UNAVAILABLE, send_envelope, republish
+    UNAVAILABLE = None
+    send_envelope = _define(_PLAIN["send_envelope"])
+    republish = _define(_PLAIN["republish"])

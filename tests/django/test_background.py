@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
+import django_twofactor
 from django_twofactor import api
 from django_twofactor.background import get_background_sender, get_options
 from tests.background.conftest import REDIS_URL
@@ -219,3 +220,38 @@ def test_the_system_check_refuses_a_lease_not_above_the_timeout(
         BACKGROUND={"ENGINE": "celery", "REDIS_URL": "redis://127.0.0.1:6379/0"},
     )
     assert check_background() == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine", ["celery", "django-tasks"])
+@pytest.mark.parametrize(
+    "send",
+    [
+        lambda: django_twofactor.send_sms("9876543210", "x", background=True, key="lease-1"),
+        lambda: django_twofactor.send_mass_sms(
+            [("9876543210", "x")], background=True, key="lease-2"
+        ),
+    ],
+    ids=["send_sms", "send_mass_sms"],
+)
+def test_a_background_send_refuses_a_lease_not_above_the_timeout(
+    settings: Any, twofactor_emulator: Emulator, engine: str, send: Any
+) -> None:
+    """What E020 reports, a send refuses: nothing queued, ledgered or kept in the outbox."""
+    from django_twofactor.models import OutboxMessage, QueuedMessage
+
+    from .conftest import emulator_settings
+
+    settings.TWOFACTOR_NOTIFY = emulator_settings(
+        twofactor_emulator,
+        BACKGROUND={
+            "ENGINE": engine,
+            "LEDGER": "database",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "LEASE_SECONDS": 2,
+        },
+    )
+    with pytest.raises(ConfigurationError) as info:
+        send()  # the transport's TIMEOUT is 5 s
+    assert info.value.key == "TWOFACTOR_NOTIFY['BACKGROUND']['LEASE_SECONDS']"
+    assert not QueuedMessage.objects.exists() and not OutboxMessage.objects.exists()

@@ -20,6 +20,7 @@ from django_twofactor.ledger import DatabaseLedger
 from django_twofactor.models import MessageStatus, OutgoingMessage, QueuedMessage, QueuedState
 from twofactor_notify.background import Envelope
 from twofactor_notify.emulator import Emulator
+from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.models import SMSMessage
 
 from .conftest import emulator_settings
@@ -328,9 +329,28 @@ def test_queue_names_the_task_frameworks_queue(settings: Any, tasks: Emulator) -
         **settings.TWOFACTOR_NOTIFY,
         "BACKGROUND": {**background, "QUEUE": "other"},
     }
-    with pytest.raises(Exception, match="other"):
+    with pytest.raises(ConfigurationError, match="'other'") as refused:
         send_sms(PHONE, "on a queue the backend does not have", background=True)
+    assert "QUEUE" in str(refused.value) and "TASKS" in str(refused.value)
     assert texts(tasks) == ["on the sms queue"]
+    # back to a queue it has: taken at once, nothing of the refused setting is kept
+    settings.TWOFACTOR_NOTIFY = {**settings.TWOFACTOR_NOTIFY, "BACKGROUND": background}
+    send_sms(PHONE, "on the sms queue again", background=True)
+    assert texts(tasks) == ["on the sms queue", "on the sms queue again"]
+
+
+def test_a_queue_refused_at_enqueue_time_is_a_configuration_error(
+    settings: Any, tasks: Emulator
+) -> None:
+    """The task was defined on a queue the backend has; the backend changed under it."""
+    from django_twofactor.tasks import enqueue
+
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE, "QUEUES": ["sms"]}}
+    envelope = Envelope.wrap(SMSMessage(to=(PHONE,), text="x", sender="TFACTR"))
+    with pytest.raises(ConfigurationError) as refused:
+        enqueue(envelope, queue="nosuchqueue")
+    assert refused.value.key == "TWOFACTOR_NOTIFY['BACKGROUND']['QUEUE']"
+    assert "nosuchqueue" in str(refused.value)
 
 
 def test_the_admin_states_are_the_ledgers_and_a_waiting_key_never_reads_as_sent(
