@@ -340,6 +340,10 @@ def background_batches(
     idempotency key (``key:0``, ``key:1``… when ``key`` is given, else ``None``: generated)."""
     items = list(coerce_bulk_messages(messages))
     size = max(1, min(int(chunk_size), MAX_BULK_CHUNK))
+    if key is not None:
+        from .background.envelope import validate_key
+
+        validate_key(key, suffix=f":{max(0, (len(items) - 1) // size)}")  # the longest
     return [
         (
             BulkBatch(messages=tuple(items[start : start + size])),

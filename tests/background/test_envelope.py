@@ -195,3 +195,34 @@ def test_a_bad_caller_key_is_refused(key: str) -> None:
 def test_an_unqueueable_object_is_refused() -> None:
     with pytest.raises(EnvelopeError):
         Envelope.wrap(BulkMessage(to="+919876543210", text="hi", sender="TFACTR"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("count", "chunk", "longest"), [(1, 1000, 200 - 2), (11, 1, 200 - 3), (2500, 1000, 200 - 2)]
+)
+def test_a_bulk_key_must_leave_room_for_its_batch_suffix(
+    count: int, chunk: int, longest: int
+) -> None:
+    from twofactor_notify.bulk import background_batches
+
+    messages = [{"to": "+919876543210", "text": f"m{i}", "sender": "TFACTR"} for i in range(count)]
+    batches = background_batches(messages, chunk, "k" * longest)
+    assert max(len(key or "") for _, key in batches) <= 200
+    with pytest.raises(EnvelopeError) as refused:
+        background_batches(messages, chunk, "k" * (longest + 1))
+    assert refused.value.field == "key"
+    assert f"at most {longest} characters" in str(refused.value)
+
+
+@pytest.mark.parametrize("key", [5, b"bytes-key", ["k"], ""])
+def test_a_key_of_the_wrong_type_or_empty_is_refused_saying_so(key: object) -> None:
+    from twofactor_notify.bulk import background_batches
+
+    message = {"to": "+919876543210", "text": "m", "sender": "TFACTR"}
+    with pytest.raises(EnvelopeError) as refused:
+        background_batches([message], 1000, key)  # type: ignore[arg-type]
+    assert refused.value.field == "key"
+    if not isinstance(key, str):
+        assert f"not a {type(key).__name__}" in str(refused.value)
+    with pytest.raises(EnvelopeError):
+        Envelope.wrap(models.SMSMessage(to=("+919876543210",), text="m", sender="T"), key=key)  # type: ignore[arg-type]

@@ -62,11 +62,19 @@ def new_key() -> str:
     return uuid.uuid4().hex
 
 
-def validate_key(key: object) -> str:
-    """Return ``key`` if it is a usable idempotency key, else raise :class:`EnvelopeError`."""
-    if not isinstance(key, str) or not _KEY.fullmatch(key):
+def validate_key(key: object, *, suffix: str = "") -> str:
+    """Return ``key`` if it is a usable idempotency key, else raise :class:`EnvelopeError`
+    saying what is wrong with it. ``suffix``: what will be appended to it (a bulk batch's
+    ``:0``), which the 200 characters must leave room for."""
+    rule = "an idempotency key is 1 to 200 printable ASCII characters without spaces"
+    if not isinstance(key, str):
+        raise EnvelopeError(f"{rule}, not a {type(key).__name__}", field="key")
+    if not _KEY.fullmatch(key):
+        raise EnvelopeError(f"{rule}; this one is not", field="key")
+    if suffix and not _KEY.fullmatch(key + suffix):
         raise EnvelopeError(
-            "an idempotency key is 1 to 200 printable ASCII characters without spaces",
+            f"{rule}, and a bulk send's batches are keyed {key[:20]}…{suffix}: give a key of "
+            f"at most {200 - len(suffix)} characters (this one has {len(key)})",
             field="key",
         )
     return key
