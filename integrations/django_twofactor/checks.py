@@ -24,6 +24,8 @@ django_twofactor.E013    a limit (``LOGIN_MAX_ATTEMPTS``, ``LOGIN_LOCKOUT_SECOND
                          is under 1
 django_twofactor.W001    ``TWOFACTOR_NOTIFY`` has keys this app does not know (typo?)
 django_twofactor.W002    ``WEBHOOK_TOKEN`` is short (under 16 characters)
+django_twofactor.W003    ``WEBHOOK_TOKEN`` has a character outside printable ASCII, or a
+                         space: no ``X-TwoFactor-Token`` header can carry it reliably
 ======================== ================================================================
 
 Every value is checked by :func:`django_twofactor.conf.settings_errors`, which applies the
@@ -237,6 +239,16 @@ def _check_webhook(token: str | None) -> list[CheckMessage]:
                 "or set WEBHOOK_QUERY_TOKEN and register "
                 "https://<host>/<prefix>/delivery/?token=<token> with 2Factor.",
                 id=_id("E004"),
+            )
+        ]
+    if not (str(token).isascii() and str(token).isprintable()) or " " in str(token):
+        return [
+            Warning(
+                f"{SETTING_NAME}['WEBHOOK_TOKEN'] has a character outside printable ASCII, "
+                "or a space: HTTP clients send header values as bytes, so the "
+                "X-TwoFactor-Token header will not match it.",
+                hint="Use secrets.token_urlsafe(32).",
+                id=_id("W003"),
             )
         ]
     if len(str(token)) < _MIN_TOKEN:

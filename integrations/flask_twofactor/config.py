@@ -81,11 +81,12 @@ def _webhook_token(value: object, key: str) -> Secret | None:
     if (
         not _TOKEN_MIN <= len(token.reveal()) <= _TOKEN_MAX
         or not token.reveal().isprintable()
+        or not token.reveal().isascii()  # a header carries bytes: it would never match
         or " " in token.reveal()
     ):
         raise _bad(
             key,
-            f"{_TOKEN_MIN} to {_TOKEN_MAX} printable characters without spaces "
+            f"{_TOKEN_MIN} to {_TOKEN_MAX} printable ASCII characters without spaces "
             "(use secrets.token_urlsafe())",
         )
     return token

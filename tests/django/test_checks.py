@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.test import Client, override_settings
 from django_twofactor.checks import check_settings
 
 from .conftest import base_settings
+from .test_webhooks import report
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +80,13 @@ def test_missing_webhook_token_without_webhook_urls_is_fine() -> None:
 
 def test_short_webhook_token_warns() -> None:
     assert ids(WEBHOOK_TOKEN="short") == ["django_twofactor.W002"]
+
+
+@pytest.mark.parametrize(
+    "token", ["ToK" + "é" * 20, "a token with spaces in it", "tab\there-1234567890"]
+)
+def test_a_webhook_token_no_header_can_carry_warns(token: str) -> None:
+    assert ids(WEBHOOK_TOKEN=token) == ["django_twofactor.W003"]
 
 
 def test_unknown_backend() -> None:
@@ -164,3 +173,23 @@ def test_limits_under_one() -> None:
     assert ids(LOGIN_MAX_ATTEMPTS=0) == ["django_twofactor.E013"]
     assert ids(SEND_LIMIT=0, SEND_WINDOW_SECONDS=-1) == ["django_twofactor.E013"] * 2
     assert ids(LOG_RETENTION_DAYS=None) == []
+
+
+@pytest.mark.django_db
+def test_the_webhooks_alone_need_no_phone_field_and_answer_with_and_without_the_slash() -> None:
+    """docs/django-webhooks.md: route just the webhooks, and the login views' check is off."""
+    with override_settings(
+        ROOT_URLCONF="tests.django.urls_webhooks_only",
+        TWOFACTOR_NOTIFY=base_settings(PHONE_FIELD="phone", WEBHOOK_QUERY_TOKEN=False),
+    ):
+        assert [m.id for m in check_settings()] == []
+        client = Client()
+        for url in ("/twofactor/delivery/", "/twofactor/delivery"):
+            answer = client.post(
+                url,
+                data=json.dumps(report(SessionId=f"only-webhooks{url[-1]}")),
+                content_type="application/json",
+                headers={"X-TwoFactor-Token": base_settings()["WEBHOOK_TOKEN"]},
+            )
+            assert answer.status_code == 200, (url, answer.status_code)
+        assert client.post("/twofactor/login/").status_code == 404

@@ -63,6 +63,8 @@ module_plugin = RecordingPlugin()
         ({"TWOFACTOR_URL_PREFIX": "twofactor"}, "TWOFACTOR_URL_PREFIX"),
         ({"TWOFACTOR_SUPPRESS": "maybe"}, "TWOFACTOR_SUPPRESS"),
         ({"TWOFACTOR_WEBHOOK_TOKEN": "short"}, "TWOFACTOR_WEBHOOK_TOKEN"),
+        ({"TWOFACTOR_WEBHOOK_TOKEN": "ToK" + "é" * 20}, "TWOFACTOR_WEBHOOK_TOKEN"),
+        ({"TWOFACTOR_WEBHOOK_TOKEN": "token with spaces inside"}, "TWOFACTOR_WEBHOOK_TOKEN"),
         ({"TWOFACTOR_ENCRYPTION_MODE": "ECB"}, "TWOFACTOR_ENCRYPTION_MODE"),
         ({"TWOFACTOR_API_KEY": 12345678}, "TWOFACTOR_API_KEY"),
     ],
