@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
@@ -37,6 +39,15 @@ class PhoneForm(forms.Form):
             ) from None
 
 
+class _CodeInput(forms.TextInput):
+    """A text input that never writes back what was typed: a code refused because 2Factor
+    could not be reached is still valid, and the page would carry it."""
+
+    def format_value(self, value: Any) -> str | None:
+        """Nothing: the field is always shown empty."""
+        return None
+
+
 class CodeForm(forms.Form):
     """Asks for the code received by SMS (4 to 6 digits)."""
 
@@ -45,7 +56,7 @@ class CodeForm(forms.Form):
         min_length=4,
         max_length=6,
         validators=[RegexValidator(r"^[0-9]{4,6}$", _("Enter the digits you received."))],
-        widget=forms.TextInput(
+        widget=_CodeInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]*"}
         ),
     )

@@ -131,8 +131,10 @@ def test_login_views_with_locmem(client: Client, user: User) -> None:
     assert answer.status_code == 302 and answer["Location"] == f"{VERIFY}?next=%2Fadmin%2F"
     page = client.get(answer["Location"])
     assert b"+91******3210" in page.content
-    bad = client.post(VERIFY, {"token": wrong(last_code()), "next": "/admin/"})
+    typed = wrong(last_code())
+    bad = client.post(VERIFY, {"token": typed, "next": "/admin/"})
     assert bad.status_code == 200 and b"not valid" in bad.content
+    assert typed.encode() not in bad.content  # the page never carries a code back
     good = client.post(VERIFY, {"token": last_code(), "next": "/admin/"})
     assert good.status_code == 302 and good["Location"] == "/admin/"
     assert client.session["_auth_user_id"] == str(user.pk)
