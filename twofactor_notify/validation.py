@@ -364,6 +364,12 @@ def validate_base_url(value: object, *, field: str = "base_url") -> str:
         parts = urlsplit(text)
         if parts.query or parts.fragment or text.endswith(("?", "#")):
             problem = "has a query or a fragment"
+        elif parts.username is not None or parts.password is not None:
+            # 2Factor authenticates by the key; a password here would go out, and show, in
+            # every URL built on it
+            problem = "carries credentials (user:password@)"
+        elif "/api/" in f"{parts.path.lower()}/":
+            problem = "includes the API's path (the key goes in api_key, not in the URL)"
     if problem is not None:
         raise InvalidInputError(
             f"{field} {problem}: it must be an absolute http:// or https:// URL such as "

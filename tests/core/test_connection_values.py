@@ -30,6 +30,10 @@ BAD_URLS = [
     "https://2factor.in/?a=1",
     "https://2factor.in/#top",
     "http://host\x00name",
+    "https://user:PASSWORD-9@2factor.in",
+    "https://apiuser@2factor.in",
+    "https://2factor.in/API/V1/0000aaaa-1111-2222-3333-444455556666",
+    "https://2factor.in/api",
 ]
 BAD_TIMEOUTS: list[Any] = [0, -1, float("nan"), float("inf"), 1e308, 99_999_999_999, "x", True]
 
@@ -51,6 +55,7 @@ def test_a_bad_base_url_is_a_configuration_error(builder: str, url: str) -> None
     with pytest.raises(ConfigurationError, match="base_url") as caught:
         BUILDERS[builder](base_url=url)
     assert caught.value.__cause__ is None
+    assert "PASSWORD-9" not in str(caught.value) and KEY not in str(caught.value)
 
 
 @pytest.mark.parametrize("builder", sorted(BUILDERS))
