@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -684,6 +684,12 @@ class TwoFactorClient(ErrorBoundary):
         if not self._owns_session:  # an injected session may have been re-mounted since
             install_key_placing_adapter(self._session, url)
         auth = self._credentials.auth(seal)
+        body = data
+        if isinstance(data, Mapping):
+            # A form, encoded here as requests would (UTF-8, ``+`` for spaces, ``None``
+            # left out): requests' generic encoding of a mapping costs about 50 µs a call.
+            # (``data`` itself stays the mapping: the lambda above reads it.)
+            body, headers = _form_body(data), {**_FORM_HEADERS, **(headers or {})}
         attempt = 0
         while True:
             if self._limiter is not None:
@@ -695,7 +701,7 @@ class TwoFactorClient(ErrorBoundary):
                 response = self._session.request(
                     method,
                     url,
-                    data=data,
+                    data=body,
                     headers=headers,
                     auth=auth,
                     timeout=self.timeout,
@@ -853,6 +859,14 @@ class TwoFactorClient(ErrorBoundary):
 
 # Fields of a request body that hold phone numbers (R1's form and JSON, Bulk's messages).
 _NUMBER_FIELDS = frozenset({"to", "smsto", "phone", "mobile"})
+
+
+_FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _form_body(form: Mapping[str, Any]) -> bytes:
+    """``form`` URL-encoded, as requests encodes a mapping given as ``data``."""
+    return urlencode([(k, v) for k, v in form.items() if v is not None], doseq=True).encode("ascii")
 
 
 def _request_values(url: str, data: Any) -> tuple[list[str], list[str]]:
