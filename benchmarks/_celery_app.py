@@ -9,9 +9,10 @@ the environment.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
-from celery import Celery
+from celery import Celery, signals
 
 import celery_twofactor as tasks
 from twofactor_notify.background import BackgroundSender, RedisThrottle
@@ -59,6 +60,14 @@ def _sender() -> BackgroundSender:
             )
             _built.append(BackgroundSender(transport, RedisLedger(client, prefix=prefix), throttle))
         return _built[0]
+
+
+@signals.worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
+def _say_ready(**kwargs: object) -> None:
+    # The workers run at --loglevel WARNING (as docs/background.md advises for sending
+    # workers), so Celery's own "ready." line (INFO) is not written; the benchmark waits
+    # for this one.
+    print("bench worker ready.", file=sys.stderr, flush=True)
 
 
 if "TFN_QUEUE" in os.environ:

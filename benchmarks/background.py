@@ -47,6 +47,9 @@ LIMIT = 200.0
 BURST = 1
 #: Threads per worker process (what docs/background.md recommends for sends).
 CONCURRENCY = 16
+#: The workers' log level: WARNING, as docs/background.md advises for sending workers (at INFO
+#: Celery writes two lines per task, "received" and "succeeded").
+LOGLEVEL = "WARNING"
 #: Messages per run, with and without the limit (the smoke run sends :data:`SMOKE_MESSAGES`).
 LIMITED_MESSAGES = 20_000
 FREE_MESSAGES = 6_000
@@ -129,7 +132,7 @@ def _machine_busy() -> float:
 
 def _start_worker(env: dict[str, str], n: int, prefix: str, log: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "celery", "-A", "benchmarks._celery_app", "worker"]
-    command += ["--pool", "threads", "--concurrency", str(CONCURRENCY), "--loglevel", "INFO"]
+    command += ["--pool", "threads", "--concurrency", str(CONCURRENCY), "--loglevel", LOGLEVEL]
     command += ["--without-heartbeat", "--without-gossip", "--without-mingle", "-Q", "bench"]
     command += ["-n", f"bench{n}-{prefix[10:18]}@%h"]
     return subprocess.Popen(
