@@ -94,18 +94,13 @@ def _note(envelope: Envelope, options: BackgroundOptions) -> Any:
     (no worker could send it either)."""
     if options.ledger != "redis":
         return None
+    from twofactor_notify.background.requeue import call_ledger
+
     from .background import get_redis_ledger
 
-    try:
-        ledger = get_redis_ledger()
-        if ledger is not None:
-            ledger.note_queued(envelope)
-    except Exception as exc:
-        raise QueueUnavailableError(
-            f"queued message {envelope.key} was not queued: the ledger did not answer "
-            f"({type(exc).__name__})",
-            reason=type(exc).__name__,
-        ) from None
+    ledger = call_ledger(get_redis_ledger, envelope)
+    if ledger is not None:
+        call_ledger(lambda: ledger.note_queued(envelope), envelope)
     return ledger
 
 

@@ -24,7 +24,6 @@ from twofactor_notify.errors import (
 )
 from twofactor_notify.hooks import hookimpl
 from twofactor_notify.models import (
-    BulkBatch,
     BulkResult,
     Message,
     OTPMessage,
@@ -205,7 +204,6 @@ class MessageLogPlugin:
                 )
                 for to in message.to
             ]
-        assert isinstance(message, BulkBatch)
         accepted: dict[int, str] = {}
         rejected: dict[int, str] = {}
         if isinstance(receipt, BulkResult):

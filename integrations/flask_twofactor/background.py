@@ -22,7 +22,9 @@ from flask import Flask, current_app
 
 from twofactor_notify.background import BackgroundSender, Envelope, check_message
 from twofactor_notify.background.config import BackgroundOptions, build_sender, check_lease
-from twofactor_notify.errors import ConfigurationError, QueueUnavailableError, TwoFactorError
+from twofactor_notify.background.redis_ledger import RedisLedger
+from twofactor_notify.background.requeue import call_ledger
+from twofactor_notify.errors import ConfigurationError
 from twofactor_notify.models import Message
 
 __all__ = [
@@ -114,22 +116,25 @@ def queue_message(message: Message, *, key: str | None = None) -> Envelope:
     background = _background(app)
     envelope = Envelope.wrap(check_message(get_state(app).transport, message), key=key)
     ledger = background.sender(app).ledger
+    redis = ledger if isinstance(ledger, RedisLedger) else None
     # a key of the caller's may be reused by mistake; a generated one names one message
-    marked = _hold_key(ledger, envelope) if key is not None else False
-    noted = False
+    marked = noted = False
+    if redis is not None and key is not None:
+        marked = call_ledger(lambda: redis.hold_key(envelope), envelope)
     celery_app: Any = app.extensions.get("celery")
     try:
-        # noted before the broker has it: a message the broker loses is queued again
-        noted = _ledger_call(ledger, "note_queued", envelope)
+        if redis is not None:  # noted before the broker has it: a lost one is queued again
+            call_ledger(lambda: redis.note_queued(envelope), envelope)
+            noted = True
         enqueue(envelope, app=celery_app, queue=background.options.queue)
     except BaseException:
         # not queued: the key names nothing yet, and nothing is to be queued again
-        if noted:
+        if redis is not None and noted:
             with contextlib.suppress(Exception):
-                getattr(ledger, "forget_queued")(envelope)  # noqa: B009 (not on every ledger)
-        if marked:
+                redis.forget_queued(envelope)
+        if redis is not None and marked:
             with contextlib.suppress(Exception):
-                getattr(ledger, "release_key")(envelope)  # noqa: B009 (not on every ledger)
+                redis.release_key(envelope)
         raise
     return envelope
 
@@ -142,7 +147,6 @@ def republish_current(
     ago, default 300, that no worker claimed. The Celery task ``twofactor_notify.republish``
     runs it (schedule it with beat); its report is returned."""
     from celery_twofactor import enqueue
-    from twofactor_notify.background.redis_ledger import RedisLedger
     from twofactor_notify.background.requeue import requeue_unclaimed
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -158,41 +162,3 @@ def republish_current(
         grace=older_than if older_than is not None else grace,
     )
     return report.as_dict()
-
-
-def _ledger_call(ledger: object, name: str, envelope: Envelope) -> bool:
-    """Call the ledger's ``name`` (a ledger that has it: the Redis one) with ``envelope``;
-    False when it has none. Redis down: :class:`QueueUnavailableError` (the worker could not
-    send it either)."""
-    method = getattr(ledger, name, None)
-    if method is None:
-        return False
-    try:
-        method(envelope)
-    except TwoFactorError:
-        raise
-    except Exception as exc:
-        raise QueueUnavailableError(
-            f"queued message {envelope.key} was not queued: the ledger did not answer "
-            f"({type(exc).__name__})",
-            reason=type(exc).__name__,
-        ) from None
-    return True
-
-
-def _hold_key(ledger: object, envelope: Envelope) -> bool:
-    """Refuse a different message under a used key (a ledger that can tell, the Redis one);
-    True when the key was marked now."""
-    hold = getattr(ledger, "hold_key", None)
-    if hold is None:
-        return False
-    try:
-        return bool(hold(envelope))
-    except TwoFactorError:
-        raise
-    except Exception as exc:  # Redis down: the worker could not send it either
-        raise QueueUnavailableError(
-            f"queued message {envelope.key} was not queued: the ledger did not answer "
-            f"({type(exc).__name__})",
-            reason=type(exc).__name__,
-        ) from None

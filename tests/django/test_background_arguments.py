@@ -10,6 +10,7 @@ import pytest
 
 import django_twofactor
 from django_twofactor.backends import locmem
+from tests.background_arguments import BAD
 from twofactor_notify.errors import InvalidInputError
 
 from .test_tasks import PHONE
@@ -32,15 +33,6 @@ def _queueing() -> list[str]:
 
 def test_every_queueing_helper_is_called() -> None:
     assert _queueing() == sorted(CALLS)
-
-
-BAD = [
-    ({"background": "no"}, "background"),
-    ({"background": 1}, "background"),
-    ({"background": None}, "background"),
-    ({"key": "order-1"}, "key"),
-    ({"background": False, "key": "order-1"}, "key"),
-]
 
 
 @pytest.mark.django_db

@@ -11,10 +11,7 @@ process, on SQLite in a file with Django's default transaction mode.
 from __future__ import annotations
 
 import inspect
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 
 from django_twofactor.ledger import DatabaseLedger
@@ -31,9 +27,10 @@ from django_twofactor.models import QueuedMessage
 from twofactor_notify.background import Envelope, LedgerState
 from twofactor_notify.models import SMSMessage
 
+from .sqlite_file import locks_as_a_project_does, on_a_file, run_on_a_file
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "worker-token"
 
 #: Each method that reads the key's row and writes it: the state the key starts in, and the
@@ -86,11 +83,6 @@ def _envelope(key: str) -> Envelope:
     return Envelope.wrap(SMSMessage(to=("+919876543210",), text="hi", sender="TFACTR"), key=key)
 
 
-def _locks_as_a_project_does() -> bool:
-    db = django_settings.DATABASES["default"]
-    return not (db["ENGINE"].endswith("sqlite3") and db.get("TEST", {}).get("NAME") is None)
-
-
 def _prepare(ledger: DatabaseLedger, key: str, start: str) -> None:
     ledger.queue(_envelope(key), log=False)
     if start == "queued":
@@ -110,7 +102,7 @@ def test_every_public_method_is_classified() -> None:
     assert public == set(WRITES) | NOT_READ_THEN_WRITE
 
 
-@pytest.mark.skipif(not _locks_as_a_project_does(), reason="run on a SQLite file below")
+@pytest.mark.skipif(not locks_as_a_project_does(), reason="run on a SQLite file below")
 @pytest.mark.parametrize("method", sorted(WRITES))
 def test_a_write_waits_for_another_writer(method: str) -> None:
     start, call, end = WRITES[method]
@@ -145,17 +137,7 @@ def test_a_write_waits_for_another_writer(method: str) -> None:
 
 
 def test_on_a_sqlite_file_in_the_default_transaction_mode(tmp_path: Path) -> None:
-    db = django_settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3") and db.get("TEST", {}).get("NAME"):
+    if on_a_file():
         return  # this run is on a SQLite file: the writes ran above
-    env = dict(os.environ, TWOFACTOR_TEST_DATABASE_URL=f"sqlite:///{tmp_path / 'lock.sqlite3'}")
-    child = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-rs"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert child.returncode == 0, child.stdout[-4000:] + child.stderr[-2000:]
-    assert re.search(rf"^{len(WRITES) + 2} passed", child.stdout, re.M), child.stdout[-2000:]
+    stdout = run_on_a_file(__file__, tmp_path)
+    assert re.search(rf"^{len(WRITES) + 2} passed", stdout, re.M), stdout[-2000:]

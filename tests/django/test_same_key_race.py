@@ -14,10 +14,7 @@ SQLite in a file), and always, in a child process, on SQLite in a file.
 from __future__ import annotations
 
 import inspect
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 
 import django_twofactor
@@ -34,11 +30,11 @@ from twofactor_notify.emulator import Emulator
 from twofactor_notify.errors import InvalidInputError
 
 from .conftest import emulator_settings
+from .sqlite_file import locks_as_a_project_does, on_a_file, run_on_a_file
 from .test_tasks import IMMEDIATE, OTHER, PHONE, _ledgers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parents[2]
 
 #: How each queueing helper queues one message to ``phone`` under ``key``, and the keys it
 #: writes (a bulk batch's key is ``key:0``).
@@ -67,13 +63,6 @@ def queueing_helpers() -> list[str]:
 
 def test_every_queueing_helper_is_raced() -> None:
     assert queueing_helpers() == sorted(QUEUE)
-
-
-def _locks_as_a_project_does() -> bool:
-    """False for an in-memory SQLite test database (one cache shared by the connections,
-    which fail at once instead of waiting for the writer)."""
-    db = django_settings.DATABASES["default"]
-    return not (db["ENGINE"].endswith("sqlite3") and db.get("TEST", {}).get("NAME") is None)
 
 
 def setups() -> list[tuple[str, bool]]:
@@ -109,7 +98,7 @@ def background(
             client.delete(name)
 
 
-@pytest.mark.skipif(not _locks_as_a_project_does(), reason="run on a SQLite file below")
+@pytest.mark.skipif(not locks_as_a_project_does(), reason="run on a SQLite file below")
 @pytest.mark.parametrize("helper", sorted(QUEUE))
 @pytest.mark.parametrize(
     "background", setups(), indirect=True, ids=lambda setup: f"{setup[0]}-log-{setup[1]}"
@@ -156,20 +145,10 @@ def test_two_transactions_cannot_queue_two_messages_under_one_key(
 
 
 def test_on_a_sqlite_file(tmp_path: Path) -> None:
-    db = django_settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3") and db.get("TEST", {}).get("NAME"):
+    if on_a_file():
         return  # this run is on a SQLite file: the race ran above
-    env = dict(os.environ, TWOFACTOR_TEST_DATABASE_URL=f"sqlite:///{tmp_path / 'race.sqlite3'}")
-    child = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-rs"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert child.returncode == 0, child.stdout[-4000:] + child.stderr[-2000:]
+    stdout = run_on_a_file(__file__, tmp_path)
     from tests.background.conftest import REDIS_URL
 
     raced = len(QUEUE) * sum(1 for ledger, _ in setups() if REDIS_URL or ledger != "redis")
-    assert re.search(rf"^{raced + 2} passed", child.stdout, re.M), child.stdout[-2000:]
+    assert re.search(rf"^{raced + 2} passed", stdout, re.M), stdout[-2000:]

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from flask_twofactor import TwoFactor
+from tests.background_arguments import BAD
 from twofactor_notify.errors import InvalidInputError
 from twofactor_notify.models import BulkMessage
 
@@ -32,15 +33,6 @@ def _queueing() -> list[str]:
 
 def test_every_queueing_method_is_called() -> None:
     assert _queueing() == sorted(CALLS)
-
-
-BAD = [
-    ({"background": "no"}, "background"),
-    ({"background": 1}, "background"),
-    ({"background": None}, "background"),
-    ({"key": "order-1"}, "key"),
-    ({"background": False, "key": "order-1"}, "key"),
-]
 
 
 @pytest.mark.parametrize(("extra", "field"), BAD, ids=lambda v: str(v))

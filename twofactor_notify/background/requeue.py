@@ -11,15 +11,38 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from ..errors import QueueUnavailableError, TwoFactorError
 from ..redaction import library_logger
 from .envelope import Envelope
 from .redis_ledger import RedisLedger
 
-__all__ = ["DEFAULT_GRACE", "RequeueReport", "requeue_unclaimed"]
+__all__ = ["DEFAULT_GRACE", "RequeueReport", "call_ledger", "requeue_unclaimed"]
 
 logger = library_logger("twofactor_notify.background")
+
+_T = TypeVar("_T")
+
+
+def call_ledger(call: Callable[[], _T], envelope: Envelope) -> _T:
+    """``call()``, a call to the ledger while ``envelope`` is being queued (its key marked or
+    noted). The ledger not answering (Redis down) is :class:`QueueUnavailableError` naming
+    the key: no worker could send the message either. Only the failure's class travels; the
+    library's own errors pass as they are."""
+    try:
+        return call()
+    except TwoFactorError:
+        raise
+    except Exception as exc:
+        failure = type(exc).__name__
+    # raised outside the except block: the client's error (it may name the server) is not
+    # chained
+    raise QueueUnavailableError(
+        f"queued message {envelope.key} was not queued: the ledger did not answer ({failure})",
+        reason=failure,
+    )
+
 
 #: Seconds a noted key may wait for a worker before it is queued again: well above the
 #: time a message normally waits in the queue (a busy queue only gets duplicates, which the

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from twofactor_notify.errors import TwoFactorError
+from twofactor_notify.models import SMSSent
 
 from ...api import get_transport, send_otp, send_sms
 from ...conf import get_settings
@@ -37,7 +38,8 @@ class Command(BaseCommand):
                 )
             else:
                 sms = send_sms(phone, options["sms"], sender=options["sender"])
-                assert sms is not None
+                if not isinstance(sms, SMSSent):  # sent synchronously: only fail_silently
+                    raise CommandError("the SMS was not sent")  # gives None, and it is off
                 self.stdout.write(
                     self.style.SUCCESS(
                         f"SMS queued to {', '.join(sms.to)} (message id {sms.message_id})."
