@@ -9,21 +9,55 @@ exit 130 rather than a traceback.
 
 from __future__ import annotations
 
+# The C half of ``signal``, loaded by the interpreter itself at start-up: ``signal`` would
+# cost an import of ``enum`` at the very moment a Ctrl-C is most likely to land.
+import _signal  # type: ignore[import-not-found]
 import os
 
-__all__ = ["main"]
+__all__ = ["main", "on_first_sigint", "sigint_seen"]
 
 _INTERRUPTED_AT_START = (
     "twofactor-notify: error: interrupted before any request was made; nothing was sent"
 )
 
 
+class _FirstSigint:
+    seen = False
+
+
+def on_first_sigint(signum: int, frame: object) -> None:
+    """The SIGINT handler of a process that is the command line, from its first instant:
+    remembers the signal, ignores further ones (the run is ending: a second Ctrl-C is
+    moot) and raises ``KeyboardInterrupt``."""
+    _FirstSigint.seen = True
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def sigint_seen() -> bool:
+    """Whether :func:`on_first_sigint` has run in this process.
+
+    What a Ctrl-C raised may not reach the code that handles it as itself: CPython swallows
+    an exception raised where it cannot propagate (a weakref callback, a ``__del__``), and
+    replaces it with another error when the handler ran inside some of its own C code (see
+    :func:`twofactor_notify.cli.interrupt.interruption`). This record is what is left."""
+    return _FirstSigint.seen
+
+
 def main() -> int:
     """Run :func:`twofactor_notify.cli.main` on the process's command line; returns its
     exit code. A Ctrl-C while it is being imported ends the process with exit 130."""
+    # A SIGINT the process was started ignoring (a background job, nohup) stays ignored.
+    try:
+        if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+            _signal.signal(_signal.SIGINT, on_first_sigint)
+    except ValueError:  # not the main thread: Python delivers signals elsewhere
+        pass
     try:
         from .cli import main as run
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt) and not _FirstSigint.seen:
+            raise
         _end_interrupted_at_start()
     return run()
 

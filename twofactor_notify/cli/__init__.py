@@ -22,7 +22,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .errors import EXIT_INTERRUPTED
-from .interrupt import ignore_swallowed_interrupts, on_first_sigint, raise_if_interrupted
+from .interrupt import (
+    ignore_swallowed_interrupts,
+    interruption,
+    on_first_sigint,
+    raise_if_interrupted,
+    sigint_seen,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -54,9 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     itself (see :func:`_end_interrupted_process`).
     """
     own_process = argv is None and threading.current_thread() is threading.main_thread()
-    # A SIGINT the process was started ignoring (a background job, nohup) stays ignored.
-    if own_process and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    # A SIGINT the process was started ignoring (a background job, nohup) stays ignored;
+    # the console script's entry point took SIGINT over already (on_first_sigint).
+    handler = signal.getsignal(signal.SIGINT) if own_process else None
+    if handler is signal.default_int_handler:
         signal.signal(signal.SIGINT, on_first_sigint)
+    if handler in (signal.default_int_handler, on_first_sigint) or sigint_seen():
         ignore_swallowed_interrupts()
     try:
         from .program import run
@@ -65,10 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = run(argv)
         if own_process:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if interruption(exc) is None:
+            raise
         # Outside the command's own handling: while the program was imported, before the
-        # command started, or after it ended. A request may have gone only if a client was
-        # made (the module that makes them is not even imported before).
+        # command started, or after it ended (an error CPython made of the interruption
+        # while importing, too: see interruption()). A request may have gone only if a
+        # client was made (the module that makes them is not even imported before).
         connection = sys.modules.get(f"{__name__}.connection")
         made = connection is not None and connection.client_made()
         if made:

@@ -27,7 +27,7 @@ from ..validation import MAX_BULK_CHUNK
 from .connection import make_transport
 from .console import Console, mask_number
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_OUTCOME_UNKNOWN, CommandError, UsageError
-from .interrupt import Interrupted, SignalGuard
+from .interrupt import Interrupted, SignalGuard, interruption
 from .options import option_type
 from .progress import ProgressBar
 from .results import (
@@ -646,7 +646,16 @@ def run_send_bulk(args: argparse.Namespace) -> int:
     with SignalGuard() as guard:
         run = _BulkRun(args, name, guard)
         try:
-            stop = _send_bulk(args, name, run, result_path)
+            try:
+                stop = _send_bulk(args, name, run, result_path)
+            except CommandError:
+                raise
+            except BaseException as exc:
+                # an error CPython made of the guard's signal is the interruption
+                signal_stop = interruption(exc, guard)
+                if not isinstance(signal_stop, Interrupted) or signal_stop is exc:
+                    raise
+                raise signal_stop from None
         except Interrupted as exc:
             if run.output is None and run.tally.total == 0:
                 raise _exit(exc.exit_code, f"interrupted by {exc.name}; nothing was sent") from None
@@ -710,11 +719,12 @@ def _send_bulk(
             except BaseException as exc:
                 run.guard.hold()  # write what is known; a second Ctrl-C cannot cut it
                 progress.stop(run.tally.counters())
-                run.abandon(exc)
-                if isinstance(exc, (Interrupted, CSVFormatError, InputChangedError)):
-                    return exc
-                if isinstance(exc, UnicodeDecodeError):
-                    return exc
+                stop = interruption(exc, run.guard) or exc
+                run.abandon(stop)
+                if isinstance(stop, (Interrupted, CSVFormatError, InputChangedError)):
+                    return stop
+                if isinstance(stop, UnicodeDecodeError):
+                    return stop
                 raise
             run.guard.hold()
             progress.finish(run.tally.counters())

@@ -20,7 +20,7 @@ from ..redaction import REDACTED
 from ..transport import TwoFactorTransport
 from ..validation import validate_base_url, validate_timeout
 from .errors import EXIT_INTERRUPTED, CommandError, UsageError
-from .interrupt import raise_if_interrupted
+from .interrupt import interruption, raise_if_interrupted
 from .options import option_type
 from .output import hide_for_this_run
 
@@ -116,7 +116,9 @@ def _api_key() -> str:
             key = getpass.getpass("2Factor API key (input hidden): ").strip()
         except EOFError:  # Ctrl-D: no key given
             key = ""
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            if interruption(exc) is None:
+                raise
             stopped = CommandError("interrupted at the API key prompt; nothing was sent")
             stopped.exit_code = EXIT_INTERRUPTED
             raise stopped from None

@@ -18,12 +18,16 @@ from collections.abc import Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
+from ..command_line import on_first_sigint, sigint_seen
+
 __all__ = [
     "Interrupted",
     "SignalGuard",
     "ignore_swallowed_interrupts",
+    "interruption",
     "on_first_sigint",
     "raise_if_interrupted",
+    "sigint_seen",
 ]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -100,19 +104,6 @@ class SignalGuard:
         self._depth += 1
 
 
-class _FirstSigint:
-    seen = False
-
-
-def on_first_sigint(signum: int, frame: FrameType | None) -> None:
-    """The SIGINT handler of a process that is the command line, from its first instant:
-    remembers the signal, ignores further ones (the run is ending: a second Ctrl-C is
-    moot) and raises ``KeyboardInterrupt``."""
-    _FirstSigint.seen = True
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
 def raise_if_interrupted() -> None:
     """Raise ``KeyboardInterrupt`` if :func:`on_first_sigint` has run.
 
@@ -120,8 +111,32 @@ def raise_if_interrupted() -> None:
     the import system, a ``__del__``): a Ctrl-C landing there would be lost, and the
     command would go on to send. The command line calls this before it makes a client.
     """
-    if _FirstSigint.seen:
+    if sigint_seen():
         raise KeyboardInterrupt
+
+
+def interruption(
+    error: BaseException, guard: SignalGuard | None = None
+) -> KeyboardInterrupt | None:
+    """The interruption ``error`` stands for, or ``None`` if it is an error of its own.
+
+    ``error`` itself when it is a ``KeyboardInterrupt`` (:class:`Interrupted` included).
+    Otherwise, once ``guard`` or :func:`on_first_sigint` has received a signal, whatever
+    error ended the run is that signal's doing: CPython replaces the exception a signal
+    handler raised with another one when the handler runs inside some of its own C code.
+    Seen on 3.11 to 3.13: a Ctrl-C landing while ``from module import name`` formats the
+    message of a failed lookup (the standard library does that in ``try``/``except
+    ImportError`` blocks, ``ssl`` among them) leaves ``TypeError: expected a message
+    argument``. Every place of the command line that ends a run on an interruption asks
+    this function instead of testing the exception's type.
+    """
+    if isinstance(error, KeyboardInterrupt):
+        return error
+    if guard is not None and guard.received is not None:
+        return Interrupted(guard.received)
+    if sigint_seen():
+        return KeyboardInterrupt()
+    return None
 
 
 def ignore_swallowed_interrupts() -> None:

@@ -46,6 +46,7 @@ from .errors import (
     EXIT_USAGE,
     CommandError,
 )
+from .interrupt import interruption
 from .output import redacted_output
 
 __all__ = ["INTERRUPTED_HINT", "OUTCOME_UNKNOWN_HINT", "build_parser", "run"]
@@ -208,7 +209,14 @@ def _run(
     ignored: dict[int, Any],
 ) -> int:
     try:
-        return int(command(args))
+        try:
+            return int(command(args))
+        except CommandError:
+            raise  # the command's own words, an interruption's included
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) or interruption(exc) is None:
+                raise
+            raise KeyboardInterrupt from None  # an error CPython made of a Ctrl-C
     except CommandError as exc:
         _log_failure(args.command)
         if exc.exit_code >= EXIT_INTERRUPTED:

@@ -14,6 +14,7 @@ from ..emulator import DEFAULT_PORT, Emulator
 from ..emulator.cli import exposure_warning, milliseconds_argument, port_argument
 from .connection import API_KEY_ENV, BASE_URL_ENV, SECRET_KEY_ENV
 from .errors import EXIT_OK, CommandError
+from .interrupt import interruption
 from .options import option_type
 
 __all__ = ["register"]
@@ -109,8 +110,9 @@ def run_sandbox(args: argparse.Namespace) -> int:
             print("Press Ctrl-C to stop.", flush=True)
             while not stop.wait(0.5):
                 pass
-    except KeyboardInterrupt:
-        pass
+    except BaseException as exc:
+        if interruption(exc) is None:
+            raise
     finally:
         emulator.stop()
     print("sandbox stopped", flush=True)
