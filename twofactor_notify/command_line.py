@@ -47,19 +47,24 @@ def sigint_seen() -> bool:
 def main() -> int:
     """Run :func:`twofactor_notify.cli.main` on the process's command line; returns its
     exit code. A Ctrl-C while it is being imported ends the process with exit 130."""
-    # A SIGINT the process was started ignoring (a background job, nohup) stays ignored.
     try:
-        if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
-            _signal.signal(_signal.SIGINT, on_first_sigint)
-    except ValueError:  # not the main thread: Python delivers signals elsewhere
-        pass
-    try:
+        _take_over_sigint()  # inside: its handler may run as soon as it is installed
         from .cli import main as run
     except BaseException as exc:
         if not isinstance(exc, KeyboardInterrupt) and not _FirstSigint.seen:
             raise
         _end_interrupted_at_start()
     return run()
+
+
+def _take_over_sigint() -> None:
+    """Make :func:`on_first_sigint` the SIGINT handler, unless the process was started
+    ignoring SIGINT (a background job, ``nohup``): that stays ignored."""
+    try:
+        if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+            _signal.signal(_signal.SIGINT, on_first_sigint)
+    except ValueError:  # not the main thread: Python delivers signals elsewhere
+        pass
 
 
 def _end_interrupted_at_start() -> None:

@@ -59,15 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ignored: the exit status is the command's. An interrupted run ends the process
     itself (see :func:`_end_interrupted_process`).
     """
-    own_process = argv is None and threading.current_thread() is threading.main_thread()
-    # A SIGINT the process was started ignoring (a background job, nohup) stays ignored;
-    # the console script's entry point took SIGINT over already (on_first_sigint).
-    handler = signal.getsignal(signal.SIGINT) if own_process else None
-    if handler is signal.default_int_handler:
-        signal.signal(signal.SIGINT, on_first_sigint)
-    if handler in (signal.default_int_handler, on_first_sigint) or sigint_seen():
-        ignore_swallowed_interrupts()
-    try:
+    own_process = False
+    try:  # from the first line: the handler may run as soon as it is installed
+        own_process = argv is None and threading.current_thread() is threading.main_thread()
+        # A SIGINT the process was started ignoring (a background job, nohup) stays
+        # ignored; the console script's entry point took SIGINT over already.
+        handler = signal.getsignal(signal.SIGINT) if own_process else None
+        if handler is signal.default_int_handler:
+            signal.signal(signal.SIGINT, on_first_sigint)
+        if handler in (signal.default_int_handler, on_first_sigint) or sigint_seen():
+            ignore_swallowed_interrupts()
         from .program import run
 
         raise_if_interrupted()  # one Python swallowed while importing
