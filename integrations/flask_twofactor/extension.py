@@ -89,7 +89,8 @@ def _forget_token(token: Secret) -> None:
 def get_state(app: Flask | None = None) -> TwoFactorState:
     """The extension state of ``app`` (default: ``current_app``).
 
-    :raises RuntimeError: when ``init_app`` was not called on that app.
+    :raises RuntimeError: when ``init_app`` was not called on that app, or something else
+        took its place in ``app.extensions``.
     """
     target = app if app is not None else current_app
     try:
@@ -99,7 +100,12 @@ def get_state(app: Flask | None = None) -> TwoFactorState:
             "flask_twofactor is not initialised on this app: call TwoFactor(app) or "
             "twofactor.init_app(app) first"
         ) from None
-    assert isinstance(state, TwoFactorState)
+    if not isinstance(state, TwoFactorState):
+        raise RuntimeError(
+            f"app.extensions[{EXTENSION_KEY!r}] holds a {type(state).__name__}, not "
+            "flask_twofactor's state: another extension took the name; call "
+            "TwoFactor(app) or twofactor.init_app(app) after it"
+        )
     return state
 
 

@@ -204,3 +204,12 @@ def test_testing_checks_the_configured_backend_as_production_does(
     with pytest.raises(ConfigurationError) as missing:
         make_app(testing=True, TWOFACTOR_BACKEND="file")
     assert missing.value.key == "TWOFACTOR_FILE_PATH"
+
+
+def test_get_state_names_what_took_the_extensions_place() -> None:
+    app = Flask(__name__)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        get_state(app)
+    app.extensions["twofactor"] = object()
+    with pytest.raises(RuntimeError, match=r"holds a object, not flask_twofactor's state"):
+        get_state(app)
